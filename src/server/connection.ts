@@ -1,0 +1,95 @@
+// The only module that touches client sockets: reads, picks the protocol
+// from the first byte, pipelines requests, coalesces the replies of one read
+// into one write, and stops reading from a client that does not read its
+// replies (so the server never buffers without bound).
+
+import type {Socket} from 'node:net'
+import type {ServerContext} from './context.js'
+import type {ProtocolSession} from './protocol/session.js'
+import {TextSession} from './protocol/text-session.js'
+
+/** Reply bytes gathered before they are handed to the socket. */
+const REPLY_BUDGET = 256 * 1024
+/** Above this much unsent output we stop reading the client until it drains. */
+const OUTPUT_HIGH_WATER = 1024 * 1024
+
+export type SessionFactory = (firstByte: number, ctx: ServerContext, id: number) => ProtocolSession
+
+export const chooseSession: SessionFactory = (firstByte, ctx, id) => {
+  void firstByte
+  return new TextSession(ctx, id)
+}
+
+export class Connection {
+  private session: ProtocolSession | undefined
+  private waitingForDrain = false
+  private closed = false
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly ctx: ServerContext,
+    readonly id: number,
+    private readonly sessions: SessionFactory = chooseSession,
+  ) {
+    socket.setNoDelay(true)
+    socket.on('data', (chunk: Buffer) => this.onData(chunk))
+    socket.on('error', (e) => ctx.log.info(`<${id} connection error: ${e.message}`))
+    socket.on('close', () => { this.closed = true })
+    if (ctx.options.idleTimeout > 0) {
+      socket.setTimeout(ctx.options.idleTimeout * 1000, () => {
+        ctx.stats.idleKicks++
+        ctx.log.info(`<${id} idle timeout, closing`)
+        socket.destroy()
+      })
+    }
+  }
+
+  private onData(chunk: Buffer): void {
+    this.ctx.stats.bytesRead += chunk.length
+    if (this.closed) return
+    if (this.session === undefined) this.session = this.sessions(chunk[0]!, this.ctx, this.id)
+    this.session.push(chunk)
+    if (!this.waitingForDrain) this.pump()
+  }
+
+  private pump(): void {
+    const session = this.session!
+    const socket = this.socket
+    for (;;) {
+      if (this.closed) return
+      let result: ReturnType<ProtocolSession['drain']>
+      try {
+        result = session.drain(REPLY_BUDGET)
+      } catch (e) {
+        // A bug must cost one connection, never the server.
+        this.ctx.log.warn(`<${this.id} internal error, closing connection: ${(e as Error).stack ?? String(e)}`)
+        socket.end('SERVER_ERROR internal error\r\n')
+        return
+      }
+      const {reply, status} = result
+      if (reply.length > 0) {
+        this.ctx.stats.bytesWritten += reply.length
+        if (typeof reply === 'string') socket.write(reply, 'latin1')
+        else socket.write(reply)
+      }
+      if (status === 'quit') { this.closed = true; socket.end(); return }
+      if (status === 'close') {
+        this.closed = true
+        this.ctx.log.info(`<${this.id} closing: ${result.reason ?? 'protocol'}`)
+        socket.destroySoon()
+        return
+      }
+      if (socket.writableLength > OUTPUT_HIGH_WATER) {
+        this.waitingForDrain = true
+        socket.pause()
+        socket.once('drain', () => {
+          this.waitingForDrain = false
+          socket.resume()
+          this.pump()
+        })
+        return
+      }
+      if (status === 'wait') return
+    }
+  }
+}

@@ -1,0 +1,21 @@
+import type {Logger} from './log.js'
+import type {ServerOptions} from './options.js'
+import type {StatLine} from './stats.js'
+import {ServerStats} from './stats.js'
+import type {ItemStore} from './store/item-store.js'
+
+/** What request handlers may use: the store, counters and settings. Never a socket. */
+export interface ServerContext {
+  readonly options: ServerOptions
+  readonly store: ItemStore
+  readonly stats: ServerStats
+  readonly log: Logger
+  readonly startedAt: number
+  verbosity: number
+  /** Extra `stats` lines (replication), after evicted_unfetched like repcached. */
+  extra?: () => StatLine[]
+  /** Ask the server to stop (the `shutdown` command). */
+  requestShutdown(graceful: boolean): void
+}
+
+export {ServerStats}

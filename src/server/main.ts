@@ -1,0 +1,84 @@
+// repcached entry point: flags, daemon, store, listeners, signals.
+
+import type {ServerContext} from './context.js'
+import {daemonize, dropPrivileges, isDaemonChild, removePidFile, reportReady, writePidFile} from './daemon.js'
+import {Logger} from './log.js'
+import {helpText, licenseText, parseOptions, UsageError, type ServerOptions} from './options.js'
+import {ClientListeners} from './server.js'
+import {ServerStats} from './stats.js'
+import {now, startClock, stopClock} from './store/clock.js'
+import {ItemStore} from './store/item-store.js'
+import {SlabClasses} from './store/slab-classes.js'
+import {MEMCACHED_VERSION} from './version.js'
+
+/** How long the expiry crawler may work per tick, in items. */
+const CRAWL_BUDGET = 20_000
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`repcached: ${message}\n`)
+  process.exit(code)
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  let options: ServerOptions
+  try {
+    options = parseOptions(argv)
+  } catch (e) {
+    if (e instanceof UsageError) fail(e.message, e.exitCode)
+    throw e
+  }
+  if (options.action === 'help') { process.stdout.write(helpText()); return }
+  if (options.action === 'version') { process.stdout.write(`memcached ${MEMCACHED_VERSION}\n`); return }
+  if (options.action === 'license') { process.stdout.write(licenseText()); return }
+  if (options.daemonize && !isDaemonChild()) await daemonize(options.verbosity > 0)
+
+  const log = new Logger(options.verbosity)
+  for (const n of options.ignored) log.info(`note: ${n}`)
+  startClock()
+  const store = new ItemStore({
+    maxBytes: options.memoryLimitBytes,
+    itemSizeMax: options.itemSizeMax,
+    evict: options.evict,
+    useCas: options.useCas,
+    slabs: new SlabClasses(options.minSpace, options.growthFactor, options.itemSizeMax),
+  })
+  let stopping = false
+  const listeners: {current?: ClientListeners} = {}
+  const stop = async (why: string): Promise<void> => {
+    if (stopping) return
+    stopping = true
+    log.info(`Signal handled: ${why}.`)
+    await listeners.current?.close()
+    store.close()
+    stopClock()
+    if (options.pidFile !== undefined) removePidFile(options.pidFile)
+    process.exit(0)
+  }
+  const ctx: ServerContext = {
+    options, store, log, stats: new ServerStats(), startedAt: now() - 2, verbosity: options.verbosity,
+    requestShutdown: () => { void stop('shutdown command') },
+  }
+  const clients = new ClientListeners(ctx)
+  listeners.current = clients
+  process.on('SIGTERM', () => { void stop('Terminated') })
+  process.on('SIGINT', () => { void stop('Interrupt') })
+  process.on('SIGHUP', () => log.info('SIGHUP ignored'))
+  try {
+    await clients.open()
+    if (options.pidFile !== undefined) writePidFile(options.pidFile)
+    if (options.user !== undefined) {
+      if (process.getuid?.() === 0) dropPrivileges(options.user)
+      else log.info('note: -u: not running as root, identity unchanged')
+    } else if (process.getuid?.() === 0) {
+      log.info('warning: running as root; pass -u <user> to drop privileges')
+    }
+  } catch (e) {
+    fail((e as Error).message, 1)
+  }
+  const crawler = setInterval(() => store.crawl(CRAWL_BUDGET), 1000)
+  crawler.unref()
+  log.info(`repcached serving on ${options.unixSocket ?? clients.boundPorts.map((p) => String(p)).join(',')}`)
+  reportReady()
+}
+
+await main(process.argv.slice(2))

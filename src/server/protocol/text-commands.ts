@@ -1,0 +1,164 @@
+// Text-protocol request handlers: a parsed request in, the reply bytes (as a
+// latin1 string) out. They never see a socket; the connection writes replies.
+
+import type {ServerContext} from '../context.js'
+import {formatStats, generalStats, itemsStats, settingsStats, slabsStats} from '../stats.js'
+import type {StoreOutcome} from '../store/item-store.js'
+import {MEMCACHED_VERSION} from '../version.js'
+import type {TextRequest} from './text-parser.js'
+
+const STORE_REPLY: Record<StoreOutcome, string> = {
+  stored: 'STORED\r\n',
+  not_stored: 'NOT_STORED\r\n',
+  exists: 'EXISTS\r\n',
+  not_found: 'NOT_FOUND\r\n',
+  too_large: 'SERVER_ERROR object too large for cache\r\n',
+  no_memory: 'SERVER_ERROR out of memory storing object\r\n',
+}
+
+type Handled = Exclude<TextRequest, {type: 'quit'} | {type: 'close'}>
+
+/** Run one request; returns the reply ('' for none). */
+export function handleText(req: Handled, ctx: ServerContext): string {
+  switch (req.type) {
+    case 'get': return get(req, ctx)
+    case 'store': {
+      const s = ctx.stats
+      s.cmdSet++
+      const outcome = ctx.store.store(req.mode, req.key, req.flags, req.exptime, req.value, req.cas)
+      if (req.mode === 'cas') {
+        if (outcome === 'stored') s.casHits++
+        else if (outcome === 'exists') s.casBadval++
+        else if (outcome === 'not_found') s.casMisses++
+      }
+      if (outcome === 'no_memory') s.storeNoMemory++
+      return req.noreply ? '' : STORE_REPLY[outcome]
+    }
+    case 'too_large': {
+      ctx.stats.storeTooLarge++
+      // Like memcached, a failed set must not leave the old value behind.
+      if (req.mode === 'set') ctx.store.delete(req.key)
+      return req.noreply ? '' : STORE_REPLY.too_large
+    }
+    case 'delta': {
+      const r = ctx.store.delta(req.key, req.incr, req.delta)
+      const s = ctx.stats
+      let out: string
+      switch (r.status) {
+        case 'ok':
+          if (req.incr) s.incrHits++
+          else s.decrHits++
+          out = r.value + '\r\n'
+          break
+        case 'not_found':
+          if (req.incr) s.incrMisses++
+          else s.decrMisses++
+          out = 'NOT_FOUND\r\n'
+          break
+        case 'non_numeric':
+          out = 'CLIENT_ERROR cannot increment or decrement non-numeric value\r\n'
+          break
+        case 'no_memory':
+          out = 'SERVER_ERROR out of memory\r\n'
+          break
+      }
+      return req.noreply ? '' : out
+    }
+    case 'delete': {
+      const hit = ctx.store.delete(req.key)
+      if (hit) ctx.stats.deleteHits++
+      else ctx.stats.deleteMisses++
+      return req.noreply ? '' : hit ? 'DELETED\r\n' : 'NOT_FOUND\r\n'
+    }
+    case 'touch': {
+      const it = ctx.store.touch(req.key, req.exptime)
+      ctx.stats.cmdTouch++
+      if (it !== undefined) ctx.stats.touchHits++
+      else ctx.stats.touchMisses++
+      return req.noreply ? '' : it !== undefined ? 'TOUCHED\r\n' : 'NOT_FOUND\r\n'
+    }
+    case 'flush_all': {
+      ctx.stats.cmdFlush++
+      if (!ctx.options.flushEnabled) return req.noreply ? '' : 'CLIENT_ERROR flush_all not allowed\r\n'
+      ctx.store.flush(req.delay)
+      return req.noreply ? '' : 'OK\r\n'
+    }
+    case 'stats': return stats(req.args, ctx)
+    case 'version': return `VERSION ${MEMCACHED_VERSION}\r\n`
+    case 'verbosity':
+      ctx.verbosity = Math.min(req.level, 2)
+      ctx.log.verbosity = ctx.verbosity
+      return req.noreply ? '' : 'OK\r\n'
+    case 'cache_memlimit':
+      if (req.megabytes < 8) return req.noreply ? '' : 'MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n'
+      ctx.store.setMemoryLimit(req.megabytes * 1024 * 1024)
+      return req.noreply ? '' : 'OK\r\n'
+    case 'shutdown':
+      if (!ctx.options.enableShutdown) return 'ERROR: shutdown not enabled\r\n'
+      ctx.requestShutdown(req.graceful)
+      return ''
+    case 'error':
+      return req.noreply ? '' : req.message + '\r\n'
+  }
+}
+
+function get(req: Extract<TextRequest, {type: 'get'}>, ctx: ServerContext): string {
+  const {store, stats} = ctx
+  const touching = req.touchExptime !== undefined
+  let out = ''
+  for (const key of req.keys) {
+    const it = touching ? store.touch(key, req.touchExptime!) : store.get(key)
+    if (touching) {
+      stats.cmdTouch++
+      if (it !== undefined) stats.touchHits++
+      else stats.touchMisses++
+    } else {
+      stats.cmdGet++
+      if (it !== undefined) stats.getHits++
+      else stats.getMisses++
+    }
+    if (it === undefined) continue
+    out += req.withCas
+      ? `VALUE ${it.key} ${it.flags} ${it.value.length} ${it.cas}\r\n${it.value}\r\n`
+      : `VALUE ${it.key} ${it.flags} ${it.value.length}\r\n${it.value}\r\n`
+  }
+  return out + 'END\r\n'
+}
+
+function stats(args: string[], ctx: ServerContext): string {
+  const sub = args[0]
+  switch (sub) {
+    case undefined: return formatStats(generalStats(ctx))
+    case 'reset':
+      ctx.stats.reset()
+      return 'RESET\r\n'
+    case 'settings': return formatStats(settingsStats(ctx))
+    case 'items': return formatStats(itemsStats(ctx))
+    case 'slabs': return formatStats(slabsStats(ctx))
+    case 'sizes': return 'STAT sizes_status disabled\r\nEND\r\n'
+    case 'detail': {
+      const mode = args.length >= 2 ? args[1] : ''
+      if (mode === 'on' || mode === 'off') return 'OK\r\n'
+      if (mode === 'dump') return 'END\r\n'
+      return 'CLIENT_ERROR usage: stats detail on|off|dump\r\n'
+    }
+    case 'cachedump': return cachedump(args, ctx)
+    default: return 'ERROR\r\n'
+  }
+}
+
+function cachedump(args: string[], ctx: ServerContext): string {
+  if (args.length < 3) return 'CLIENT_ERROR bad command line\r\n'
+  const id = Number(args[1])
+  const limit = Number(args[2])
+  if (!/^\d+$/.test(args[1]!) || !/^\d+$/.test(args[2]!)) return 'CLIENT_ERROR bad command line format\r\n'
+  if (id >= 64) return 'CLIENT_ERROR Illegal slab id\r\n'
+  let out = ''
+  let n = 0
+  for (const it of ctx.store.itemsNewestFirst()) {
+    if (it.cls !== id) continue
+    out += `ITEM ${it.key} [${it.value.length} b; ${it.exptime} s]\r\n`
+    if (++n === limit) break
+  }
+  return out + 'END\r\n'
+}

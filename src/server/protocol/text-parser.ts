@@ -1,0 +1,299 @@
+// Incremental parser for memcached's text protocol. It works on Buffers,
+// never decodes as UTF-8, and turns the byte stream into typed requests.
+// Validation mirrors memcached 1.6's proto_text.c so that every malformed
+// line gets the same answer a real memcached gives.
+
+import {parseI32, parseSmallI32, parseSmallU32, parseU32, parseU64} from './numbers.js'
+
+export const KEY_MAX_LENGTH = 250
+/** memcached closes a connection whose pending line has no newline after this many bytes (unless it is a get). */
+const LINE_LIMIT = 2048
+/** Our bound for a multiget line, which memcached leaves unbounded. */
+export const GET_LINE_LIMIT = 8 * 1024 * 1024
+const MAX_TOKENS = 24
+
+export type StorageMode = 'set' | 'add' | 'replace' | 'append' | 'prepend' | 'cas'
+
+export type TextRequest =
+  | {type: 'get'; keys: string[]; withCas: boolean; touchExptime: number | undefined}
+  | {type: 'store'; mode: StorageMode; key: string; flags: number; exptime: number; value: string; cas: number; noreply: boolean}
+  /** A value over the item size limit: its bytes were skipped; a set must drop the old value. */
+  | {type: 'too_large'; mode: StorageMode; key: string; noreply: boolean}
+  | {type: 'delta'; incr: boolean; key: string; delta: bigint; noreply: boolean}
+  | {type: 'delete'; key: string; noreply: boolean}
+  | {type: 'touch'; key: string; exptime: number; noreply: boolean}
+  | {type: 'flush_all'; delay: number; noreply: boolean}
+  | {type: 'stats'; args: string[]}
+  | {type: 'version'}
+  | {type: 'quit'}
+  | {type: 'shutdown'; graceful: boolean}
+  | {type: 'verbosity'; level: number; noreply: boolean}
+  | {type: 'cache_memlimit'; megabytes: number; noreply: boolean}
+  /** A reply decided by the parser alone (malformed input); silent when noreply. */
+  | {type: 'error'; message: string; noreply: boolean}
+  /** memcached drops such connections without a word. */
+  | {type: 'close'; reason: string}
+
+export interface TextParserLimits {
+  /** -I: values whose memcached size exceeds it are skipped, not buffered. */
+  isTooLarge(keyLength: number, flags: number, valueLength: number): boolean
+}
+
+type Pending =
+  | {kind: 'data'; header: Omit<Extract<TextRequest, {type: 'store'}>, 'value'>; need: number}
+  | {kind: 'swallow'; remaining: number}
+
+export class TextParser {
+  private buf: Buffer = Buffer.alloc(0)
+  private pos = 0
+  private scanFrom = 0
+  private pending: Pending | undefined
+  private chunks: Buffer[] = []
+  private chunkBytes = 0
+  /** The last command line parsed (for -vv). */
+  lastLine = ''
+
+  constructor(private readonly limits: TextParserLimits) {}
+
+  /** Bytes received but not yet consumed. */
+  get buffered(): number {
+    return this.buf.length - this.pos + this.chunkBytes
+  }
+
+  push(chunk: Buffer): void {
+    if (this.pending?.kind === 'data') {
+      this.chunks.push(chunk)
+      this.chunkBytes += chunk.length
+      return
+    }
+    if (this.pos >= this.buf.length) {
+      this.buf = chunk
+      this.pos = 0
+      this.scanFrom = 0
+    } else {
+      const rest = this.buf.subarray(this.pos)
+      this.scanFrom -= this.pos
+      this.buf = Buffer.concat([rest, chunk])
+      this.pos = 0
+    }
+  }
+
+  /** The next complete request, or undefined when more bytes are needed. */
+  next(): TextRequest | undefined {
+    if (this.pending !== undefined) return this.continuePending()
+    const buf = this.buf
+    const nl = buf.indexOf(10, Math.max(this.pos, this.scanFrom))
+    if (nl === -1) {
+      this.scanFrom = buf.length
+      const waiting = buf.length - this.pos
+      if (waiting > LINE_LIMIT && !this.isLongGet()) return {type: 'close', reason: 'line too long'}
+      if (waiting > GET_LINE_LIMIT) return {type: 'close', reason: 'multiget line too long'}
+      return undefined
+    }
+    let end = nl
+    if (end - this.pos > 1 && buf[end - 1] === 13) end--
+    const zero = buf.indexOf(0, this.pos)
+    if (zero !== -1 && zero < end) end = zero // C string semantics: a NUL ends the command
+    const line = buf.toString('latin1', this.pos, end)
+    this.pos = nl + 1
+    this.scanFrom = this.pos
+    this.lastLine = line
+    return this.parseLine(line)
+  }
+
+  private isLongGet(): boolean {
+    let p = this.pos
+    const buf = this.buf
+    while (p < buf.length && buf[p] === 32) p++
+    if (p - this.pos > 100) return false
+    const head = buf.toString('latin1', p, Math.min(p + 5, buf.length))
+    return head.startsWith('get ') || head.startsWith('gets ')
+  }
+
+  /** Finish a value read or a swallow; undefined when more bytes are needed. */
+  private continuePending(): TextRequest | undefined {
+    const p = this.pending!
+    if (p.kind === 'swallow') {
+      const avail = this.buf.length - this.pos
+      const take = Math.min(avail, p.remaining)
+      this.pos += take
+      this.scanFrom = this.pos
+      p.remaining -= take
+      if (p.remaining > 0) return undefined
+      this.pending = undefined
+      return this.next()
+    }
+    const have = this.buf.length - this.pos + this.chunkBytes
+    if (have < p.need) return undefined
+    let data: Buffer
+    if (this.chunks.length === 0) {
+      data = this.buf
+    } else {
+      data = Buffer.concat([this.buf.subarray(this.pos), ...this.chunks])
+      this.pos = 0
+      this.chunks = []
+      this.chunkBytes = 0
+    }
+    const start = this.pos
+    const vlen = p.need - 2
+    this.buf = data
+    this.pos = start + p.need
+    this.scanFrom = this.pos
+    this.pending = undefined
+    if (data[start + vlen] !== 13 || data[start + vlen + 1] !== 10) {
+      return {type: 'error', message: 'CLIENT_ERROR bad data chunk', noreply: p.header.noreply}
+    }
+    return {...p.header, value: data.toString('latin1', start, start + vlen)}
+  }
+
+  private parseLine(line: string): TextRequest | undefined {
+    const tokens = tokenize(line)
+    // ntokens as memcached counts it: at most 23 tokens plus the terminal one.
+    const ntokens = Math.min(tokens.length, MAX_TOKENS - 1) + 1
+    const cmd = tokens[0]
+    if (cmd === undefined || cmd.length < 2) return err('ERROR')
+    switch (cmd) {
+      case 'get': case 'gets': case 'bget':
+        if (ntokens < 3) return err('ERROR')
+        return this.retrieval(tokens, 1, cmd === 'gets', undefined)
+      case 'gat': case 'gats': {
+        if (ntokens < 3) return err('ERROR')
+        const exptime = parseI32(tokens[1]!)
+        if (exptime === undefined) return err('CLIENT_ERROR invalid exptime argument')
+        return this.retrieval(tokens, 2, cmd === 'gats', exptime)
+      }
+      case 'set': case 'add': case 'replace': case 'append': case 'prepend':
+        if (ntokens !== 6 && ntokens !== 7) return err('ERROR')
+        return this.storage(cmd, tokens, ntokens)
+      case 'cas':
+        if (ntokens !== 7 && ntokens !== 8) return err('ERROR')
+        return this.storage(cmd, tokens, ntokens)
+      case 'incr': case 'decr': {
+        if (ntokens !== 4 && ntokens !== 5) return err('ERROR')
+        const noreply = isNoreply(tokens, ntokens)
+        const key = tokens[1]!
+        if (key.length > KEY_MAX_LENGTH) return err('CLIENT_ERROR bad command line format', noreply)
+        const delta = parseU64(tokens[2]!)
+        if (delta === undefined) return err('CLIENT_ERROR invalid numeric delta argument', noreply)
+        return {type: 'delta', incr: cmd === 'incr', key, delta, noreply}
+      }
+      case 'delete': {
+        if (ntokens < 3 || ntokens > 5) return err('ERROR')
+        let noreply = false
+        if (ntokens > 3) {
+          const holdIsZero = tokens[2] === '0'
+          noreply = isNoreply(tokens, ntokens)
+          const valid = (ntokens === 4 && (holdIsZero || noreply)) || (ntokens === 5 && holdIsZero && noreply)
+          if (!valid) return err('CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]', noreply)
+        }
+        const key = tokens[1]!
+        if (key.length > KEY_MAX_LENGTH) return err('CLIENT_ERROR bad command line format', noreply)
+        return {type: 'delete', key, noreply}
+      }
+      case 'touch': {
+        if (ntokens !== 4 && ntokens !== 5) return err('ERROR')
+        const noreply = isNoreply(tokens, ntokens)
+        const key = tokens[1]!
+        if (key.length > KEY_MAX_LENGTH) return err('CLIENT_ERROR bad command line format', noreply)
+        const exptime = parseI32(tokens[2]!)
+        if (exptime === undefined) return err('CLIENT_ERROR invalid exptime argument', noreply)
+        return {type: 'touch', key, exptime, noreply}
+      }
+      case 'flush_all': {
+        if (ntokens < 2 || ntokens > 4) return err('ERROR')
+        const noreply = isNoreply(tokens, ntokens)
+        let delay = 0
+        if (ntokens !== (noreply ? 3 : 2)) {
+          const d = parseI32(tokens[1]!)
+          if (d === undefined) return err('CLIENT_ERROR invalid exptime argument', noreply)
+          delay = d
+        }
+        return {type: 'flush_all', delay, noreply}
+      }
+      case 'stats':
+        return {type: 'stats', args: tokens.slice(1)}
+      case 'version':
+        return {type: 'version'}
+      case 'quit':
+        return {type: 'quit'}
+      case 'shutdown':
+        if (ntokens === 2) return {type: 'shutdown', graceful: false}
+        if (ntokens === 3 && tokens[1] === 'graceful') return {type: 'shutdown', graceful: true}
+        return {type: 'error', message: 'CLIENT_ERROR invalid shutdown mode', noreply: false}
+      case 'verbosity': {
+        if (ntokens !== 3 && ntokens !== 4) return err('ERROR')
+        const noreply = isNoreply(tokens, ntokens)
+        const level = parseU32(tokens[1]!)
+        if (level === undefined) return err('CLIENT_ERROR bad command line format', noreply)
+        return {type: 'verbosity', level, noreply}
+      }
+      case 'cache_memlimit': {
+        if (ntokens !== 3 && ntokens !== 4) return err('ERROR')
+        const noreply = isNoreply(tokens, ntokens)
+        const mb = parseU32(tokens[1]!)
+        if (mb === undefined) return err('CLIENT_ERROR bad command line format', noreply)
+        return {type: 'cache_memlimit', megabytes: mb, noreply}
+      }
+      default: {
+        const last = tokens[ntokens - 2]
+        if (last !== undefined && last.startsWith('HTTP/')) return {type: 'close', reason: 'HTTP request'}
+        return err('ERROR')
+      }
+    }
+  }
+
+  private retrieval(tokens: string[], first: number, withCas: boolean, touchExptime: number | undefined): TextRequest {
+    const keys = first === 1 && tokens.length === 2 ? [tokens[1]!] : tokens.slice(first)
+    for (const k of keys) if (k.length > KEY_MAX_LENGTH) return err('CLIENT_ERROR bad command line format')
+    return {type: 'get', keys, withCas, touchExptime}
+  }
+
+  private storage(mode: StorageMode, tokens: string[], ntokens: number): TextRequest | undefined {
+    const noreply = isNoreply(tokens, ntokens)
+    const key = tokens[1]!
+    if (key.length > KEY_MAX_LENGTH) return err('CLIENT_ERROR bad command line format', noreply)
+    const flags = parseSmallU32(tokens[2]!)
+    const exptime = parseSmallI32(tokens[3]!)
+    const vlen = parseSmallI32(tokens[4]!)
+    if (flags === undefined || exptime === undefined || vlen === undefined) return err('CLIENT_ERROR bad command line format', noreply)
+    let cas = 0
+    if (mode === 'cas') {
+      const c = parseU64(tokens[5]!)
+      if (c === undefined) return err('CLIENT_ERROR bad command line format', noreply)
+      // Our cas values are below 2^53; a larger one can only be a mismatch.
+      cas = c > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(c)
+    }
+    if (vlen < 0 || vlen > 2147483645) return err('CLIENT_ERROR bad command line format', noreply)
+    if (this.limits.isTooLarge(key.length, flags, vlen)) {
+      this.pending = {kind: 'swallow', remaining: vlen + 2}
+      return {type: 'too_large', mode, key, noreply}
+    }
+    this.pending = {kind: 'data', header: {type: 'store', mode, key, flags, exptime, cas, noreply}, need: vlen + 2}
+    // Bytes already buffered stay in this.buf; the data state reads from there first.
+    return this.next()
+  }
+}
+
+function err(message: string, noreply = false): TextRequest {
+  return {type: 'error', message, noreply}
+}
+
+/** memcached's set_noreply_maybe: the last real token is "noreply". */
+function isNoreply(tokens: string[], ntokens: number): boolean {
+  return tokens[ntokens - 2] === 'noreply'
+}
+
+/** Split on spaces only (tabs are part of tokens in memcached), dropping empty tokens. */
+export function tokenize(line: string): string[] {
+  const out: string[] = []
+  let start = -1
+  for (let i = 0; i < line.length; i++) {
+    if (line.charCodeAt(i) === 32) {
+      if (start !== -1) { out.push(line.slice(start, i)); start = -1 }
+    } else if (start === -1) {
+      start = i
+    }
+  }
+  if (start !== -1) out.push(line.slice(start))
+  return out
+}

@@ -1,0 +1,104 @@
+// Client listeners: TCP on each -l address (or all interfaces), or a unix
+// socket with -s. Enforces -c the way memcached does: a connection over the
+// limit is told "ERROR Too many open connections" and closed.
+
+import {chmodSync, existsSync, unlinkSync} from 'node:fs'
+import {createServer, type Server, type Socket} from 'node:net'
+import {Connection} from './connection.js'
+import type {ServerContext} from './context.js'
+
+export interface ListenAddress { host: string | undefined; port: number }
+
+/** "-l" entries: "addr", "addr:port", "[v6]:port"; port defaults to -p. */
+export function listenAddresses(listen: string[], port: number): ListenAddress[] {
+  if (listen.length === 0) return [{host: undefined, port}]
+  return listen.map((entry) => {
+    const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry)
+    if (bracket !== null) return {host: bracket[1], port: bracket[2] === undefined ? port : Number(bracket[2])}
+    const colon = entry.split(':')
+    if (colon.length === 2 && /^\d+$/.test(colon[1]!)) return {host: colon[0], port: Number(colon[1])}
+    return {host: entry, port}
+  })
+}
+
+export class ClientListeners {
+  private readonly servers: Server[] = []
+  private readonly sockets = new Set<Socket>()
+  private nextId = 16
+  /** Ports actually bound (useful with -p 0). */
+  readonly boundPorts: number[] = []
+
+  constructor(private readonly ctx: ServerContext) {}
+
+  async open(): Promise<void> {
+    const o = this.ctx.options
+    if (o.unixSocket !== undefined) {
+      const path = o.unixSocket
+      if (existsSync(path)) unlinkSync(path) // a stale socket from a crashed run, as memcached does
+      const server = this.newServer()
+      await listen(server, {path, backlog: o.backlog}, `unix socket ${path}`)
+      chmodSync(path, o.unixMask) // -a is the socket's permission bits, as in memcached
+      return
+    }
+    for (const addr of listenAddresses(o.listen, o.port)) {
+      const server = this.newServer()
+      const where = `${addr.host ?? '*'}:${addr.port}`
+      await listen(server, {host: addr.host, port: addr.port, backlog: o.backlog}, `TCP ${where}`)
+      const a = server.address()
+      if (a !== null && typeof a === 'object') this.boundPorts.push(a.port)
+    }
+  }
+
+  private newServer(): Server {
+    const server = createServer({noDelay: true}, (socket) => this.accept(socket))
+    server.on('error', (e) => this.ctx.log.warn(`listener error: ${e.message}`))
+    this.servers.push(server)
+    return server
+  }
+
+  private accept(socket: Socket): void {
+    const s = this.ctx.stats
+    s.totalConnections++
+    if (this.sockets.size >= this.ctx.options.maxConnections) {
+      s.rejectedConnections++
+      socket.on('error', () => {})
+      socket.end('ERROR Too many open connections\r\n')
+      return
+    }
+    this.sockets.add(socket)
+    s.currConnections = this.sockets.size
+    s.connectionStructures = Math.max(s.connectionStructures, this.sockets.size)
+    const id = this.nextId++
+    this.ctx.log.trace(`<${id} new auto-negotiating client connection`)
+    socket.on('close', () => {
+      this.sockets.delete(socket)
+      s.currConnections = this.sockets.size
+      this.ctx.log.trace(`<${id} connection closed.`)
+    })
+    new Connection(socket, this.ctx, id)
+  }
+
+  /** Stop accepting and drop every client. */
+  async close(): Promise<void> {
+    const closing = this.servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve())))
+    for (const sock of this.sockets) sock.destroy()
+    await Promise.all(closing)
+  }
+}
+
+function listen(server: Server, opts: {host?: string | undefined; port?: number; path?: string; backlog: number}, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException): void => {
+      const hint = e.code === 'EADDRINUSE' ? 'another process is using it; pick another port with -p or stop that process'
+        : e.code === 'EACCES' ? 'permission denied; ports below 1024 need root'
+        : e.code === 'EADDRNOTAVAIL' ? 'no such local address; check -l'
+        : e.message
+      reject(new Error(`failed to listen on ${what}: ${hint}`))
+    }
+    server.once('error', onError)
+    server.listen(opts, () => {
+      server.off('error', onError)
+      resolve()
+    })
+  })
+}
