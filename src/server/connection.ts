@@ -6,6 +6,7 @@
 import type {Socket} from 'node:net'
 import type {ServerContext} from './context.js'
 import type {ProtocolSession} from './protocol/session.js'
+import {BinarySession} from './protocol/binary-session.js'
 import {TextSession} from './protocol/text-session.js'
 
 /** Reply bytes gathered before they are handed to the socket. */
@@ -15,9 +16,13 @@ const OUTPUT_HIGH_WATER = 1024 * 1024
 
 export type SessionFactory = (firstByte: number, ctx: ServerContext, id: number) => ProtocolSession
 
+/** Binary request magic: memcached picks the protocol from a connection's first byte. */
+const BINARY_REQUEST_MAGIC = 0x80
+
 export const chooseSession: SessionFactory = (firstByte, ctx, id) => {
-  void firstByte
-  return new TextSession(ctx, id)
+  const mode = ctx.options.protocol
+  const binary = mode === 'binary' || (mode === 'auto' && firstByte === BINARY_REQUEST_MAGIC)
+  return binary ? new BinarySession(ctx, id) : new TextSession(ctx, id)
 }
 
 export class Connection {

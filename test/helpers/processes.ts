@@ -1,0 +1,106 @@
+// Start and stop real server processes for tests: our bundled server and the
+// real memcached. Every process is stopped by its own pid, never by name.
+
+import {spawn, spawnSync, type ChildProcess} from 'node:child_process'
+import {existsSync} from 'node:fs'
+import {connect} from 'node:net'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {freePort} from './ports.js'
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+export const SERVER_BUNDLE = join(ROOT, 'dist', 'repcached.mjs')
+
+/** In CI (REPCTL_REQUIRE_TOOLS=1) a missing tool fails the test instead of skipping it. */
+export const REQUIRE_TOOLS = process.env.REPCTL_REQUIRE_TOOLS === '1'
+
+export interface RunningServer {
+  readonly port: number
+  readonly pid: number
+  readonly process: ChildProcess
+  /** stderr so far (logs). */
+  readonly stderr: () => string
+  stop(signal?: NodeJS.Signals): Promise<number | null>
+}
+
+export function which(tool: string): string | undefined {
+  const r = spawnSync('sh', ['-c', `command -v ${tool}`], {encoding: 'utf8'})
+  const path = r.stdout.trim()
+  return r.status === 0 && path !== '' ? path : undefined
+}
+
+/** Skip reason when a tool is missing (or throws in strict CI mode). */
+export function toolMissing(tool: string): string | false {
+  if (which(tool) !== undefined) return false
+  if (REQUIRE_TOOLS) throw new Error(`${tool} is required (REPCTL_REQUIRE_TOOLS=1) but not installed; .ci/run installs it with apt-get`)
+  return `${tool} not installed`
+}
+
+export function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  return new Promise((resolve, reject) => {
+    const attempt = (): void => {
+      const sock = connect({port, host})
+      sock.once('connect', () => { sock.destroy(); resolve() })
+      sock.once('error', () => {
+        sock.destroy()
+        if (Date.now() > deadline) reject(new Error(`nothing listening on ${host}:${port} after ${timeoutMs} ms`))
+        else setTimeout(attempt, 20)
+      })
+    }
+    attempt()
+  })
+}
+
+function track(child: ChildProcess, port: number): RunningServer {
+  let err = ''
+  child.stderr?.setEncoding('utf8')
+  child.stderr?.on('data', (d: string) => { err += d })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code, sig) => resolve(code ?? (sig === null ? null : 128))))
+  return {
+    port,
+    pid: child.pid!,
+    process: child,
+    stderr: () => err,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode
+      child.kill(signal)
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+      const code = await exited
+      clearTimeout(timer)
+      return code
+    },
+  }
+}
+
+/** Our server from the bundle, on a free loopback port. */
+export async function startOurServer(args: string[] = []): Promise<RunningServer> {
+  if (!existsSync(SERVER_BUNDLE)) throw new Error(`${SERVER_BUNDLE} is missing; run npm run bundle`)
+  const port = await freePort()
+  const child = spawn(process.execPath, [SERVER_BUNDLE, '-p', String(port), '-l', '127.0.0.1', ...args], {stdio: ['ignore', 'ignore', 'pipe']})
+  const server = track(child, port)
+  try {
+    await waitForPort(port)
+  } catch (e) {
+    await server.stop('SIGKILL')
+    throw new Error(`${(e as Error).message}\nserver stderr:\n${server.stderr()}`)
+  }
+  return server
+}
+
+/** The real memcached, on a free loopback port (TCP only). */
+export async function startMemcached(args: string[] = []): Promise<RunningServer> {
+  const bin = which('memcached')
+  if (bin === undefined) throw new Error('memcached is not installed')
+  const port = await freePort()
+  const asRoot = process.getuid?.() === 0 ? ['-u', 'nobody'] : []
+  const child = spawn(bin, ['-p', String(port), '-l', '127.0.0.1', '-U', '0', ...asRoot, ...args], {stdio: ['ignore', 'ignore', 'pipe']})
+  const server = track(child, port)
+  try {
+    await waitForPort(port)
+  } catch (e) {
+    await server.stop('SIGKILL')
+    throw new Error(`${(e as Error).message}\nmemcached stderr:\n${server.stderr()}`)
+  }
+  return server
+}
