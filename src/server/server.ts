@@ -51,7 +51,6 @@ export class ClientListeners {
 
   private newServer(): Server {
     const server = createServer({noDelay: true}, (socket) => this.accept(socket))
-    server.on('error', (e) => this.ctx.log.warn(`listener error: ${e.message}`))
     this.servers.push(server)
     return server
   }
@@ -98,6 +97,7 @@ function listen(server: Server, opts: {host?: string | undefined; port?: number;
     server.once('error', onError)
     server.listen(opts, () => {
       server.off('error', onError)
+      server.on('error', (e) => process.stderr.write(`listener error on ${what}: ${e.message}\n`))
       resolve()
     })
   })
