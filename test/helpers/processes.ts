@@ -73,34 +73,30 @@ function track(child: ChildProcess, port: number): RunningServer {
   }
 }
 
-/** Our server from the bundle, on a free loopback port. */
-export async function startOurServer(args: string[] = []): Promise<RunningServer> {
-  if (!existsSync(SERVER_BUNDLE)) throw new Error(`${SERVER_BUNDLE} is missing; run npm run bundle`)
+/** Spawn a server on a free loopback port and wait until it accepts connections. */
+async function launch(file: string, args: (port: number) => string[], label: string): Promise<RunningServer> {
   const port = await freePort()
-  const child = spawn(process.execPath, [SERVER_BUNDLE, '-p', String(port), '-l', '127.0.0.1', ...args], {stdio: ['ignore', 'ignore', 'pipe']})
+  const child = spawn(file, args(port), {stdio: ['ignore', 'ignore', 'pipe']})
   const server = track(child, port)
   try {
     await waitForPort(port)
   } catch (e) {
     await server.stop('SIGKILL')
-    throw new Error(`${(e as Error).message}\nserver stderr:\n${server.stderr()}`)
+    throw new Error(`${(e as Error).message}\n${label} stderr:\n${server.stderr()}`)
   }
   return server
+}
+
+/** Our server from the bundle, on a free loopback port. */
+export async function startOurServer(args: string[] = []): Promise<RunningServer> {
+  if (!existsSync(SERVER_BUNDLE)) throw new Error(`${SERVER_BUNDLE} is missing; run npm run bundle`)
+  return launch(process.execPath, (port) => [SERVER_BUNDLE, '-p', String(port), '-l', '127.0.0.1', ...args], 'repcached')
 }
 
 /** The real memcached, on a free loopback port (TCP only). */
 export async function startMemcached(args: string[] = []): Promise<RunningServer> {
   const bin = which('memcached')
   if (bin === undefined) throw new Error('memcached is not installed')
-  const port = await freePort()
   const asRoot = process.getuid?.() === 0 ? ['-u', 'nobody'] : []
-  const child = spawn(bin, ['-p', String(port), '-l', '127.0.0.1', '-U', '0', ...asRoot, ...args], {stdio: ['ignore', 'ignore', 'pipe']})
-  const server = track(child, port)
-  try {
-    await waitForPort(port)
-  } catch (e) {
-    await server.stop('SIGKILL')
-    throw new Error(`${(e as Error).message}\nmemcached stderr:\n${server.stderr()}`)
-  }
-  return server
+  return launch(bin, (port) => ['-p', String(port), '-l', '127.0.0.1', '-U', '0', ...asRoot, ...args], 'memcached')
 }
