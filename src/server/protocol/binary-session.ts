@@ -1,14 +1,79 @@
+// Binary-protocol glue: bytes in through the frame parser, typed requests to
+// the handlers, reply packets out. It also keeps memcached's timing of
+// replies where a client can tell the difference:
+// - while a value is being read or skipped, nothing is written (so the reply
+//   to a too-large set appears only once its body has been skipped);
+// - when memcached drops a connection (bad magic, oversized head) the replies
+//   it had queued but not yet written are lost; only those it wrote out
+//   (after an error, a Noop, a Quit, or when input ran dry) reach the client.
+
 import type {ServerContext} from '../context.js'
+import {itemTotalSize} from '../store/slab-classes.js'
+import {handleBinary} from './binary-commands.js'
+import {BinaryFrameParser} from './binary-parser.js'
 import type {ProtocolSession} from './session.js'
 
-/** Placeholder until the binary protocol lands: refuses binary clients by closing. */
+type DrainResult = ReturnType<ProtocolSession['drain']>
+
 export class BinarySession implements ProtocolSession {
-  constructor(private readonly ctx: ServerContext, private readonly id: number) {}
+  private readonly parser: BinaryFrameParser
+  /** Replies produced and not yet handed to the connection. */
+  private pending: Buffer[] = []
+  private pendingBytes = 0
+  /** How many of `pending` memcached would already have written. */
+  private written = 0
 
-  push(_chunk: Buffer): void {}
+  constructor(private readonly ctx: ServerContext, private readonly id: number) {
+    const {itemSizeMax, useCas} = ctx.options
+    this.parser = new BinaryFrameParser({isTooLarge: (k, f, v) => itemTotalSize(k, f, v, useCas) > itemSizeMax})
+  }
 
-  drain(): ReturnType<ProtocolSession['drain']> {
-    this.ctx.log.info(`<${this.id} binary protocol not supported yet`)
-    return {reply: '', status: 'close', reason: 'binary protocol not supported'}
+  push(chunk: Buffer): void {
+    this.parser.push(chunk)
+  }
+
+  drain(budget: number): DrainResult {
+    const log = this.ctx.log
+    for (;;) {
+      const req = this.parser.next()
+      if (req === undefined) {
+        // memcached writes its queue when it runs out of input, but not in the middle of a body.
+        return {reply: this.release(this.parser.inBody ? this.written : this.pending.length), status: 'wait'}
+      }
+      if (req.type === 'close') {
+        const reply = this.release(this.written)
+        this.drop()
+        return {reply, status: 'close', reason: req.reason}
+      }
+      if (log.verbosity >= 2) log.trace(`<${this.id} binary opcode 0x${req.opcode.toString(16).padStart(2, '0')}${'key' in req ? ' ' + req.key : ''}`)
+      const result = handleBinary(req, this.ctx)
+      for (const p of result.packets) {
+        this.pending.push(p)
+        this.pendingBytes += p.length
+      }
+      if (result.flush) this.written = this.pending.length
+      if (result.after === 'quit') return {reply: this.release(this.pending.length), status: 'quit'}
+      if (result.after === 'close') return {reply: this.release(this.pending.length), status: 'close', reason: result.reason}
+      if (this.pendingBytes >= budget) return {reply: this.release(this.pending.length), status: 'more'}
+    }
+  }
+
+  /** Hand over the first `count` pending replies as one Buffer. */
+  private release(count: number): Buffer {
+    if (count === 0) return EMPTY
+    const out = this.pending.slice(0, count)
+    this.pending = this.pending.slice(count)
+    this.written = Math.max(0, this.written - count)
+    const reply = out.length === 1 ? out[0]! : Buffer.concat(out)
+    this.pendingBytes -= reply.length
+    return reply
+  }
+
+  private drop(): void {
+    this.pending = []
+    this.pendingBytes = 0
+    this.written = 0
   }
 }
+
+const EMPTY = Buffer.alloc(0)
