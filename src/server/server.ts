@@ -2,7 +2,7 @@
 // socket with -s. Enforces -c the way memcached does: a connection over the
 // limit is told "ERROR Too many open connections" and closed.
 
-import {chmodSync, existsSync, unlinkSync} from 'node:fs'
+import {existsSync, unlinkSync} from 'node:fs'
 import {createServer, type Server, type Socket} from 'node:net'
 import {Connection} from './connection.js'
 import type {ServerContext} from './context.js'
@@ -36,8 +36,13 @@ export class ClientListeners {
       const path = o.unixSocket
       if (existsSync(path)) unlinkSync(path) // a stale socket from a crashed run, as memcached does
       const server = this.newServer()
-      await listen(server, {path, backlog: o.backlog}, `unix socket ${path}`)
-      chmodSync(path, o.unixMask) // -a is the socket's permission bits, as in memcached
+      // -a is the socket's permission bits; a umask makes the socket appear with them, no window with wider ones.
+      const previous = process.umask(~o.unixMask & 0o777)
+      try {
+        await listen(server, {path, backlog: o.backlog}, `unix socket ${path}`)
+      } finally {
+        process.umask(previous)
+      }
       return
     }
     for (const addr of listenAddresses(o.listen, o.port)) {

@@ -128,10 +128,31 @@ export function generalStats(src: StatsSources): StatLine[] {
     ['hash_power_level', 16],
     ['hash_bytes', 524288],
     ['hash_is_expanding', 0],
+    // memcached lists these for its slab mover, LRU crawler and maintainer, and
+    // loggers, which are on by default; we have none of them, so they stay 0.
+    ['slab_reassign_rescues', 0],
+    ['slab_reassign_chunk_rescues', 0],
+    ['slab_reassign_evictions_nomem', 0],
+    ['slab_reassign_inline_reclaim', 0],
+    ['slab_reassign_busy_items', 0],
+    ['slab_reassign_busy_deletes', 0],
+    ['slab_reassign_running', 0],
+    ['slabs_moved', 0],
+    ['lru_crawler_running', 0],
+    ['lru_crawler_starts', 0],
+    ['lru_maintainer_juggles', 0],
     ['malloc_fails', 0],
+    ['log_worker_dropped', 0],
+    ['log_worker_written', 0],
+    ['log_watcher_skipped', 0],
+    ['log_watcher_sent', 0],
+    ['log_watchers', 0],
+    ['unexpected_napi_ids', 0],
+    ['round_robin_fallback', 0],
     ['bytes', store.bytes],
     ['curr_items', store.itemCount],
     ['total_items', c.totalItems],
+    ['slab_global_page_pool', 0],
     ['expired_unfetched', c.expiredUnfetched],
     ['evicted_unfetched', c.evictedUnfetched],
   )
@@ -142,6 +163,12 @@ export function generalStats(src: StatsSources): StatLine[] {
     ['reclaimed', c.reclaimed],
     ['crawler_reclaimed', c.crawlerReclaimed],
     ['crawler_items_checked', c.crawlerChecked],
+    ['lrutail_reflocked', 0],
+    ['moves_to_cold', 0],
+    ['moves_to_warm', 0],
+    ['moves_within_lru', 0],
+    ['direct_reclaims', 0],
+    ['lru_bumps_dropped', 0],
   )
   return lines
 }
@@ -175,14 +202,60 @@ export function settingsStats(src: StatsSources): StatLine[] {
     ['item_size_max', o.itemSizeMax],
     ['maxconns_fast', 'yes'],
     ['hashpower_init', 0],
-    ['slab_reassign', 'no'],
-    ['slab_automove', 0],
+    // Among the rest, what we have no counterpart for (slab mover, LRU
+    // maintainer, loggers, extstore, TLS) shows memcached 1.6.18's defaults, as
+    // Debian builds it (extstore and TLS compiled in), so that tools reading
+    // `stats settings` find every line they expect.
+    ['slab_reassign', 'yes'],
+    ['slab_automove', 1],
+    ['slab_automove_ratio', '0.80'],
+    ['slab_automove_window', 30],
     ['slab_chunk_max', Math.floor(o.itemSizeMax / 2)],
     ['lru_crawler', 'yes'],
+    ['lru_crawler_sleep', 100],
+    ['lru_crawler_tocrawl', 0],
+    ['tail_repair_time', 0],
     ['flush_enabled', o.flushEnabled ? 'yes' : 'no'],
     ['dump_enabled', 'yes'],
+    ['hash_algorithm', 'murmur3'],
+    ['lru_maintainer_thread', 'yes'],
+    ['lru_segmented', 'yes'],
+    ['hot_lru_pct', 20],
+    ['warm_lru_pct', 40],
+    ['hot_max_factor', '0.20'],
+    ['warm_max_factor', '2.00'],
+    ['temp_lru', 'no'],
+    ['temporary_ttl', 61],
     ['idle_timeout', o.idleTimeout],
+    ['watcher_logbuf_size', 262144],
+    ['worker_logbuf_size', 65536],
+    ['read_buf_mem_limit', 0],
+    ['track_sizes', 'no'],
+    ['inline_ascii_response', 'no'],
+    ['ext_item_size', 512],
+    ['ext_item_age', 4294967295],
+    ['ext_low_ttl', 0],
+    ['ext_recache_rate', 2000],
+    ['ext_wbuf_size', 4194304],
+    ['ext_compact_under', 0],
+    ['ext_drop_under', 0],
+    ['ext_max_sleep', 1000000],
+    ['ext_max_frag', '0.80'],
+    ['slab_automove_freeratio', '0.010'],
+    ['ext_drop_unread', 'no'],
     ['ssl_enabled', 'no'],
+    ['ssl_chain_cert', '(null)'],
+    ['ssl_key', '(null)'],
+    ['ssl_verify_mode', 0],
+    ['ssl_keyformat', 1],
+    ['ssl_ciphers', 'NULL'],
+    ['ssl_ca_cert', 'NULL'],
+    ['ssl_wbuf_size', 16384],
+    ['ssl_session_cache', 'no'],
+    ['ssl_kernel_tls', 'no'],
+    ['ssl_min_version', 'tlsv1.2'],
+    ['num_napi_ids', '(null)'],
+    ['memory_file', '(null)'],
   ]
 }
 
@@ -234,7 +307,8 @@ export function slabsStats(src: StatsSources): StatLine[] {
   let malloced = 0
   for (const cls of slabs.classes) {
     const pc = store.perClass[cls.id]!
-    if (pc.items === 0) continue
+    // memcached lists a class once it has a page, i.e. once a value of that size was received.
+    if (pc.items === 0 && pc.cmdSet === 0) continue
     active++
     const pages = Math.max(1, Math.ceil(pc.items / cls.perPage))
     malloced += pages * slabs.pageSize
@@ -247,6 +321,14 @@ export function slabsStats(src: StatsSources): StatLine[] {
       [p + 'used_chunks', pc.items],
       [p + 'free_chunks', pages * cls.perPage - pc.items],
       [p + 'free_chunks_end', 0],
+      [p + 'get_hits', pc.getHits],
+      [p + 'cmd_set', pc.cmdSet],
+      [p + 'delete_hits', pc.deleteHits],
+      [p + 'incr_hits', pc.incrHits],
+      [p + 'decr_hits', pc.decrHits],
+      [p + 'cas_hits', pc.casHits],
+      [p + 'cas_badval', pc.casBadval],
+      [p + 'touch_hits', pc.touchHits],
     )
   }
   lines.push(['active_slabs', active], ['total_malloced', malloced])

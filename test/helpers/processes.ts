@@ -90,7 +90,9 @@ async function launch(file: string, args: (port: number) => string[], label: str
 /** Our server from the bundle, on a free loopback port. */
 export async function startOurServer(args: string[] = []): Promise<RunningServer> {
   if (!existsSync(SERVER_BUNDLE)) throw new Error(`${SERVER_BUNDLE} is missing; run npm run bundle`)
-  return launch(process.execPath, (port) => [SERVER_BUNDLE, '-p', String(port), '-l', '127.0.0.1', ...args], 'repcached')
+  // Without replication flags, -X 0: a plain cache that does not claim the default replication port.
+  const replication = args.some((a) => a.startsWith('-x') || a.startsWith('-X')) ? [] : ['-X', '0']
+  return launch(process.execPath, (port) => [SERVER_BUNDLE, '-p', String(port), '-l', '127.0.0.1', ...replication, ...args], 'repcached')
 }
 
 /** The real memcached, on a free loopback port (TCP only). */

@@ -65,7 +65,7 @@ describe('command line', () => {
   it('reports a port in use clearly and exits 1', async () => {
     const first = await startOurServer()
     try {
-      const r = runServer(['-p', String(first.port), '-l', '127.0.0.1'])
+      const r = runServer(['-X', '0', '-p', String(first.port), '-l', '127.0.0.1'])
       assert.equal(r.status, 1)
       assert.match(r.stderr, new RegExp(`127\\.0\\.0\\.1:${first.port}.*another process`))
     } finally { await first.stop() }
@@ -76,7 +76,7 @@ describe('daemon mode and signals', () => {
   it('-d returns once serving, -P names the daemon, SIGTERM stops it and removes the pid file', async () => {
     const port = await freePort()
     const pidFile = join(tmp, 'd.pid')
-    const r = runServer(['-d', '-P', pidFile, '-p', String(port), '-l', '127.0.0.1'])
+    const r = runServer(['-X', '0', '-d', '-P', pidFile, '-p', String(port), '-l', '127.0.0.1'])
     assert.equal(r.status, 0, r.stderr)
     const pid = Number(readFileSync(pidFile, 'utf8').trim())
     try {
@@ -97,7 +97,7 @@ describe('daemon mode and signals', () => {
   it('-d reports a failed start with a non-zero exit (port taken)', async () => {
     const first = await startOurServer()
     try {
-      const r = runServer(['-d', '-p', String(first.port), '-l', '127.0.0.1'])
+      const r = runServer(['-X', '0', '-d', '-p', String(first.port), '-l', '127.0.0.1'])
       assert.equal(r.status, 1)
     } finally { await first.stop() }
   })
@@ -124,7 +124,7 @@ describe('daemon mode and signals', () => {
 describe('listeners and limits', () => {
   it('-s serves on a unix socket with the -a mode and no TCP', async () => {
     const path = join(tmp, 'mc.sock')
-    const child = spawn(process.execPath, [SERVER_BUNDLE, '-s', path, '-a', '750'], {stdio: 'ignore'})
+    const child = spawn(process.execPath, [SERVER_BUNDLE, '-X', '0', '-s', path, '-a', '750'], {stdio: 'ignore'})
     try {
       const end = Date.now() + 5000
       while (!existsSync(path) && Date.now() < end) await new Promise((r) => setTimeout(r, 20))

@@ -5,6 +5,7 @@ import type {ServerContext} from '../context.js'
 import {formatStats, generalStats, itemsStats, settingsStats, slabsStats} from '../stats.js'
 import type {StoreOutcome} from '../store/item-store.js'
 import {MEMCACHED_VERSION} from '../version.js'
+import {parseU32} from './numbers.js'
 import type {TextRequest} from './text-parser.js'
 
 const STORE_REPLY: Record<StoreOutcome, string> = {
@@ -80,6 +81,7 @@ export function handleText(req: Handled, ctx: ServerContext): string {
     case 'flush_all': {
       ctx.stats.cmdFlush++
       if (!ctx.options.flushEnabled) return req.noreply ? '' : 'CLIENT_ERROR flush_all not allowed\r\n'
+      if (req.delay === undefined) return req.noreply ? '' : 'CLIENT_ERROR invalid exptime argument\r\n'
       ctx.store.flush(req.delay)
       return req.noreply ? '' : 'OK\r\n'
     }
@@ -89,12 +91,21 @@ export function handleText(req: Handled, ctx: ServerContext): string {
       ctx.verbosity = Math.min(req.level, 2)
       ctx.log.verbosity = ctx.verbosity
       return req.noreply ? '' : 'OK\r\n'
-    case 'cache_memlimit':
-      if (req.megabytes < 8) return req.noreply ? '' : 'MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n'
-      ctx.store.setMemoryLimit(req.megabytes * 1024 * 1024)
-      return req.noreply ? '' : 'OK\r\n'
+    case 'cache_memlimit': {
+      const mb = req.megabytes
+      let out: string
+      if (mb === undefined) out = 'ERROR\r\n'
+      else if (mb < 8) out = 'MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n'
+      else if (mb > 1000000000) out = 'MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes\r\n'
+      else {
+        ctx.store.setMemoryLimit(mb * 1024 * 1024)
+        out = 'OK\r\n'
+      }
+      return req.noreply ? '' : out
+    }
     case 'shutdown':
       if (!ctx.options.enableShutdown) return 'ERROR: shutdown not enabled\r\n'
+      if (req.graceful === undefined) return 'CLIENT_ERROR invalid shutdown mode\r\n'
       ctx.requestShutdown(req.graceful)
       return ''
     case 'error':
@@ -122,6 +133,8 @@ function get(req: Extract<TextRequest, {type: 'get'}>, ctx: ServerContext): stri
       ? `VALUE ${it.key} ${it.flags} ${it.value.length} ${it.cas}\r\n${it.value}\r\n`
       : `VALUE ${it.key} ${it.flags} ${it.value.length}\r\n${it.value}\r\n`
   }
+  // The keys before a too long one were looked up (and touched) all the same; their values are dropped.
+  if (req.keyTooLong) return 'CLIENT_ERROR bad command line format\r\n'
   return out + 'END\r\n'
 }
 
@@ -136,6 +149,8 @@ function stats(args: string[], ctx: ServerContext): string {
     case 'items': return formatStats(itemsStats(ctx))
     case 'slabs': return formatStats(slabsStats(ctx))
     case 'sizes': return 'STAT sizes_status disabled\r\nEND\r\n'
+    // memcached answers these two without an END line.
+    case 'sizes_disable': return 'STAT sizes_status disabled\r\n'
     case 'detail': {
       const mode = args.length >= 2 ? args[1] : ''
       if (mode === 'on' || mode === 'off') return 'OK\r\n'
@@ -143,15 +158,17 @@ function stats(args: string[], ctx: ServerContext): string {
       return 'CLIENT_ERROR usage: stats detail on|off|dump\r\n'
     }
     case 'cachedump': return cachedump(args, ctx)
+    // Debian's memcached is built with extstore; without a store configured it lists nothing.
+    case 'extstore': return 'END\r\n'
     default: return 'ERROR\r\n'
   }
 }
 
 function cachedump(args: string[], ctx: ServerContext): string {
   if (args.length < 3) return 'CLIENT_ERROR bad command line\r\n'
-  const id = Number(args[1])
-  const limit = Number(args[2])
-  if (!/^\d+$/.test(args[1]!) || !/^\d+$/.test(args[2]!)) return 'CLIENT_ERROR bad command line format\r\n'
+  const id = parseU32(args[1]!)
+  const limit = parseU32(args[2]!)
+  if (id === undefined || limit === undefined) return 'CLIENT_ERROR bad command line format\r\n'
   if (id >= 64) return 'CLIENT_ERROR Illegal slab id\r\n'
   let out = ''
   let n = 0

@@ -8,27 +8,39 @@ import {parseI32, parseSmallI32, parseSmallU32, parseU32, parseU64} from './numb
 export const KEY_MAX_LENGTH = 250
 /** memcached closes a connection whose pending line has no newline after this many bytes (unless it is a get). */
 const LINE_LIMIT = 2048
+/**
+ * memcached's read buffer: a line (newline included) longer than this can
+ * never be seen whole, so memcached closes the connection even when the
+ * newline has already arrived (again, unless it is a get).
+ */
+const READ_BUFFER_SIZE = 16384
 /** Our bound for a multiget line, which memcached leaves unbounded. */
 export const GET_LINE_LIMIT = 8 * 1024 * 1024
 const MAX_TOKENS = 24
+/** g s a c i d t: the letters memcached's command dispatch switches on before comparing names. */
+const KNOWN_FIRST_LETTERS = [0x67, 0x73, 0x61, 0x63, 0x69, 0x64, 0x74]
 
 export type StorageMode = 'set' | 'add' | 'replace' | 'append' | 'prepend' | 'cas'
 
 export type TextRequest =
-  | {type: 'get'; keys: string[]; withCas: boolean; touchExptime: number | undefined}
+  /** `keyTooLong`: a key after `keys` is over 250 bytes; memcached looks up the keys before it, then fails the whole command. */
+  | {type: 'get'; keys: string[]; withCas: boolean; touchExptime: number | undefined; keyTooLong: boolean}
   | {type: 'store'; mode: StorageMode; key: string; flags: number; exptime: number; value: string; cas: number; noreply: boolean}
   /** A value over the item size limit: its bytes were skipped; a set must drop the old value. */
   | {type: 'too_large'; mode: StorageMode; key: string; noreply: boolean}
   | {type: 'delta'; incr: boolean; key: string; delta: bigint; noreply: boolean}
   | {type: 'delete'; key: string; noreply: boolean}
   | {type: 'touch'; key: string; exptime: number; noreply: boolean}
-  | {type: 'flush_all'; delay: number; noreply: boolean}
+  /** `delay` undefined: not a number (refused only once flush_all is known to be enabled). */
+  | {type: 'flush_all'; delay: number | undefined; noreply: boolean}
   | {type: 'stats'; args: string[]}
   | {type: 'version'}
   | {type: 'quit'}
-  | {type: 'shutdown'; graceful: boolean}
+  /** `graceful` undefined: an unknown mode (refused only once shutdown is known to be enabled). */
+  | {type: 'shutdown'; graceful: boolean | undefined}
   | {type: 'verbosity'; level: number; noreply: boolean}
-  | {type: 'cache_memlimit'; megabytes: number; noreply: boolean}
+  /** `megabytes` undefined: not a number. */
+  | {type: 'cache_memlimit'; megabytes: number | undefined; noreply: boolean}
   /** A reply decided by the parser alone (malformed input); silent when noreply. */
   | {type: 'error'; message: string; noreply: boolean}
   /** memcached drops such connections without a word. */
@@ -54,6 +66,11 @@ export class TextParser {
   lastLine = ''
 
   constructor(private readonly limits: TextParserLimits) {}
+
+  /** True while a value's data block is being read or skipped (memcached sends no reply meanwhile). */
+  get midValue(): boolean {
+    return this.pending !== undefined
+  }
 
   /** Bytes received but not yet consumed. */
   get buffered(): number {
@@ -90,11 +107,13 @@ export class TextParser {
       if (waiting > GET_LINE_LIMIT) return {type: 'close', reason: 'multiget line too long'}
       return undefined
     }
+    if (nl - this.pos >= READ_BUFFER_SIZE && !this.isLongGet()) return {type: 'close', reason: 'line too long'}
     let end = nl
     if (end - this.pos > 1 && buf[end - 1] === 13) end--
-    const zero = buf.indexOf(0, this.pos)
-    if (zero !== -1 && zero < end) end = zero // C string semantics: a NUL ends the command
-    const line = buf.toString('latin1', this.pos, end)
+    let line = buf.toString('latin1', this.pos, end)
+    // C string semantics: a NUL ends the command. Searched in the line only, so a long pipeline stays linear.
+    const zero = line.indexOf('\0')
+    if (zero !== -1) line = line.slice(0, zero)
     this.pos = nl + 1
     this.scanFrom = this.pos
     this.lastLine = line
@@ -202,12 +221,7 @@ export class TextParser {
       case 'flush_all': {
         if (ntokens < 2 || ntokens > 4) return err('ERROR')
         const noreply = isNoreply(tokens, ntokens)
-        let delay = 0
-        if (ntokens !== (noreply ? 3 : 2)) {
-          const d = parseI32(tokens[1]!)
-          if (d === undefined) return err('CLIENT_ERROR invalid exptime argument', noreply)
-          delay = d
-        }
+        const delay = ntokens === (noreply ? 3 : 2) ? 0 : parseI32(tokens[1]!)
         return {type: 'flush_all', delay, noreply}
       }
       case 'stats':
@@ -219,7 +233,7 @@ export class TextParser {
       case 'shutdown':
         if (ntokens === 2) return {type: 'shutdown', graceful: false}
         if (ntokens === 3 && tokens[1] === 'graceful') return {type: 'shutdown', graceful: true}
-        return {type: 'error', message: 'CLIENT_ERROR invalid shutdown mode', noreply: false}
+        return {type: 'shutdown', graceful: undefined}
       case 'verbosity': {
         if (ntokens !== 3 && ntokens !== 4) return err('ERROR')
         const noreply = isNoreply(tokens, ntokens)
@@ -230,22 +244,30 @@ export class TextParser {
       case 'cache_memlimit': {
         if (ntokens !== 3 && ntokens !== 4) return err('ERROR')
         const noreply = isNoreply(tokens, ntokens)
-        const mb = parseU32(tokens[1]!)
-        if (mb === undefined) return err('CLIENT_ERROR bad command line format', noreply)
-        return {type: 'cache_memlimit', megabytes: mb, noreply}
+        return {type: 'cache_memlimit', megabytes: parseU32(tokens[1]!), noreply}
       }
       default: {
-        const last = tokens[ntokens - 2]
-        if (last !== undefined && last.startsWith('HTTP/')) return {type: 'close', reason: 'HTTP request'}
+        // memcached dispatches on the first letter first: an unknown command
+        // starting with one of its command letters (or a two-letter m-command,
+        // the meta protocol) is a plain ERROR, never taken for HTTP.
+        if (KNOWN_FIRST_LETTERS.includes(cmd.charCodeAt(0)) || (cmd.length === 2 && cmd.charCodeAt(0) === 0x6d)) return err('ERROR')
+        if (tokens[ntokens - 2]!.startsWith('HTTP/')) return {type: 'close', reason: 'HTTP request'}
         return err('ERROR')
       }
     }
   }
 
   private retrieval(tokens: string[], first: number, withCas: boolean, touchExptime: number | undefined): TextRequest {
-    const keys = first === 1 && tokens.length === 2 ? [tokens[1]!] : tokens.slice(first)
-    for (const k of keys) if (k.length > KEY_MAX_LENGTH) return err('CLIENT_ERROR bad command line format')
-    return {type: 'get', keys, withCas, touchExptime}
+    let keys = first === 1 && tokens.length === 2 ? [tokens[1]!] : tokens.slice(first)
+    let keyTooLong = false
+    for (let i = 0; i < keys.length; i++) {
+      if (keys[i]!.length > KEY_MAX_LENGTH) {
+        keys = keys.slice(0, i)
+        keyTooLong = true
+        break
+      }
+    }
+    return {type: 'get', keys, withCas, touchExptime, keyTooLong}
   }
 
   private storage(mode: StorageMode, tokens: string[], ntokens: number): TextRequest | undefined {

@@ -1,4 +1,4 @@
-import {absoluteExpiry, now} from './clock.js'
+import {absoluteExpiry, now, REALTIME_MAXDELTA} from './clock.js'
 import type {Item} from './item.js'
 import {LruList} from './lru.js'
 import {itemTotalSize, SlabClasses} from './slab-classes.js'
@@ -52,11 +52,21 @@ export interface StoreCounters {
   getFlushed: number
 }
 
-export interface ClassCounters { items: number; bytes: number; evicted: number; evictedNonzero: number; evictedTime: number; outOfMemory: number; reclaimed: number; expiredUnfetched: number; evictedUnfetched: number }
+export interface ClassCounters {
+  items: number; bytes: number; evicted: number; evictedNonzero: number; evictedTime: number; outOfMemory: number; reclaimed: number; expiredUnfetched: number; evictedUnfetched: number
+  /** Client hits per class, as `stats slabs` lists them. */
+  getHits: number; cmdSet: number; deleteHits: number; incrHits: number; decrHits: number; casHits: number; casBadval: number; touchHits: number
+}
 
 function newClassCounters(): ClassCounters {
-  return {items: 0, bytes: 0, evicted: 0, evictedNonzero: 0, evictedTime: 0, outOfMemory: 0, reclaimed: 0, expiredUnfetched: 0, evictedUnfetched: 0}
+  return {
+    items: 0, bytes: 0, evicted: 0, evictedNonzero: 0, evictedTime: 0, outOfMemory: 0, reclaimed: 0, expiredUnfetched: 0, evictedUnfetched: 0,
+    getHits: 0, cmdSet: 0, deleteHits: 0, incrHits: 0, decrHits: 0, casHits: 0, casBadval: 0, touchHits: 0,
+  }
 }
+
+/** memcached's process_started lies this many seconds before its real start (ITEM_UPDATE_INTERVAL + 2). */
+const PROCESS_STARTED_OFFSET = 62
 
 /** Bounded LRU cache of items with memcached's store/expiry/cas semantics. Knows nothing of protocols. */
 export class ItemStore {
@@ -67,6 +77,17 @@ export class ItemStore {
   private nextCas = 1
   private lastCas = 0
   private flushTimer: NodeJS.Timeout | undefined
+  /**
+   * memcached's oldest_live, in unix seconds (0 = none): once this second
+   * has come, every item stored or bumped at or before it is gone. It makes
+   * a delayed flush_all exact, including items stored while it is pending;
+   * the flush timer only frees their memory.
+   */
+  private oldestLive = 0
+  /** Absolute times at or before this mean "before the server started" (memcached's process_started). */
+  private readonly processStarted = now() - PROCESS_STARTED_OFFSET
+  /** memcached stores items bigger than its slab_chunk_max in chunks, and refuses incr/decr on those. */
+  private readonly chunkMax: number
   private crawler: IterableIterator<Item> | undefined
   readonly counters: StoreCounters = {evictions: 0, evictedUnfetched: 0, evictedActive: 0, expiredUnfetched: 0, reclaimed: 0, crawlerReclaimed: 0, crawlerChecked: 0, totalItems: 0, getExpired: 0, getFlushed: 0}
   readonly perClass: ClassCounters[]
@@ -76,6 +97,7 @@ export class ItemStore {
   constructor(readonly options: ItemStoreOptions) {
     this.perClass = options.slabs.classes.map(() => newClassCounters())
     this.perClass.unshift(newClassCounters()) // class ids start at 1
+    this.chunkMax = options.slabs.classes[options.slabs.classes.length - 1]?.chunkSize ?? Infinity
   }
 
   get itemCount(): number { return this.map.size }
@@ -89,11 +111,28 @@ export class ItemStore {
     return this.options.useCas ? this.nextCas++ : 0
   }
 
-  /** A live item, or undefined. Expired items found here are removed. */
+  /** Removed by a flush_all that has taken effect (see oldestLive). */
+  private flushed(it: Item, t: number): boolean {
+    const ol = this.oldestLive
+    return ol !== 0 && ol <= t && it.atime <= ol
+  }
+
+  /** Expired, or removed by a flush_all that has taken effect. */
+  private dead(it: Item, t: number): boolean {
+    return (it.exptime !== 0 && it.exptime <= t) || this.flushed(it, t)
+  }
+
+  /** A live item, or undefined. Expired and flushed items found here are removed. */
   private live(key: string): Item | undefined {
     const it = this.map.get(key)
     if (it === undefined) return undefined
-    if (it.exptime !== 0 && it.exptime <= now()) {
+    const t = now()
+    if (this.oldestLive !== 0 && this.flushed(it, t)) {
+      this.counters.getFlushed++
+      this.unlink(it)
+      return undefined
+    }
+    if (it.exptime !== 0 && it.exptime <= t) {
       this.counters.getExpired++
       if (!it.fetched) { this.counters.expiredUnfetched++; this.perClass[it.cls]!.expiredUnfetched++ }
       this.unlink(it)
@@ -106,24 +145,31 @@ export class ItemStore {
   get(key: string): Item | undefined {
     const it = this.live(key)
     if (it !== undefined) {
-      it.fetched = true
-      it.atime = now()
-      this.lru.moveToFront(it)
+      this.bump(it)
+      this.perClass[it.cls]!.getHits++
     }
     return it
+  }
+
+  private bump(it: Item): void {
+    it.fetched = true
+    it.atime = now()
+    this.lru.moveToFront(it)
   }
 
   /** Look up without counting as an access (replication reads, stats). */
   peek(key: string): Item | undefined {
     const it = this.map.get(key)
-    if (it === undefined || (it.exptime !== 0 && it.exptime <= now())) return undefined
+    if (it === undefined || this.dead(it, now())) return undefined
     return it
   }
 
   /** Change the expiry of a live item (touch, gat). `exptime` is the client's value. */
   touch(key: string, exptime: number): Item | undefined {
-    const it = this.get(key)
+    const it = this.live(key)
     if (it === undefined) return undefined
+    this.bump(it)
+    this.perClass[it.cls]!.touchHits++
     it.exptime = absoluteExpiry(exptime)
     this.changed({kind: 'store', key, origin: 'local'})
     return it
@@ -141,17 +187,23 @@ export class ItemStore {
       if (mode === 'set' && old !== undefined) this.remove(old, 'local')
       return 'too_large'
     }
+    const cls = this.options.slabs.classOf(size)
+    this.perClass[cls]!.cmdSet++
     if (old === undefined) {
       if (mode === 'cas') return 'not_found'
       if (mode !== 'set' && mode !== 'add') return 'not_stored'
-      return this.insert(key, flags, absoluteExpiry(exptime), value, size, undefined, mode)
+      return this.insert(key, flags, absoluteExpiry(exptime), value, size, undefined, mode, cls)
     }
     if (mode === 'add') {
       this.lru.moveToFront(old) // memcached promotes the item even though add fails
       return 'not_stored'
     }
     if (mode === 'cas') {
-      if (cas === 0 || cas !== old.cas) return 'exists'
+      if (cas === 0 || cas !== old.cas) {
+        this.perClass[old.cls]!.casBadval++
+        return 'exists'
+      }
+      this.perClass[old.cls]!.casHits++
     } else if ((mode === 'append' || mode === 'prepend') && cas !== 0 && cas !== old.cas) {
       return 'exists'
     }
@@ -159,16 +211,16 @@ export class ItemStore {
       const joined = mode === 'append' ? old.value + value : value + old.value
       const joinedSize = itemTotalSize(key.length, old.flags, joined.length, this.options.useCas)
       if (joinedSize > this.options.itemSizeMax) return 'not_stored'
-      return this.insert(key, old.flags, old.exptime, joined, joinedSize, old, mode)
+      return this.insert(key, old.flags, old.exptime, joined, joinedSize, old, mode, this.options.slabs.classOf(joinedSize))
     }
-    return this.insert(key, flags, absoluteExpiry(exptime), value, size, old, mode)
+    return this.insert(key, flags, absoluteExpiry(exptime), value, size, old, mode, cls)
   }
 
-  private insert(key: string, flags: number, exptime: number, value: string, size: number, old: Item | undefined, mode: StoreMode): StoreOutcome {
+  private insert(key: string, flags: number, exptime: number, value: string, size: number, old: Item | undefined, mode: StoreMode, cls: number): StoreOutcome {
     const charge = size + JS_OVERHEAD_PER_ITEM
     const freed = old === undefined ? 0 : old.size + JS_OVERHEAD_PER_ITEM
     if (!this.makeRoom(charge - freed, old)) {
-      this.perClass[this.options.slabs.classOf(size)]!.outOfMemory++
+      this.perClass[cls]!.outOfMemory++
       if (mode === 'set' && old !== undefined) this.remove(old, 'local')
       return 'no_memory'
     }
@@ -181,7 +233,7 @@ export class ItemStore {
       return 'stored'
     }
     const t = now()
-    const it: Item = {key, value, flags, exptime, cas, atime: t, size, cls: this.options.slabs.classOf(size), fetched: false, prev: null, next: null}
+    const it: Item = {key, value, flags, exptime, cas, atime: t, size, cls, fetched: false, prev: null, next: null}
     this.link(it)
     this.changed({kind: 'store', key, origin: 'local'})
     return 'stored'
@@ -191,9 +243,12 @@ export class ItemStore {
   delta(key: string, incr: boolean, delta: bigint): DeltaOutcome {
     const it = this.live(key)
     if (it === undefined) return {status: 'not_found'}
-    if (it.value.length === 0) return {status: 'non_numeric'}
+    if (this.refusesDelta(it)) return {status: 'non_numeric'}
     const current = parseStoredNumber(it.value)
     if (current === undefined) return {status: 'non_numeric'}
+    const pc = this.perClass[it.cls]!
+    if (incr) pc.incrHits++
+    else pc.decrHits++
     let next: bigint
     if (incr) next = (current + delta) & 0xffffffffffffffffn
     else next = delta > current ? 0n : current - delta
@@ -209,9 +264,14 @@ export class ItemStore {
       return {status: 'ok', value: text, item: it}
     }
     const size = itemTotalSize(key.length, it.flags, text.length, this.options.useCas)
-    const outcome = this.insert(key, it.flags, it.exptime, text, size, it, 'set')
+    const outcome = this.insert(key, it.flags, it.exptime, text, size, it, 'set', this.options.slabs.classOf(size))
     if (outcome !== 'stored') return {status: 'no_memory'}
     return {status: 'ok', value: text, item: this.map.get(key)!}
+  }
+
+  /** Values incr/decr refuse without reading them: empty, or stored in chunks by memcached. */
+  private refusesDelta(it: Item): boolean {
+    return it.value.length === 0 || it.size > this.chunkMax
   }
 
   /**
@@ -227,28 +287,46 @@ export class ItemStore {
       if (outcome === 'stored') return {status: 'created', value, cas: this.lastCas}
       return {status: outcome === 'no_memory' ? 'no_memory' : 'not_stored'}
     }
-    // memcached refuses an empty value before it looks at the cas.
-    if (it.value.length > 0 && cas !== 0 && cas !== it.cas) return {status: 'exists'}
+    // memcached refuses an empty or chunked value before it looks at the cas.
+    if (!this.refusesDelta(it) && cas !== 0 && cas !== it.cas) return {status: 'exists'}
     return this.delta(key, incr, delta)
   }
 
   delete(key: string): boolean {
     const it = this.live(key)
     if (it === undefined) return false
+    this.perClass[it.cls]!.deleteHits++
     this.remove(it, 'local')
     return true
   }
 
-  /** flush_all: now (delay <= 0) or at now + delay (memcached's relative/absolute rules). */
-  flush(delay: number): void {
+  /**
+   * flush_all with memcached's rules: `delay` <= 0 flushes now; otherwise
+   * the flush takes effect one second before the relative or absolute time
+   * it names, and also removes what is stored until then. An absolute time
+   * before the server started cancels any pending flush and flushes nothing.
+   * Without cas (-C) memcached's boundary is one second later.
+   */
+  flush(delay: number, origin: Origin = 'local'): void {
     if (this.flushTimer !== undefined) clearTimeout(this.flushTimer)
     this.flushTimer = undefined
-    if (delay > 0) {
-      this.flushAt(absoluteExpiry(delay))
-    } else {
+    const t = now()
+    let oldest: number
+    if (delay <= 0) oldest = t - 1
+    else if (delay <= REALTIME_MAXDELTA) oldest = t + delay - 1
+    else oldest = delay <= this.processStarted ? -1 : delay - 1
+    if (!this.options.useCas && oldest !== -1) oldest++
+    if (oldest === -1) {
+      this.oldestLive = 0
+    } else if (oldest < t) {
+      // In the past: what is stored so far goes (memcached's oldest_cas), later stores stay.
+      this.oldestLive = 0
       this.clear()
+    } else {
+      this.oldestLive = oldest
+      this.flushAt(oldest)
     }
-    this.changed({kind: 'flush', delay, origin: 'local'})
+    this.changed({kind: 'flush', delay, origin})
   }
 
   /** setTimeout fires at once for delays over 2^31-1 ms (~24.8 days), so far deadlines are reached in steps. */
@@ -263,6 +341,43 @@ export class ItemStore {
     this.flushTimer.unref()
   }
 
+  /** Every key held now, for a full copy; items that die before they are reached are skipped then. */
+  liveKeys(): string[] {
+    return Array.from(this.map.keys())
+  }
+
+  /**
+   * An item from the replication peer: stored as sent (absolute exptime,
+   * the peer's cas), evicting as needed; never reported back to the peer.
+   * Returns false when it cannot be kept (too large, or out of memory with -M).
+   */
+  applyPeerItem(key: string, flags: number, exptime: number, cas: number, value: string): boolean {
+    const size = itemTotalSize(key.length, flags, value.length, this.options.useCas)
+    const old = this.map.get(key)
+    if (old !== undefined) this.unlink(old)
+    // Later local versions must not reuse a cas the peer handed out.
+    if (cas >= this.nextCas) this.nextCas = cas + 1
+    const t = now()
+    if (size > this.options.itemSizeMax || (exptime !== 0 && exptime <= t) || !this.makeRoom(size + JS_OVERHEAD_PER_ITEM, undefined)) {
+      if (old !== undefined) this.changed({kind: 'delete', key, origin: 'peer'})
+      return false
+    }
+    const cls = this.options.slabs.classOf(size)
+    this.link({key, value, flags, exptime, cas: this.options.useCas ? cas : 0, atime: t, size, cls, fetched: false, prev: null, next: null})
+    this.changed({kind: 'store', key, origin: 'peer'})
+    return true
+  }
+
+  applyPeerDelete(key: string): void {
+    const it = this.map.get(key)
+    if (it !== undefined) this.remove(it, 'peer')
+  }
+
+  /** A flush from the peer: `at` is 0 for now, else the absolute time the peer's client asked for. */
+  applyPeerFlush(at: number): void {
+    this.flush(at, 'peer')
+  }
+
   /** Walk up to `budget` items and drop the expired ones; called periodically. */
   crawl(budget: number): number {
     let reclaimed = 0
@@ -273,7 +388,7 @@ export class ItemStore {
       if (r.done === true) { this.crawler = undefined; break }
       const it = r.value
       this.counters.crawlerChecked++
-      if (it.exptime !== 0 && it.exptime <= t) {
+      if (this.dead(it, t)) {
         if (!it.fetched) { this.counters.expiredUnfetched++; this.perClass[it.cls]!.expiredUnfetched++ }
         this.unlink(it)
         this.counters.crawlerReclaimed++
@@ -287,7 +402,7 @@ export class ItemStore {
   *items(): IterableIterator<Item> {
     const t = now()
     for (let it = this.lru.tail; it !== null; it = it.prev) {
-      if (it.exptime === 0 || it.exptime > t) yield it
+      if (!this.dead(it, t)) yield it
     }
   }
 
@@ -307,7 +422,7 @@ export class ItemStore {
   *itemsNewestFirst(): IterableIterator<Item> {
     const t = now()
     for (let it = this.lru.head; it !== null; it = it.next) {
-      if (it.exptime === 0 || it.exptime > t) yield it
+      if (!this.dead(it, t)) yield it
     }
   }
 
@@ -333,7 +448,7 @@ export class ItemStore {
     while (this.chargedBytes + need > max && victim !== null) {
       const prev = victim.prev
       if (victim !== keep) {
-        const expired = victim.exptime !== 0 && victim.exptime <= t
+        const expired = this.dead(victim, t)
         if (expired) {
           this.counters.reclaimed++
           this.perClass[victim.cls]!.reclaimed++
