@@ -5,6 +5,7 @@ import type {ServerContext} from './context.js'
 import {daemonize, dropPrivileges, isDaemonChild, removePidFile, reportReady, writePidFile} from './daemon.js'
 import {Logger} from './log.js'
 import {helpText, licenseText, parseOptions, UsageError, type ServerOptions} from './options.js'
+import {replicationOffLines, Replicator} from './replication/replicator.js'
 import {ClientListeners} from './server.js'
 import {ServerStats} from './stats.js'
 import {now, startClock, stopClock} from './store/clock.js'
@@ -50,11 +51,23 @@ export async function main(argv: readonly string[]): Promise<void> {
   })
   let stopping = false
   const listeners: {current?: ClientListeners} = {}
+  const replicating = options.peer !== undefined || options.replicationListenPort !== 0
+  const replicator = replicating ? new Replicator(store, {
+    peer: options.peer,
+    listenPort: options.replicationListenPort,
+    connectPort: options.replicationConnectPort,
+    queueMax: options.queueMax,
+    listenAddress: options.listen[0],
+    connectTimeoutMs: options.connectTimeout * 1000,
+    drainTimeoutMs: options.drainTimeout * 1000,
+  }, log) : undefined
   const stop = async (why: string): Promise<void> => {
     if (stopping) return
     stopping = true
     log.info(`Signal handled: ${why}.`)
+    // Stop taking client writes first, then hand the peer what it has not got.
     await listeners.current?.close()
+    await replicator?.stop()
     store.close()
     stopClock()
     if (options.pidFile !== undefined) removePidFile(options.pidFile)
@@ -63,6 +76,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   const ctx: ServerContext = {
     options, store, log, stats: new ServerStats(), startedAt: now() - 2, verbosity: options.verbosity,
     requestShutdown: () => { void stop('shutdown command') },
+    extra: replicator === undefined ? replicationOffLines : () => replicator.statLines(),
   }
   const clients = new ClientListeners(ctx)
   listeners.current = clients
@@ -70,6 +84,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   process.on('SIGINT', () => { void stop('Interrupt') })
   process.on('SIGHUP', () => log.info('SIGHUP ignored'))
   try {
+    // repcached takes its replication role first: a slave opens client ports only with the full copy in hand.
+    await replicator?.start()
     await clients.open()
     if (options.pidFile !== undefined) writePidFile(options.pidFile)
     if (options.user !== undefined) {

@@ -39,6 +39,10 @@ export interface ServerOptions {
   replicationConnectPort: number
   /** -q: most replication queue entries. */
   queueMax: number
+  /** --rep-drain-timeout: how long shutdown may spend sending queued changes to the peer, seconds. */
+  drainTimeout: number
+  /** --rep-connect-timeout: how long -x may take to reach the peer before we listen instead, seconds. */
+  connectTimeout: number
   /** Accepted flags that change nothing here, reported at -v. */
   ignored: string[]
   /** What to do instead of serving: print help, version or license. */
@@ -56,7 +60,7 @@ export function defaultOptions(): ServerOptions {
     memoryLimitBytes: 64 * 1024 * 1024, evict: true, maxConnections: 1024, verbosity: 0, pidFile: undefined,
     growthFactor: 1.25, minSpace: 48, threads: 4, reqsPerEvent: 20, useCas: true, backlog: 1024, protocol: 'auto',
     itemSizeMax: 1024 * 1024, enableShutdown: false, flushEnabled: true, idleTimeout: 0,
-    peer: undefined, replicationListenPort: 11212, replicationConnectPort: 11212, queueMax: 8192,
+    peer: undefined, replicationListenPort: 11212, replicationConnectPort: 11212, queueMax: 8192, drainTimeout: 5, connectTimeout: 2,
     ignored: [], action: 'serve',
   }
 }
@@ -193,6 +197,8 @@ const SPECS: OptionSpec[] = [
     }
   }},
   {short: 'q', takesValue: true, set: (o, v, f) => { o.queueMax = int(f, v, 1, 100_000_000, 'a positive number of queue entries') }},
+  {long: ['rep-drain-timeout'], takesValue: true, set: (o, v, f) => { o.drainTimeout = int(f, v, 0, 3600, 'seconds (0 to 3600)') }},
+  {long: ['rep-connect-timeout'], takesValue: true, set: (o, v, f) => { o.connectTimeout = int(f, v, 1, 3600, 'seconds (1 to 3600)') }},
 ]
 
 const BY_SHORT = new Map(SPECS.filter((s) => s.short !== undefined).map((s) => [s.short!, s]))
@@ -242,6 +248,9 @@ function validate(o: ServerOptions): void {
   }
   if (o.pidFile !== undefined && o.pidFile === '') throw new UsageError('-P: the pid file path is empty')
   if (o.unixSocket !== undefined && o.unixSocket === '') throw new UsageError('-s: the socket path is empty')
+  if (o.peer !== undefined && (o.replicationConnectPort === 0 || o.replicationListenPort === 0)) {
+    throw new UsageError('-X: replication port 0 turns replication off, which contradicts -x; give real ports')
+  }
 }
 
 export function helpText(): string {
@@ -278,9 +287,11 @@ repcached ${REPCACHED_VERSION} (TypeScript server ${SERVER_RELEASE}, bundled wit
 -o, --extended            comma separated list of extended options (idle_timeout=N;
                           memcached's other tuning options are accepted and ignored)
 -x <ip_addr>              hostname or IP address of the master replication server
--X <num>                  TCP port number of the master (default: 11212)
+-X <num>                  TCP port number of the master (default: 11212; 0 = no replication)
 -X <listen>:<connect>     separate replication listen and connect ports
 -q <num>                  max replication queue entries (default: 8192)
+--rep-drain-timeout=<s>   on SIGTERM, send queued changes to the peer for at most s seconds (default: 5)
+--rep-connect-timeout=<s> with -x, wait this long for the peer before listening as master (default: 2)
 `
 }
 

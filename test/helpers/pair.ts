@@ -1,0 +1,107 @@
+// Start replicating nodes of our server on loopback with free ports.
+
+import {spawn} from 'node:child_process'
+import {freePort} from './ports.js'
+import {SERVER_BUNDLE, waitForPort, type RunningServer} from './processes.js'
+import {RawClient} from './raw-client.js'
+
+export interface NodeSpec {
+  /** Client port (chosen free if absent). */
+  port?: number
+  /** Replication listen port. */
+  repListen: number
+  /** The peer's replication port we connect to. */
+  repConnect?: number
+  /** -x peer host; undefined = start as master. */
+  peer?: string
+  extra?: string[]
+  /** -l address (loopback); default 127.0.0.1. */
+  host?: string
+}
+
+export interface ReplNode extends RunningServer {
+  readonly host: string
+  readonly repPort: number
+  readonly args: string[]
+}
+
+/** Start one node; resolves when its client port accepts (for a slave: after the full copy). */
+export async function startNode(spec: NodeSpec, timeoutMs = 15_000): Promise<ReplNode> {
+  const port = spec.port ?? await freePort()
+  const x = spec.peer === undefined ? [] : ['-x', spec.peer]
+  const repX = spec.repConnect === undefined ? String(spec.repListen) : `${spec.repListen}:${spec.repConnect}`
+  const host = spec.host ?? '127.0.0.1'
+  const args = ['-p', String(port), '-l', host, '-X', repX, ...x, ...(spec.extra ?? [])]
+  const child = spawn(process.execPath, [SERVER_BUNDLE, ...args], {stdio: ['ignore', 'ignore', 'pipe']})
+  let err = ''
+  child.stderr?.setEncoding('utf8')
+  child.stderr?.on('data', (d: string) => { err += d })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code, sig) => resolve(code ?? (sig === null ? null : 128))))
+  const node: ReplNode = {
+    port, host, pid: child.pid!, process: child, repPort: spec.repListen, args,
+    stderr: () => err,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode
+      child.kill(signal)
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+      const code = await exited
+      clearTimeout(timer)
+      return code
+    },
+  }
+  try {
+    await waitForPort(port, host, timeoutMs)
+  } catch (e) {
+    await node.stop('SIGKILL')
+    throw new Error(`${(e as Error).message}\nnode stderr:\n${err}`)
+  }
+  return node
+}
+
+/** Two nodes that name each other as -x, master first. */
+export async function startPair(extra: string[] = []): Promise<{master: ReplNode; slave: ReplNode}> {
+  const [ra, rb] = [await freePort(), await freePort()]
+  const master = await startNode({repListen: ra, repConnect: rb, peer: '127.0.0.1', extra: ['-v', ...extra]})
+  const slave = await startNode({repListen: rb, repConnect: ra, peer: '127.0.0.1', extra: ['-v', ...extra]})
+  return {master, slave}
+}
+
+/** One `stats` value. */
+export async function stat(port: number, name: string, host = '127.0.0.1'): Promise<string | undefined> {
+  const c = await RawClient.open(port, host)
+  try {
+    const reply = await c.request('stats\r\n', 'END\r\n')
+    const m = new RegExp(`^STAT ${name} (.*)\r$`, 'm').exec(reply)
+    return m?.[1]
+  } finally { c.close() }
+}
+
+/** Poll until `check` holds or time runs out; returns whether it held. */
+export async function eventually(check: () => Promise<boolean>, timeoutMs = 5000, stepMs = 20): Promise<boolean> {
+  const end = Date.now() + timeoutMs
+  while (Date.now() < end) {
+    if (await check()) return true
+    await new Promise((r) => setTimeout(r, stepMs))
+  }
+  return check()
+}
+
+/** gets for many keys: key -> "flags bytes cas value". */
+export async function dump(port: number, keys: string[]): Promise<Map<string, string>> {
+  const c = await RawClient.open(port)
+  const out = new Map<string, string>()
+  try {
+    for (let i = 0; i < keys.length; i += 100) {
+      const reply = await c.request(`gets ${keys.slice(i, i + 100).join(' ')}\r\n`, 'END\r\n', 10_000)
+      const re = /VALUE (\S+) (\d+) (\d+) (\d+)\r\n/g
+      let m: RegExpExecArray | null
+      while ((m = re.exec(reply)) !== null) {
+        const len = Number(m[3])
+        const value = reply.slice(re.lastIndex, re.lastIndex + len)
+        out.set(m[1]!, `${m[2]} ${len} ${m[4]} ${value}`)
+        re.lastIndex += len + 2
+      }
+    }
+  } finally { c.close() }
+  return out
+}

@@ -1,0 +1,156 @@
+// Byte-exact interop with repcached 2.3.1: a scripted peer plays the byte
+// sequences captured from the real repcached (shared/protocol/replication.md
+// section 2) at our node, as its master and as its slave, and checks that our
+// node sends exactly what repcached would.
+
+import assert from 'node:assert/strict'
+import {connect, createServer, type Server, type Socket} from 'node:net'
+import {after, describe, it} from 'node:test'
+import {eventually, startNode, stat, type ReplNode} from '../helpers/pair.js'
+import {freePort} from '../helpers/ports.js'
+import {RawClient} from '../helpers/raw-client.js'
+
+const started: ReplNode[] = []
+const servers: Server[] = []
+after(async () => {
+  await Promise.all(started.map((n) => n.stop('SIGKILL')))
+  for (const s of servers) s.close()
+})
+
+/** A peer socket that records every byte it receives. */
+class ScriptedPeer {
+  received = ''
+  ended = false
+  constructor(readonly socket: Socket) {
+    socket.on('data', (d: Buffer) => { this.received += d.toString('latin1') })
+    socket.on('end', () => { this.ended = true })
+    socket.on('close', () => { this.ended = true })
+    socket.on('error', () => { this.ended = true })
+  }
+
+  /** Wait for `n` more bytes... or until `pattern` matches what arrived; returns and clears it. */
+  async expect(pattern: RegExp, timeoutMs = 3000): Promise<string> {
+    const ok = await eventually(async () => pattern.test(this.received), timeoutMs, 5)
+    const got = this.received
+    this.received = ''
+    assert.ok(ok, `expected ${pattern} from our node, got ${JSON.stringify(got)}`)
+    return got
+  }
+
+  /** Assert that nothing arrives for a while. */
+  async silence(ms = 150): Promise<void> {
+    await new Promise((r) => setTimeout(r, ms))
+    assert.equal(this.received, '', 'our node must send nothing here')
+  }
+}
+
+function now(): number { return Math.floor(Date.now() / 1000) }
+
+async function client(port: number, req: string, terminator = '\r\n'): Promise<string> {
+  const c = await RawClient.open(port)
+  try { return await c.request(req, terminator) } finally { c.close() }
+}
+
+async function casOf(port: number, key: string): Promise<string> {
+  const r = await client(port, `gets ${key}\r\n`, 'END\r\n')
+  return /^VALUE \S+ \d+ \d+ (\d+)\r\n/.exec(r)![1]!
+}
+
+describe('our node as the slave of a repcached master', () => {
+  it('takes the copy, then sends exactly repcached\'s bytes for each client change', async () => {
+    const masterPort = await freePort()
+    let peer: ScriptedPeer | undefined
+    const server = createServer((s) => {
+      peer = new ScriptedPeer(s)
+      // The copy as repcached streams it (times shifted to now so nothing has expired).
+      const t = now()
+      s.write(`rep k2 7 ${t + 3600} 4 2\r\nwxyz\r\nrep k3 9 ${t + 7200} 2 3\r\nhi\r\nrep k1 5 0 3 1\r\nabc\r\nmarugoto_end\r\n`)
+    })
+    servers.push(server)
+    await new Promise<void>((r) => server.listen(masterPort, '127.0.0.1', r))
+    const node = await startNode({repListen: await freePort(), repConnect: masterPort, peer: '127.0.0.1', extra: ['-v']})
+    started.push(node)
+    const p = peer!
+    assert.equal(await stat(node.port, 'repl_role'), 'slave')
+    assert.equal(await client(node.port, 'gets k1 k2 k3\r\n', 'END\r\n'),
+      'VALUE k1 5 3 1\r\nabc\r\nVALUE k2 7 4 2\r\nwxyz\r\nVALUE k3 9 2 3\r\nhi\r\nEND\r\n', 'items stored with the master\'s cas')
+    await p.silence()
+
+    await client(node.port, 'set a 1 0 1\r\nA\r\n')
+    assert.equal(await p.expect(/\r\nA\r\n$/), `rep a 1 0 1 ${await casOf(node.port, 'a')}\r\nA\r\n`)
+    await client(node.port, 'append a 0 0 2\r\n++\r\n')
+    assert.equal(await p.expect(/A\+\+\r\n$/), `rep a 1 0 3 ${await casOf(node.port, 'a')}\r\nA++\r\n`, 'append sends the whole item with its flags')
+    await client(node.port, 'set n 0 0 2\r\n10\r\n')
+    await p.expect(/10\r\n$/)
+    await client(node.port, 'incr n 5\r\n')
+    const ncas = await casOf(node.port, 'n')
+    assert.equal(await p.expect(/15\r\n$/), `rep n 0 0 2 ${ncas}\r\n15\r\n`, 'incr sends the new number')
+    const t = now()
+    await client(node.port, 'touch n 500\r\n')
+    const touched = await p.expect(/15\r\n$/)
+    const m = /^rep n 0 (\d+) 2 (\d+)\r\n15\r\n$/.exec(touched)
+    assert.ok(m, touched)
+    assert.ok(Math.abs(Number(m[1]) - (t + 500)) <= 1, 'touch sends the absolute new exptime')
+    assert.equal(m[2], ncas, 'touch keeps the cas')
+    await client(node.port, 'delete a\r\n')
+    assert.equal(await p.expect(/\r\n$/), 'delete a\r\n')
+    await client(node.port, 'add n 0 0 1\r\nx\r\n')
+    await client(node.port, 'delete nothing\r\n')
+    await client(node.port, 'incr k1 1\r\n')
+    await p.silence()
+    const tf = now()
+    await client(node.port, 'flush_all 30\r\n')
+    const flush = await p.expect(/\r\n$/)
+    assert.ok(flush === `flush_all ${tf + 30}\r\n` || flush === `flush_all ${tf + 31}\r\n`, flush)
+    await client(node.port, 'flush_all\r\n')
+    assert.equal(await p.expect(/\r\n$/), 'flush_all \r\n', 'flush now: a space before CR, as repcached writes it')
+    await client(node.port, 'flush_all 0\r\n')
+    assert.equal(await p.expect(/\r\n$/), 'flush_all \r\n', 'flush_all 0 is a flush now (repcached gets this wrong)')
+
+    // What the master sends is applied and never answered or echoed.
+    p.socket.write('rep z 3 0 1 99\r\nZ\r\ndelete k2\r\n')
+    assert.ok(await eventually(async () => (await client(node.port, 'gets z k2\r\n', 'END\r\n')) === 'VALUE z 3 1 99\r\nZ\r\nEND\r\n'))
+    await p.silence()
+
+    // repcached segfaults on a get over the link; we close the link and carry on as master.
+    p.socket.write('get z\r\n')
+    assert.ok(await eventually(async () => p.ended, 2000), 'the link is closed')
+    assert.equal(await client(node.port, 'get z\r\n', 'END\r\n'), 'VALUE z 3 1\r\nZ\r\nEND\r\n', 'the node still serves clients')
+    assert.equal(await stat(node.port, 'repl_role'), 'master')
+    assert.match(node.stderr(), /bad input/)
+  })
+})
+
+describe('our node as the master of a repcached slave', () => {
+  it('streams the copy in repcached\'s format, then marugoto_end, and refuses a third node', async () => {
+    const repPort = await freePort()
+    const node = await startNode({repListen: repPort, extra: ['-v']})
+    started.push(node)
+    const t = now()
+    await client(node.port, `set k1 5 0 3\r\nabc\r\nset k2 7 3600 4\r\nwxyz\r\nset k3 9 ${t + 7200} 2\r\nhi\r\n`, 'STORED\r\nSTORED\r\nSTORED\r\n')
+    const cas = {k1: await casOf(node.port, 'k1'), k2: await casOf(node.port, 'k2'), k3: await casOf(node.port, 'k3')}
+    const slave = new ScriptedPeer(connect({port: repPort, host: '127.0.0.1'}))
+    const copy = await slave.expect(/marugoto_end\r\n$/)
+    const lines = copy.split(/(?<=\r\n)(?=rep |marugoto_end)/)
+    assert.equal(lines.at(-1), 'marugoto_end\r\n')
+    const reps = lines.slice(0, -1).sort()
+    const e2 = /^rep k2 7 (\d+) /.exec(reps[1]!)![1]!
+    assert.ok(Math.abs(Number(e2) - (t + 3600)) <= 1, 'relative exptime sent as absolute time')
+    assert.deepEqual(reps, [
+      `rep k1 5 0 3 ${cas.k1}\r\nabc\r\n`,
+      `rep k2 7 ${e2} 4 ${cas.k2}\r\nwxyz\r\n`,
+      `rep k3 9 ${t + 7200} 2 ${cas.k3}\r\nhi\r\n`,
+    ])
+    const third = await new Promise<boolean>((resolve) => {
+      const s = connect({port: repPort, host: '127.0.0.1'})
+      s.once('connect', () => { s.destroy(); resolve(true) })
+      s.once('error', () => resolve(false))
+    })
+    assert.equal(third, false, 'the listener is closed while paired')
+    assert.equal(await stat(node.port, 'repl_state'), 'paired')
+    // Garbage from the slave closes the link; the node listens again.
+    slave.socket.write('stats\r\n')
+    assert.ok(await eventually(async () => slave.ended, 2000))
+    assert.ok(await eventually(async () => (await stat(node.port, 'repl_state')) === 'listening'))
+  })
+})
