@@ -1,8 +1,7 @@
 // Start replicating nodes of our server on loopback with free ports.
 
-import {spawn} from 'node:child_process'
 import {freePort} from './ports.js'
-import {SERVER_BUNDLE, waitForPort, type RunningServer} from './processes.js'
+import {launch, SERVER_BUNDLE, type RunningServer} from './processes.js'
 import {RawClient} from './raw-client.js'
 
 export interface NodeSpec {
@@ -27,35 +26,15 @@ export interface ReplNode extends RunningServer {
 
 /** Start one node; resolves when its client port accepts (for a slave: after the full copy). */
 export async function startNode(spec: NodeSpec, timeoutMs = 15_000): Promise<ReplNode> {
-  const port = spec.port ?? await freePort()
   const x = spec.peer === undefined ? [] : ['-x', spec.peer]
   const repX = spec.repConnect === undefined ? String(spec.repListen) : `${spec.repListen}:${spec.repConnect}`
   const host = spec.host ?? '127.0.0.1'
-  const args = ['-p', String(port), '-l', host, '-X', repX, ...x, ...(spec.extra ?? [])]
-  const child = spawn(process.execPath, [SERVER_BUNDLE, ...args], {stdio: ['ignore', 'ignore', 'pipe']})
-  let err = ''
-  child.stderr?.setEncoding('utf8')
-  child.stderr?.on('data', (d: string) => { err += d })
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code, sig) => resolve(code ?? (sig === null ? null : 128))))
-  const node: ReplNode = {
-    port, host, pid: child.pid!, process: child, repPort: spec.repListen, args,
-    stderr: () => err,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode
-      child.kill(signal)
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
-      const code = await exited
-      clearTimeout(timer)
-      return code
-    },
-  }
-  try {
-    await waitForPort(port, host, timeoutMs)
-  } catch (e) {
-    await node.stop('SIGKILL')
-    throw new Error(`${(e as Error).message}\nnode stderr:\n${err}`)
-  }
-  return node
+  let args: string[] = []
+  const server = await launch(process.execPath, (port) => {
+    args = ['-p', String(port), '-l', host, '-X', repX, ...x, ...(spec.extra ?? [])]
+    return [SERVER_BUNDLE, ...args]
+  }, 'node', {port: spec.port, host, readyTimeoutMs: timeoutMs, stopGraceMs: 10_000})
+  return {...server, host, repPort: spec.repListen, args}
 }
 
 /** Two nodes that name each other as -x, master first. */

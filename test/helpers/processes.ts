@@ -5,6 +5,7 @@ import {spawn, spawnSync, type ChildProcess} from 'node:child_process'
 import {existsSync} from 'node:fs'
 import {connect} from 'node:net'
 import {dirname, join} from 'node:path'
+import {after, before} from 'node:test'
 import {fileURLToPath} from 'node:url'
 import {freePort} from './ports.js'
 
@@ -52,7 +53,7 @@ export function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 5000):
   })
 }
 
-function track(child: ChildProcess, port: number): RunningServer {
+function track(child: ChildProcess, port: number, stopGraceMs = 5000): RunningServer {
   let err = ''
   child.stderr?.setEncoding('utf8')
   child.stderr?.on('data', (d: string) => { err += d })
@@ -65,7 +66,7 @@ function track(child: ChildProcess, port: number): RunningServer {
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode
       child.kill(signal)
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+      const timer = setTimeout(() => child.kill('SIGKILL'), stopGraceMs)
       const code = await exited
       clearTimeout(timer)
       return code
@@ -73,13 +74,15 @@ function track(child: ChildProcess, port: number): RunningServer {
   }
 }
 
-/** Spawn a server on a free loopback port and wait until it accepts connections. */
-async function launch(file: string, args: (port: number) => string[], label: string): Promise<RunningServer> {
-  const port = await freePort()
+export interface LaunchOptions { port?: number; host?: string; readyTimeoutMs?: number; stopGraceMs?: number }
+
+/** Spawn a server on a (free) loopback port and wait until it accepts connections. */
+export async function launch(file: string, args: (port: number) => string[], label: string, opts: LaunchOptions = {}): Promise<RunningServer> {
+  const port = opts.port ?? await freePort()
   const child = spawn(file, args(port), {stdio: ['ignore', 'ignore', 'pipe']})
-  const server = track(child, port)
+  const server = track(child, port, opts.stopGraceMs)
   try {
-    await waitForPort(port)
+    await waitForPort(port, opts.host, opts.readyTimeoutMs)
   } catch (e) {
     await server.stop('SIGKILL')
     throw new Error(`${(e as Error).message}\n${label} stderr:\n${server.stderr()}`)
@@ -93,6 +96,18 @@ export async function startOurServer(args: string[] = []): Promise<RunningServer
   // Without replication flags, -X 0: a plain cache that does not claim the default replication port.
   const replication = args.some((a) => a.startsWith('-x') || a.startsWith('-X')) ? [] : ['-X', '0']
   return launch(process.execPath, (port) => [SERVER_BUNDLE, '-p', String(port), '-l', '127.0.0.1', ...replication, ...args], 'repcached')
+}
+
+/**
+ * The real memcached and our server side by side for the tests of one
+ * suite: started before, stopped after. Call inside describe().
+ */
+export function serversSideBySide(oursArgs: string[] = [], theirsArgs: string[] = []): {theirs: () => RunningServer; ours: () => RunningServer} {
+  let theirs: RunningServer | undefined
+  let ours: RunningServer | undefined
+  before(async () => { [theirs, ours] = await Promise.all([startMemcached(theirsArgs), startOurServer(oursArgs)]) })
+  after(async () => { await Promise.all([theirs?.stop(), ours?.stop()]) })
+  return {theirs: () => theirs!, ours: () => ours!}
 }
 
 /** The real memcached, on a free loopback port (TCP only). */

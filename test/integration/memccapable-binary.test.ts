@@ -5,8 +5,8 @@
 
 import assert from 'node:assert/strict'
 import {execFile} from 'node:child_process'
-import {after, before, describe, it} from 'node:test'
-import {startMemcached, startOurServer, toolMissing, type RunningServer} from '../helpers/processes.js'
+import {describe, it} from 'node:test'
+import {serversSideBySide, toolMissing} from '../helpers/processes.js'
 
 const skip = toolMissing('memccapable') || toolMissing('memcached')
 
@@ -25,20 +25,13 @@ function memccapable(port: number): Promise<CapableRun> {
 }
 
 describe('memccapable -b', {skip}, () => {
-  let theirs: RunningServer | undefined
-  let ours: RunningServer | undefined
-  before(async () => {
-    [theirs, ours] = await Promise.all([startMemcached(), startOurServer()])
-  })
-  after(async () => {
-    await Promise.all([theirs?.stop(), ours?.stop()])
-  })
+  const servers = serversSideBySide()
 
   it('passes every binary test that the real memcached passes', async () => {
-    const reference = await memccapable(theirs!.port)
+    const reference = await memccapable(servers.theirs().port)
     const passedThere = [...reference.results].filter(([, r]) => r === 'pass').map(([name]) => name)
     assert.ok(passedThere.length >= 20, `memccapable ran too few tests against memcached:\n${reference.output}`)
-    const run = await memccapable(ours!.port)
+    const run = await memccapable(servers.ours().port)
     const failed = passedThere.filter((name) => run.results.get(name) !== 'pass')
     assert.deepEqual(failed, [], `memccapable against our server:\n${run.output}`)
     // memcached 1.6.18 passes them all; if that ever changes, the line above still holds us to memcached.

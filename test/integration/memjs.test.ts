@@ -4,9 +4,9 @@
 // (GetKQ... then Noop) and Version go through memjs's own Server object.
 
 import assert from 'node:assert/strict'
-import {after, before, describe, it} from 'node:test'
+import {describe, it} from 'node:test'
 import memjs from 'memjs'
-import {startMemcached, startOurServer, toolMissing, type RunningServer} from '../helpers/processes.js'
+import {serversSideBySide, toolMissing} from '../helpers/processes.js'
 
 const skip = toolMissing('memcached')
 
@@ -141,18 +141,11 @@ async function script(c: memjs.Client): Promise<[string, unknown][]> {
 }
 
 describe('memjs gets the same results from our server as from memcached', {skip}, () => {
-  let theirs: RunningServer | undefined
-  let ours: RunningServer | undefined
-  before(async () => {
-    [theirs, ours] = await Promise.all([startMemcached(), startOurServer()])
-  })
-  after(async () => {
-    await Promise.all([theirs?.stop(), ours?.stop()])
-  })
+  const servers = serversSideBySide()
 
   it('set/get/add/replace/delete/incr/decr/append/prepend/touch/flush/stats/version/multi-get', async () => {
-    const a = connect(theirs!.port)
-    const b = connect(ours!.port)
+    const a = connect(servers.theirs().port)
+    const b = connect(servers.ours().port)
     try {
       const [expected, actual] = await Promise.all([script(a), script(b)])
       assert.deepEqual(actual, expected)
