@@ -174,6 +174,18 @@ describe('failover', () => {
       const c = await RawClient.open(survivor.port)
       await c.request(keys.map((k) => `set ${k} 0 0 ${k.length} noreply\r\n${k}\r\n`).join('') + 'version\r\n')
       await converged(survivor.port, dead.port, keys)
+      // Write load on the survivor throughout: the kill, the restart and the copy.
+      let writing = true
+      const written: string[] = []
+      const writer = (async () => {
+        const w = await RawClient.open(survivor.port)
+        for (let i = 0; writing; i++) {
+          const k = `w${i}`
+          if ((await w.request(`set ${k} 0 0 ${k.length}\r\n${k}\r\n`)) === 'STORED\r\n') written.push(k)
+        }
+        w.close()
+      })()
+      await new Promise((r) => setTimeout(r, 50))
       process.kill(dead.pid, 'SIGKILL')
       const t0 = Date.now()
       assert.ok(await eventually(() => canConnect(survivor.repPort), 3000, 2), 'survivor listens for a new slave')
@@ -187,9 +199,13 @@ describe('failover', () => {
       const back = await startNode({repListen: dead.repPort, repConnect: survivor.repPort, peer: '127.0.0.1', port: dead.port})
       started.push(back)
       assert.equal(await stat(back.port, 'repl_role'), 'slave')
-      const all = [...keys, 'after']
+      await new Promise((r) => setTimeout(r, 50))
+      writing = false
+      await writer
+      assert.ok(written.length > 10, `writes kept succeeding on the survivor (${written.length})`)
+      const all = [...keys, 'after', ...written]
       const [ds, db] = await converged(survivor.port, back.port, all)
-      assert.equal(db.size, all.length)
+      assert.equal(db.size, all.length, 'every acknowledged write is on the rejoined node')
       assert.deepEqual(db, ds)
       assert.equal(await stat(back.port, 'curr_items'), await stat(survivor.port, 'curr_items'))
     })
