@@ -1,0 +1,86 @@
+// What can be seen of a node from outside: its pid file and process through
+// its Host, its role and numbers through `stats` over the network.
+
+import {fetchStats} from '../client/stats.js'
+import type {NodeConfig} from '../config/schema.js'
+import type {Host} from '../hosts/host.js'
+import {nodePaths} from './topology.js'
+
+export type ProcessState = 'running' | 'stopped' | 'unknown'
+export type Role = 'master' | 'slave' | 'none'
+export type LinkState = 'paired' | 'listening' | 'connecting' | 'copying' | 'disconnected'
+
+/** One node as `status --json` reports it; what cannot be known is null. */
+export interface NodeObservation {
+  name: string
+  host: string
+  port: number
+  replicationPort: number
+  transport: 'local' | 'ssh'
+  pid: number | null
+  process: ProcessState
+  reachable: boolean
+  role: Role | null
+  state: LinkState | null
+  peer: string | null
+  items: number | null
+  bytes: number | null
+  queue: number | null
+  lagMs: number | null
+  uptime: number | null
+  version: string | null
+}
+
+const ROLES = new Set(['master', 'slave', 'none'])
+const STATES = new Set(['paired', 'listening', 'connecting', 'copying', 'disconnected'])
+
+function num(v: string | undefined): number | null {
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : null
+}
+
+/** The pid of a running server of this node, or why there is none. */
+export async function nodeProcess(host: Host, node: NodeConfig): Promise<{pid: number | null; process: ProcessState}> {
+  const paths = nodePaths(node)
+  let text: string | undefined
+  try {
+    text = await host.readFile(paths.pidFile)
+  } catch {
+    return {pid: null, process: 'unknown'}
+  }
+  const pid = text === undefined ? NaN : Number(text.trim())
+  if (!Number.isInteger(pid) || pid <= 0) return {pid: null, process: 'stopped'}
+  try {
+    const info = await host.processInfo(pid)
+    // A pid file outlives a crash, and pids are reused: the process must be this node's server.
+    const ours = info.alive && (info.commandLine === undefined || info.commandLine.includes(paths.bundle))
+    return ours ? {pid, process: 'running'} : {pid: null, process: 'stopped'}
+  } catch {
+    return {pid, process: 'unknown'}
+  }
+}
+
+export async function observeNode(host: Host, node: NodeConfig): Promise<NodeObservation> {
+  const proc = await nodeProcess(host, node)
+  const stats = proc.process === 'stopped' ? undefined : await fetchStats(node.host, node.port)
+  const role = stats?.repl_role
+  const state = stats?.repl_state
+  return {
+    name: node.name,
+    host: node.host,
+    port: node.port,
+    replicationPort: node.replicationPort,
+    transport: host.transport,
+    pid: proc.pid,
+    process: proc.process,
+    reachable: proc.process !== 'unknown',
+    role: role !== undefined && ROLES.has(role) ? role as Role : null,
+    state: state !== undefined && STATES.has(state) ? state as LinkState : null,
+    peer: stats?.repl_peer === undefined || stats.repl_peer === '-' ? null : stats.repl_peer,
+    items: num(stats?.curr_items),
+    bytes: num(stats?.bytes),
+    queue: num(stats?.repl_queue),
+    lagMs: num(stats?.repl_lag_ms),
+    uptime: num(stats?.uptime),
+    version: stats?.version ?? null,
+  }
+}

@@ -1,0 +1,113 @@
+// `repctl start`: bring each pair to "paired", changing only what is not
+// running. The decision is a pure function of the two observations.
+
+import type {ClusterConfig, NodeConfig} from '../config/schema.js'
+import {RepctlError} from '../errors.js'
+import type {HostPool} from '../hosts/pool.js'
+import {installBundle, preflight, startNode, waitUntil} from './node-control.js'
+import {observeNode, type NodeObservation} from './observe.js'
+import type {Plan, Step} from './plan.js'
+import {selectPairs} from './topology.js'
+import {pairVerdict} from './verdict.js'
+
+export type StartDecision =
+  | {action: 'none'; reason: string}
+  | {action: 'start_both'; first: string; second: string}
+  | {action: 'start_slave'; node: string; master: string}
+  | {action: 'refuse'; code: 'SPLIT_BRAIN' | 'NOT_PAIRED' | 'HOST_ERROR'; reason: string}
+
+type Obs = Pick<NodeObservation, 'name' | 'process' | 'role' | 'state'>
+
+/** `preferred` is the node to make master when both are down (the first one named). */
+export function decideStart(preferred: Obs, other: Obs): StartDecision {
+  for (const n of [preferred, other]) {
+    if (n.process === 'unknown') return {action: 'refuse', code: 'HOST_ERROR', reason: `cannot tell whether ${n.name} runs`}
+  }
+  const v = pairVerdict(preferred, other)
+  switch (v.verdict) {
+    case 'ok':
+    case 'copying':
+      return {action: 'none', reason: `already running (${v.reason})`}
+    case 'down':
+      return {action: 'start_both', first: preferred.name, second: other.name}
+    case 'slave_down': {
+      const down = preferred.process === 'running' ? other : preferred
+      return {action: 'start_slave', node: down.name, master: v.master!}
+    }
+    case 'split_brain':
+      return {action: 'refuse', code: 'SPLIT_BRAIN', reason: v.reason}
+    case 'master_down':
+    case 'unpaired':
+      return {action: 'refuse', code: 'NOT_PAIRED', reason: `${v.reason}; starting more now could split the pair`}
+  }
+}
+
+export interface StartResult {
+  cluster: string
+  pairs: {nodes: [string, string]; master: string | null; started: string[]; alreadyRunning: boolean}[]
+}
+
+/** Steps that start one node and wait until it serves (a slave: after its copy). */
+export function startSteps(pool: HostPool, node: NodeConfig, peer: NodeConfig, role: 'master' | 'slave'): Step[] {
+  const host = pool.for(node)
+  return [
+    {title: `Check ${node.name} (${node.host}:${node.port})`, run: () => preflight(host, node)},
+    {title: `Install repcached for ${node.name}`, run: async () => (await installBundle(host, node)) === 'unchanged' ? 'up to date' : 'installed'},
+    {
+      title: role === 'master' ? `Start ${node.name} as master` : `Start ${node.name} as slave of ${peer.name} (full copy)`,
+      run: async () => `pid ${await startNode(host, node, peer)}`,
+    },
+  ]
+}
+
+/** Wait until both nodes report a live link. */
+export function verifyPairedStep(pool: HostPool, a: NodeConfig, b: NodeConfig): Step {
+  return {
+    title: `Verify ${a.name} and ${b.name} are paired`,
+    run: async () => {
+      let last = ''
+      await waitUntil(async () => {
+        const [oa, ob] = await Promise.all([observeNode(pool.for(a), a), observeNode(pool.for(b), b)])
+        const v = pairVerdict(oa, ob)
+        last = `${v.verdict}: ${v.reason}`
+        return v.verdict === 'ok'
+      }, 30_000, `${a.name} and ${b.name} to pair`).catch((e: Error) => { throw new RepctlError('NOT_PAIRED', `${e.message} (last seen: ${last})`) })
+      return 'paired'
+    },
+  }
+}
+
+export async function planStart(config: ClusterConfig, pool: HostPool, pair: string | undefined): Promise<Plan<StartResult>> {
+  const steps: Step[] = []
+  const result: StartResult = {cluster: config.cluster, pairs: []}
+  for (const [a, b] of selectPairs(config, pair)) {
+    const [oa, ob] = await Promise.all([observeNode(pool.for(a), a), observeNode(pool.for(b), b)])
+    const d = decideStart(oa, ob)
+    const entry = {nodes: [a.name, b.name] as [string, string], master: pairVerdict(oa, ob).master, started: [] as string[], alreadyRunning: false}
+    result.pairs.push(entry)
+    switch (d.action) {
+      case 'refuse':
+        throw new RepctlError(d.code, `pair ${a.name},${b.name}: ${d.reason}`)
+      case 'none':
+        entry.alreadyRunning = true
+        steps.push({title: `Pair ${a.name},${b.name}: ${d.reason}`, run: async () => undefined})
+        break
+      case 'start_both':
+        entry.master = a.name
+        entry.started = [a.name, b.name]
+        // Both preflights first, so that a taken port stops us before anything runs.
+        steps.push({title: `Check ${a.name} and ${b.name}`, run: async () => { await preflight(pool.for(a), a); await preflight(pool.for(b), b) }})
+        steps.push(...startSteps(pool, a, b, 'master').slice(1), ...startSteps(pool, b, a, 'slave').slice(1), verifyPairedStep(pool, a, b))
+        break
+      case 'start_slave': {
+        const node = d.node === a.name ? a : b
+        const master = node === a ? b : a
+        entry.master = master.name
+        entry.started = [node.name]
+        steps.push(...startSteps(pool, node, master, 'slave'), verifyPairedStep(pool, a, b))
+        break
+      }
+    }
+  }
+  return {steps, result: () => result}
+}

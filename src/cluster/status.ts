@@ -1,0 +1,26 @@
+import type {ClusterConfig} from '../config/schema.js'
+import type {HostPool} from '../hosts/pool.js'
+import {observeNode, type NodeObservation} from './observe.js'
+import {clusterHealth, HEALTH_EXIT, pairVerdict, type Health, type Verdict} from './verdict.js'
+
+/** `repctl status --json`: a stable contract (see README). */
+export interface StatusReport {
+  cluster: string
+  health: Health
+  pairs: {nodes: [string, string]; master: string | null; verdict: Verdict; reason: string}[]
+  nodes: NodeObservation[]
+}
+
+export async function gatherStatus(config: ClusterConfig, pool: HostPool): Promise<StatusReport> {
+  const nodes = await Promise.all(config.nodes.map((n) => observeNode(pool.for(n), n)))
+  const byName = new Map(nodes.map((n) => [n.name, n]))
+  const pairs = config.pairs.map(([a, b]) => {
+    const v = pairVerdict(byName.get(a)!, byName.get(b)!)
+    return {nodes: [a, b] as [string, string], master: v.master, verdict: v.verdict, reason: v.reason}
+  })
+  return {cluster: config.cluster, health: clusterHealth(pairs.map((p) => p.verdict), nodes), pairs, nodes}
+}
+
+export function statusExitCode(report: StatusReport): number {
+  return HEALTH_EXIT[report.health]
+}

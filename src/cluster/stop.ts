@@ -1,0 +1,30 @@
+import type {ClusterConfig, NodeConfig} from '../config/schema.js'
+import type {HostPool} from '../hosts/pool.js'
+import {stopNode, type StopOutcome} from './node-control.js'
+import {observeNode} from './observe.js'
+import type {Plan} from './plan.js'
+import {findNode} from './topology.js'
+
+export interface StopResult { nodes: {name: string; outcome: StopOutcome}[] }
+
+/**
+ * Stop the named nodes (all when none are named). Slaves go first, so that a
+ * master stopping later does not hand its role to a node about to stop.
+ */
+export async function planStop(config: ClusterConfig, pool: HostPool, names: string[]): Promise<Plan<StopResult>> {
+  const nodes = names.length === 0 ? config.nodes : names.map((n) => findNode(config, n))
+  const roles = await Promise.all(nodes.map(async (n) => (await observeNode(pool.for(n), n)).role))
+  const ordered: NodeConfig[] = nodes.map((n, i) => ({n, slaveFirst: roles[i] === 'slave' ? 0 : 1})).sort((x, y) => x.slaveFirst - y.slaveFirst).map((x) => x.n)
+  const result: StopResult = {nodes: []}
+  return {
+    steps: ordered.map((node) => ({
+      title: `Stop ${node.name}`,
+      run: async () => {
+        const outcome = await stopNode(pool.for(node), node)
+        result.nodes.push({name: node.name, outcome})
+        return outcome === 'not_running' ? 'was not running' : outcome === 'killed' ? 'did not exit on SIGTERM; killed' : 'stopped'
+      },
+    })),
+    result: () => result,
+  }
+}

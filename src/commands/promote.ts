@@ -1,0 +1,37 @@
+import {Args, Flags} from '@oclif/core'
+import {createInterface} from 'node:readline/promises'
+import {BaseCommand} from '../cli/base-command.js'
+import {runSteps} from '../cli/tasks.js'
+import {planPromote, type PromoteResult} from '../cluster/promote.js'
+
+export default class Promote extends BaseCommand {
+  static override description = `Make NODE the master of its pair.
+Healthy pair: a planned switchover with no data loss. Split brain: keep NODE's data and restart the other node as its slave (its divergent data is dropped; needs --yes or a confirmation).`
+  static override examples = ['<%= config.bin %> promote node2', '<%= config.bin %> promote node2 --yes']
+  static override args = {
+    node: Args.string({description: 'the node to make master', required: true}),
+  }
+  static override flags = {
+    yes: Flags.boolean({char: 'y', description: 'confirm dropping the other node\'s data when healing a split brain', default: false}),
+  }
+
+  async run(): Promise<PromoteResult> {
+    const {args, flags} = await this.parse(Promote)
+    this.noteVerbose(flags.verbose)
+    const config = await this.clusterConfig(flags.config)
+    const confirm = async (): Promise<boolean> => {
+      if (flags.yes) return true
+      if (this.jsonEnabled() || process.stdin.isTTY !== true) return false
+      const rl = createInterface({input: process.stdin, output: process.stderr})
+      try {
+        const answer = await rl.question(`Keep ${args.node}'s data and drop the other node's? [y/N] `)
+        return /^y(es)?$/i.test(answer.trim())
+      } finally { rl.close() }
+    }
+    const plan = await planPromote(config, this.pool, args.node, confirm)
+    await runSteps(plan.steps, this.jsonEnabled())
+    const r = plan.result()
+    this.log(r.action === 'none' ? `${r.node} is already the master` : `${r.node} is the master; its peer is its slave`)
+    return r
+  }
+}

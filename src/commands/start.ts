@@ -1,0 +1,26 @@
+import {Flags} from '@oclif/core'
+import {BaseCommand} from '../cli/base-command.js'
+import {runSteps} from '../cli/tasks.js'
+import {planStart, type StartResult} from '../cluster/start.js'
+
+export default class Start extends BaseCommand {
+  static override description = `Start the pair(s): the first node as master, then its peer as slave with a full copy.
+Each node is started with its peer as -x, so a plain restart of either rejoins as slave. Nodes already running are left alone; a healthy pair is not touched.`
+  static override examples = ['<%= config.bin %> start', '<%= config.bin %> start --pair node1,node2', '<%= config.bin %> start --json']
+  static override flags = {
+    pair: Flags.string({description: 'only this pair, as A,B (A is preferred as master)'}),
+  }
+
+  async run(): Promise<StartResult> {
+    const {flags} = await this.parse(Start)
+    this.noteVerbose(flags.verbose)
+    const config = await this.clusterConfig(flags.config)
+    const plan = await planStart(config, this.pool, flags.pair)
+    await runSteps(plan.steps, this.jsonEnabled())
+    const result = plan.result()
+    for (const p of result.pairs) {
+      this.log(p.alreadyRunning ? `${p.nodes.join(',')}: already running, nothing changed` : `${p.nodes.join(',')}: paired, master ${p.master}`)
+    }
+    return result
+  }
+}

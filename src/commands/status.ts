@@ -1,0 +1,47 @@
+import {Flags} from '@oclif/core'
+import {BaseCommand} from '../cli/base-command.js'
+import {humanBytes, humanDuration, table} from '../cli/table.js'
+import {gatherStatus, statusExitCode, type StatusReport} from '../cluster/status.js'
+
+export function renderStatus(r: StatusReport): string {
+  const rows = r.nodes.map((n) => [
+    n.name, `${n.host}:${n.port}`, n.pid === null ? '-' : String(n.pid), n.process, n.role ?? '-', n.state ?? '-', n.peer ?? '-',
+    n.items === null ? '-' : String(n.items), humanBytes(n.bytes), n.queue === null ? '-' : String(n.queue), n.lagMs === null ? '-' : `${n.lagMs}ms`, humanDuration(n.uptime),
+  ])
+  const body = table(['NODE', 'ADDRESS', 'PID', 'PROCESS', 'ROLE', 'STATE', 'PEER', 'ITEMS', 'MEMORY', 'QUEUE', 'LAG', 'UPTIME'], rows)
+  const verdicts = r.pairs.map((p) => `pair ${p.nodes.join(',')}: ${p.verdict} — ${p.reason}`)
+  return `${body}\n\n${verdicts.join('\n')}\ncluster ${r.cluster}: ${r.health.toUpperCase()}\n`
+}
+
+export default class Status extends BaseCommand {
+  static override description = `Show every node (process, role, link, items, memory, queue) and a verdict per pair.
+Exit code: 0 healthy, 1 degraded (a node down or a copy in progress), 2 critical (no node serving, or split brain), 3 unknown.`
+  static override examples = ['<%= config.bin %> status', '<%= config.bin %> status --json', '<%= config.bin %> status --watch']
+  static override flags = {
+    watch: Flags.boolean({char: 'w', description: 'refresh in place until interrupted', default: false}),
+    interval: Flags.integer({description: 'seconds between refreshes with --watch', default: 2, min: 1}),
+  }
+
+  async run(): Promise<StatusReport> {
+    const {flags} = await this.parse(Status)
+    this.noteVerbose(flags.verbose)
+    const config = await this.clusterConfig(flags.config)
+    let report = await gatherStatus(config, this.pool)
+    if (flags.watch && !this.jsonEnabled()) {
+      let stop = false
+      process.once('SIGINT', () => { stop = true })
+      while (!stop) {
+        process.stdout.write(`\x1b[H\x1b[2J${new Date().toISOString()}  (every ${flags.interval}s, Ctrl-C to stop)\n\n${renderStatus(report)}`)
+        await new Promise((r) => setTimeout(r, flags.interval * 1000))
+        if (!stop) report = await gatherStatus(config, this.pool)
+      }
+    } else {
+      this.log(renderStatus(report).trimEnd())
+    }
+    process.exitCode = statusExitCode(report)
+    return report
+  }
+
+  // Monitoring reads the exit code: a status that could not be taken is "unknown".
+  protected override errorExitCode = 3
+}

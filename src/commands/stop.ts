@@ -1,0 +1,22 @@
+import {Args} from '@oclif/core'
+import {BaseCommand} from '../cli/base-command.js'
+import {runSteps} from '../cli/tasks.js'
+import {planStop, type StopResult} from '../cluster/stop.js'
+
+export default class Stop extends BaseCommand {
+  static override description = 'Stop nodes (all when none is named): SIGTERM, so each drains its replication queue to its peer, then SIGKILL after a timeout'
+  static override examples = ['<%= config.bin %> stop', '<%= config.bin %> stop node2']
+  static override strict = false
+  static override args = {
+    node: Args.string({description: 'node name(s)', required: false}),
+  }
+
+  async run(): Promise<StopResult> {
+    const {argv, flags} = await this.parse(Stop)
+    this.noteVerbose(flags.verbose)
+    const config = await this.clusterConfig(flags.config)
+    const plan = await planStop(config, this.pool, argv as string[])
+    await runSteps(plan.steps, this.jsonEnabled())
+    return plan.result()
+  }
+}

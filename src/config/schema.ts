@@ -1,0 +1,163 @@
+// The shape of repctl.config.yaml and its validation. Every error names the
+// file, the key path and the problem, so a typo is fixed in one look.
+
+import {homedir} from 'node:os'
+import {join, resolve} from 'node:path'
+import {RepctlError} from '../errors.js'
+
+export interface NodeSettings {
+  port: number
+  replicationPort: number
+  /** -m, megabytes. */
+  memory: number
+  maxConnections: number
+  queueMax: number
+  /** Where the node's bundle, pid file and log live (a subdirectory per node). */
+  stateDir: string
+}
+
+export interface NodeConfig extends NodeSettings {
+  name: string
+  /** The address the node listens on (and its peer connects to). */
+  host: string
+}
+
+export interface ClusterConfig {
+  cluster: string
+  nodes: NodeConfig[]
+  pairs: [string, string][]
+  /** The file it came from, or "built-in defaults". */
+  source: string
+}
+
+export const BUILT_IN_SOURCE = 'built-in defaults'
+
+export const DEFAULTS: NodeSettings = {port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: '~/.repctl'}
+
+/** The pair every command uses when there is no config file at all. */
+export const BUILT_IN_CONFIG = {
+  cluster: 'local',
+  defaults: {...DEFAULTS},
+  nodes: {
+    node1: {host: '127.0.0.1', port: 11211, replicationPort: 11212},
+    node2: {host: '127.0.0.1', port: 11311, replicationPort: 11312},
+  },
+  pairs: [['node1', 'node2']],
+}
+
+const SETTING_RULES: Record<keyof NodeSettings, (v: unknown) => string | undefined> = {
+  port: (v) => intIn(v, 1, 65535),
+  replicationPort: (v) => intIn(v, 1, 65535),
+  memory: (v) => intIn(v, 1, 1024 * 1024),
+  maxConnections: (v) => intIn(v, 1, 1_000_000),
+  queueMax: (v) => intIn(v, 1, 100_000_000),
+  stateDir: (v) => (typeof v === 'string' && v.trim() !== '' && !/[\n\0]/.test(v) ? undefined : 'must be a directory path'),
+}
+
+function intIn(v: unknown, min: number, max: number): string | undefined {
+  return Number.isInteger(v) && (v as number) >= min && (v as number) <= max ? undefined : `must be a whole number from ${min} to ${max}`
+}
+
+const NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/
+/** A host name or IP literal: no spaces, quotes or shell metacharacters. */
+const HOST = /^[A-Za-z0-9.:_-]{1,253}$/
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+class Problems {
+  readonly list: string[] = []
+  add(path: string, problem: string): void { this.list.push(`${path}: ${problem}`) }
+}
+
+function checkSettings(obj: Record<string, unknown>, path: string, problems: Problems, allowed: Set<string>): Partial<NodeSettings> {
+  const out: Partial<NodeSettings> = {}
+  for (const [key, value] of Object.entries(obj)) {
+    if (!allowed.has(key)) { problems.add(`${path}.${key}`, `unknown key; expected one of ${[...allowed].join(', ')}`); continue }
+    const rule = SETTING_RULES[key as keyof NodeSettings]
+    if (rule === undefined) continue
+    const problem = rule(value)
+    if (problem !== undefined) problems.add(`${path}.${key}`, `${problem} (got ${JSON.stringify(value)})`)
+    else (out as Record<string, unknown>)[key] = value
+  }
+  return out
+}
+
+export function expandHome(path: string, home = homedir()): string {
+  if (path === '~') return home
+  if (path.startsWith('~/')) return join(home, path.slice(2))
+  return path
+}
+
+/** Validate a parsed config object; `baseDir` resolves relative state dirs. */
+export function validateConfig(raw: unknown, source: string, baseDir: string): ClusterConfig {
+  const problems = new Problems()
+  if (!isRecord(raw)) throw new RepctlError('CONFIG_INVALID', `${source}: the config must be a mapping with cluster, defaults, nodes and pairs`)
+  for (const key of Object.keys(raw)) {
+    if (!['cluster', 'defaults', 'nodes', 'pairs'].includes(key)) problems.add(key, 'unknown key; expected cluster, defaults, nodes or pairs')
+  }
+  const cluster = raw.cluster ?? 'local'
+  if (typeof cluster !== 'string' || !NODE_NAME.test(cluster)) problems.add('cluster', 'must be a name (letters, digits, . _ -)')
+  const settingKeys = new Set(Object.keys(DEFAULTS))
+  let defaults: NodeSettings = {...DEFAULTS}
+  if (raw.defaults !== undefined) {
+    if (!isRecord(raw.defaults)) problems.add('defaults', 'must be a mapping')
+    else defaults = {...defaults, ...checkSettings(raw.defaults, 'defaults', problems, settingKeys)}
+  }
+  const nodes: NodeConfig[] = []
+  if (!isRecord(raw.nodes) || Object.keys(raw.nodes).length === 0) {
+    problems.add('nodes', 'must map node names to their settings (at least two nodes)')
+  } else {
+    const nodeKeys = new Set(['host', ...settingKeys])
+    for (const [name, value] of Object.entries(raw.nodes)) {
+      const path = `nodes.${name}`
+      if (!NODE_NAME.test(name)) problems.add(path, 'node names use letters, digits, . _ - (at most 63)')
+      if (!isRecord(value)) { problems.add(path, 'must be a mapping with at least host'); continue }
+      const host = value.host
+      if (typeof host !== 'string' || !HOST.test(host)) problems.add(`${path}.host`, `must be a host name or IP address (got ${JSON.stringify(host)})`)
+      const own = checkSettings(value, path, problems, nodeKeys)
+      const settings = {...defaults, ...own}
+      nodes.push({name, host: String(host), ...settings, stateDir: resolve(baseDir, expandHome(settings.stateDir))})
+    }
+  }
+  const pairs: [string, string][] = []
+  const names = new Set(nodes.map((n) => n.name))
+  const rawPairs = raw.pairs ?? (nodes.length === 2 ? [[nodes[0]!.name, nodes[1]!.name]] : undefined)
+  if (!Array.isArray(rawPairs) || rawPairs.length === 0) {
+    problems.add('pairs', 'must list pairs of node names, e.g. [[node1, node2]]')
+  } else {
+    const used = new Map<string, number>()
+    rawPairs.forEach((p: unknown, i) => {
+      const path = `pairs[${i}]`
+      if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'string' || typeof p[1] !== 'string') { problems.add(path, 'must be two node names, e.g. [node1, node2]'); return }
+      const [a, b] = p as [string, string]
+      if (a === b) problems.add(path, `pairs ${a} with itself`)
+      for (const n of [a, b]) {
+        if (!names.has(n)) problems.add(path, `names ${n}, which is not under nodes`)
+        else if (used.has(n)) problems.add(path, `${n} is already in pairs[${used.get(n)}]; a node belongs to one pair`)
+        else used.set(n, i)
+      }
+      pairs.push([a, b])
+    })
+  }
+  checkAddresses(nodes, problems)
+  if (problems.list.length > 0) {
+    const list = problems.list.slice(0, 8).join('; ')
+    throw new RepctlError('CONFIG_INVALID', `${source}: ${list}${problems.list.length > 8 ? ` (and ${problems.list.length - 8} more)` : ''}`)
+  }
+  return {cluster: cluster as string, nodes, pairs, source}
+}
+
+/** Two nodes on one address cannot share a port, client or replication. */
+function checkAddresses(nodes: NodeConfig[], problems: Problems): void {
+  const taken = new Map<string, string>()
+  for (const n of nodes) {
+    for (const [what, port] of [['port', n.port], ['replicationPort', n.replicationPort]] as const) {
+      const key = `${n.host}:${port}`
+      const other = taken.get(key)
+      if (other !== undefined) problems.add(`nodes.${n.name}.${what}`, `${key} is already used by ${other}; nodes on one address need distinct ports`)
+      else taken.set(key, `nodes.${n.name}.${what}`)
+    }
+  }
+}

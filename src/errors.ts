@@ -1,0 +1,39 @@
+// The one catalogue of repctl's errors: a stable code (for scripts and
+// docs), the exit code, and what the operator should do next.
+
+export const ERROR_CATALOGUE = {
+  CONFIG_NOT_FOUND: {exit: 2, hint: 'check the path given with --config or REPCTL_CONFIG, or run `repctl init`'},
+  CONFIG_INVALID: {exit: 2, hint: 'fix the file (see `repctl init` for a commented example)'},
+  CONFIG_EXISTS: {exit: 2, hint: 'pass --force to overwrite it'},
+  NODE_UNKNOWN: {exit: 2, hint: 'use a node name from the config (`repctl status` lists them)'},
+  PAIR_UNKNOWN: {exit: 2, hint: 'use two node names that form a pair in the config, e.g. --pair node1,node2'},
+  PORT_IN_USE: {exit: 1, hint: 'stop what uses the port, or give the node another port in the config'},
+  RUNTIME_MISSING: {exit: 1, hint: 'install Node.js 20.19 or newer on the host'},
+  BUNDLE_MISSING: {exit: 1, hint: 'run `npm run build` in the repctl package'},
+  NODE_START_FAILED: {exit: 1, hint: 'read the node\'s log with `repctl logs NODE`'},
+  NODE_STOP_FAILED: {exit: 1, hint: 'check the process by hand; its pid is in the node\'s pid file'},
+  NODE_DOWN: {exit: 1, hint: 'start it with `repctl start` or `repctl rejoin NODE`'},
+  NO_LIVE_MASTER: {exit: 1, hint: 'no node of the pair serves as master; start the pair with `repctl start`'},
+  SPLIT_BRAIN: {exit: 1, hint: 'choose the node whose data to keep: `repctl promote NODE --yes`'},
+  CONFIRMATION_NEEDED: {exit: 1, hint: 'add --yes to confirm'},
+  NOT_PAIRED: {exit: 1, hint: 'wait for the copy to finish, or check `repctl status`'},
+  TIMEOUT: {exit: 1, hint: 'check `repctl status` and the node\'s log (`repctl logs NODE`)'},
+  HOST_ERROR: {exit: 1, hint: 'check the host and the node\'s state directory'},
+} as const satisfies Record<string, {exit: number; hint: string}>
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE
+
+/** An error the operator can act on: one sentence naming the thing, plus what to do. */
+export class RepctlError extends Error {
+  readonly suggestions: string[]
+
+  constructor(readonly code: ErrorCode, message: string, suggestions?: string[]) {
+    super(message)
+    this.name = 'RepctlError'
+    this.suggestions = suggestions ?? [ERROR_CATALOGUE[code].hint]
+  }
+
+  get exitCode(): number {
+    return ERROR_CATALOGUE[this.code].exit
+  }
+}
