@@ -66,31 +66,25 @@ export function parseI32(s: string): number | undefined {
   return Number(BigInt.asIntN(32, v))
 }
 
-/** Fast path for the common case of a short plain decimal token; falls back to the exact rules. */
-export function parseSmallU32(s: string): number | undefined {
+/** Up to 9 plain decimal digits (the common case on the hot path), else undefined. */
+function shortDecimal(s: string): number | undefined {
   const n = s.length
-  if (n > 0 && n < 10) {
-    let v = 0
-    for (let i = 0; i < n; i++) {
-      const c = s.charCodeAt(i) - 0x30
-      if (c < 0 || c > 9) return parseU32(s)
-      v = v * 10 + c
-    }
-    return v
+  if (n === 0 || n > 9) return undefined
+  let v = 0
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i) - 0x30
+    if (c < 0 || c > 9) return undefined
+    v = v * 10 + c
   }
-  return parseU32(s)
+  return v
 }
 
+/** parseU32 with a fast path for short plain decimals; same results. */
+export function parseSmallU32(s: string): number | undefined {
+  return shortDecimal(s) ?? parseU32(s)
+}
+
+/** parseI32 with a fast path for short plain decimals; same results. */
 export function parseSmallI32(s: string): number | undefined {
-  const n = s.length
-  if (n > 0 && n < 10) {
-    let v = 0
-    for (let i = 0; i < n; i++) {
-      const c = s.charCodeAt(i) - 0x30
-      if (c < 0 || c > 9) return parseI32(s)
-      v = v * 10 + c
-    }
-    return v
-  }
-  return parseI32(s)
+  return shortDecimal(s) ?? parseI32(s)
 }
