@@ -5,6 +5,7 @@ export const ERROR_CATALOGUE = {
   CONFIG_NOT_FOUND: {exit: 2, hint: 'check the path given with --config or REPCTL_CONFIG, or run `repctl init`'},
   CONFIG_INVALID: {exit: 2, hint: 'fix the file (see `repctl init` for a commented example)'},
   CONFIG_EXISTS: {exit: 2, hint: 'pass --force to overwrite it'},
+  USAGE: {exit: 2, hint: 'see the command\'s --help'},
   NODE_UNKNOWN: {exit: 2, hint: 'use a node name from the config (`repctl status` lists them)'},
   PAIR_UNKNOWN: {exit: 2, hint: 'use two node names that form a pair in the config, e.g. --pair node1,node2'},
   PORT_IN_USE: {exit: 1, hint: 'stop what uses the port, or give the node another port in the config'},

@@ -5,8 +5,11 @@
 import {Command, Errors, Flags} from '@oclif/core'
 import {loadConfig} from '../config/load.js'
 import type {ClusterConfig} from '../config/schema.js'
-import {RepctlError} from '../errors.js'
+import {ERROR_CATALOGUE, RepctlError} from '../errors.js'
 import {HostPool} from '../hosts/pool.js'
+
+/** What every command prints under --json when it fails. */
+export interface ErrorJson { code: string; message: string; oclif: {exit: number}; suggestions: string[]; name: string }
 
 export abstract class BaseCommand extends Command {
   static override enableJsonFlag = true
@@ -32,6 +35,9 @@ export abstract class BaseCommand extends Command {
     let e: Error & {oclif?: {exit?: number}} = err
     if (err instanceof RepctlError) {
       e = new Errors.CLIError(err.message, {code: err.code, exit: err.exitCode, suggestions: err.suggestions})
+    } else if (!this.parsed) {
+      // oclif's parser rejected the command line: a usage error (oclif prints the help with it), never a bug.
+      if (!(err instanceof Errors.CLIError) && err.oclif === undefined) e = new Errors.CLIError(err.message, {exit: ERROR_CATALOGUE.USAGE.exit})
     } else if (!(err instanceof Errors.CLIError) && err.oclif === undefined) {
       // A bug, not an operator mistake: one line unless asked for the stack.
       if (this.verboseErrors && err.stack !== undefined) process.stderr.write(err.stack + '\n')
@@ -41,6 +47,19 @@ export abstract class BaseCommand extends Command {
     // oclif exits 1 under --json whatever the error says; keep the catalogue's code.
     if (this.jsonEnabled() && process.exitCode === undefined) process.exitCode = e.oclif?.exit ?? 1
     return super.catch(e)
+  }
+
+  /**
+   * The error document under --json: always exactly {code, message, oclif: {exit}, suggestions, name}
+   * (src/cli/schemas/error.schema.json). oclif's own parse errors would otherwise carry their whole
+   * parser input (the loaded config, every flag definition) into it, and no code.
+   */
+  protected override toErrorJson(err: unknown): {error: ErrorJson} {
+    const e = (err instanceof Error ? err : new Error(String(err))) as Error & {code?: unknown; oclif?: {exit?: number}; suggestions?: unknown}
+    const usage = e.code === undefined && !this.parsed
+    const code = typeof e.code === 'string' ? e.code : usage ? 'USAGE' : 'INTERNAL'
+    const suggestions = Array.isArray(e.suggestions) ? e.suggestions.map(String) : usage ? [`see ${this.config.bin} ${this.id} --help`] : []
+    return {error: {code, message: e.message, oclif: {exit: e.oclif?.exit ?? 1}, suggestions, name: e.name}}
   }
 
   protected override async finally(err: Error | undefined): Promise<unknown> {

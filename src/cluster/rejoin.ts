@@ -24,12 +24,19 @@ export function decideRejoin(node: Obs, peer: Obs): RejoinDecision {
   }
   const v = pairVerdict(node, peer)
   if (v.verdict === 'ok' && node.role === 'slave') return {action: 'none', reason: `${node.name} is already the slave of ${peer.name}`}
+  // Restarting a slave in the middle of its copy would only start the copy over.
+  if (v.verdict === 'copying' && v.master === peer.name) return {action: 'none', reason: `${node.name} is receiving its full copy from ${peer.name}`}
   if (v.verdict === 'split_brain') {
     return {action: 'refuse', code: 'SPLIT_BRAIN', reason: v.reason, suggestion: `keep one node's data: repctl promote ${peer.name} --yes (drops ${node.name}'s divergent data)`}
   }
   if (peer.process !== 'running' || peer.role !== 'master') {
     const why = peer.process !== 'running' ? `${peer.name} is not running` : `${peer.name} is not a master (${peer.role ?? 'no answer'})`
-    const suggestion = node.role === 'master' ? `${node.name} is the master; to swap roles use repctl promote ${peer.name}` : 'start the pair with repctl start'
+    // A slave whose master is gone becomes master by itself once it notices the lost link.
+    const suggestion = node.role === 'master'
+      ? peer.process === 'running' ? `${node.name} is the master; to swap roles use repctl promote ${peer.name}` : `${node.name} is already the master; bring ${peer.name} back as its slave: repctl rejoin ${peer.name}`
+      : peer.process === 'running' ? `wait until ${peer.name} serves as master (repctl status), then run repctl rejoin ${node.name} again`
+        : node.process === 'running' ? `wait until ${node.name} serves as master (repctl status), then run repctl rejoin ${peer.name}`
+          : 'start the pair with repctl start'
     return {action: 'refuse', code: 'NO_LIVE_MASTER', reason: `no live master to rejoin: ${why}`, suggestion}
   }
   return {action: 'rejoin', restart: node.process === 'running'}

@@ -13,31 +13,43 @@ export interface PairVerdict { verdict: Verdict; master: string | null; reason: 
 
 type Obs = Pick<NodeObservation, 'name' | 'process' | 'role' | 'state'>
 
-const up = (n: Obs): boolean => n.process === 'running'
-const isMaster = (n: Obs): boolean => n.role === 'master'
+/**
+ * Running by its host's word or, when the host could not be asked, because it
+ * answered `stats`. A node seen neither way counts as down: its peer's claim of
+ * a link to it is no proof, since a link to a silently dead node (power loss,
+ * cut cable) stays "paired" until a heartbeat or keepalive gives up.
+ */
+const up = (n: Obs): boolean => n.process === 'running' || (n.process === 'unknown' && n.role !== null)
+const linked = (n: Obs): boolean => n.state === 'paired' || n.state === 'copying'
+
+const downWhy = (n: Obs): string => n.process === 'unknown' ? `${n.name} cannot be observed (neither its host nor its port answered)` : `${n.name} is down`
+const describe = (n: Obs): string => n.role === null ? 'it does not answer' : `${n.role}, ${n.state ?? 'no state'}`
 
 export function pairVerdict(a: Obs, b: Obs): PairVerdict {
-  const masters = [a, b].filter((n) => up(n) && isMaster(n))
-  const master = masters.length === 1 ? masters[0]!.name : null
-  // A node we cannot see counts as down, unless its peer shows a live link to it.
-  const seenA = a.process === 'unknown' && b.state === 'paired' ? {...a, process: 'running' as const} : a
-  const seenB = b.process === 'unknown' && a.state === 'paired' ? {...b, process: 'running' as const} : b
-  if (!up(seenA) && !up(seenB)) return {verdict: 'down', master: null, reason: 'no node of the pair is running'}
-  if (up(seenA) !== up(seenB)) {
-    const live = up(seenA) ? seenA : seenB
-    const dead = up(seenA) ? seenB : seenA
-    if (isMaster(live)) return {verdict: 'slave_down', master: live.name, reason: `${dead.name} is down; ${live.name} serves alone as master`}
-    return {verdict: 'master_down', master: null, reason: `${dead.name} is down and ${live.name} is not (yet) a master`}
+  if (!up(a) && !up(b)) {
+    const reason = a.process === 'stopped' && b.process === 'stopped' ? 'no node of the pair is running' : `${downWhy(a)} and ${downWhy(b)}`
+    return {verdict: 'down', master: null, reason}
   }
-  if (a.state === 'paired' && b.state === 'paired' && masters.length === 1) return {verdict: 'ok', master, reason: `${master} is master, the pair is linked`}
-  if (a.state === 'paired' && b.state === 'paired' && (a.process === 'unknown' || b.process === 'unknown')) return {verdict: 'ok', master, reason: 'the pair is linked'}
-  if (a.state === 'copying' || b.state === 'copying' || (masters.length === 1 && (a.role === null || b.role === null))) {
-    return {verdict: 'copying', master, reason: 'a full copy to the slave is in progress'}
+  if (up(a) !== up(b)) {
+    const [live, dead] = up(a) ? [a, b] : [b, a]
+    const link = linked(live) ? `it still reports a link to ${dead.name}` : ''
+    if (live.role === 'master') return {verdict: 'slave_down', master: live.name, reason: `${downWhy(dead)}; ${live.name} serves alone as master${link && ` (${link})`}`}
+    return {verdict: 'master_down', master: null, reason: `${downWhy(dead)} and ${live.name} is not (yet) a master (${describe(live)}${link && `: ${link}`})`}
   }
-  if (masters.length === 2 && a.state !== 'paired' && b.state !== 'paired') {
-    return {verdict: 'split_brain', master: null, reason: `${a.name} and ${b.name} are both masters with no link between them`}
+  const masters = [a, b].filter((n) => n.role === 'master')
+  // Two masters are never linked to each other: a link has one master and one slave.
+  if (masters.length === 2) return {verdict: 'split_brain', master: null, reason: `${a.name} and ${b.name} are both masters with no link between them`}
+  if (masters.length === 0) return {verdict: 'unpaired', master: null, reason: `both nodes run but neither is a master (${a.name}: ${describe(a)}; ${b.name}: ${describe(b)})`}
+  const m = masters[0]!
+  const other = m === a ? b : a
+  if (m.state === 'paired' && other.role === 'slave' && other.state === 'paired') return {verdict: 'ok', master: m.name, reason: `${m.name} is master, the pair is linked`}
+  // A slave keeps its client port closed until its copy has arrived: no answer is expected then.
+  if (m.state === 'copying' || other.state === 'copying') return {verdict: 'copying', master: m.name, reason: 'a full copy to the slave is in progress'}
+  if (m.state === 'paired' && other.role === null) {
+    return {verdict: 'copying', master: m.name, reason: `${m.name} reports a live link to ${other.name}, which does not answer yet (a slave opens its client port once its full copy has arrived)`}
   }
-  return {verdict: 'unpaired', master, reason: 'both nodes run but they are not linked'}
+  if (other.role === null) return {verdict: 'unpaired', master: m.name, reason: `${other.name} runs but does not answer, and ${m.name} (master, ${m.state ?? 'no state'}) has no link to it`}
+  return {verdict: 'unpaired', master: m.name, reason: `both nodes run but they are not linked (${a.name}: ${describe(a)}; ${b.name}: ${describe(b)})`}
 }
 
 const SEVERITY: Record<Verdict, Health> = {

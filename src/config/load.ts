@@ -2,7 +2,7 @@
 // search from the working directory up to the project root; no file at all
 // means the built-in local pair.
 
-import {cosmiconfig} from 'cosmiconfig'
+import {cosmiconfig, defaultLoaders, type LoaderSync} from 'cosmiconfig'
 import {existsSync} from 'node:fs'
 import {dirname, resolve} from 'node:path'
 import {RepctlError} from '../errors.js'
@@ -16,8 +16,16 @@ const SEARCH_PLACES = [
   '.repctlrc', '.repctlrc.yaml', '.repctlrc.yml', '.repctlrc.json', '.repctlrc.js', '.repctlrc.mjs', '.repctlrc.cjs',
 ]
 
+/**
+ * An empty or all-comment file is an error, not a reason to fall back to the
+ * built-in pair: cosmiconfig skips an empty file while searching and takes a
+ * file that parses to null for no file at all, so make the latter "empty" too.
+ */
+const orEmpty = (load: LoaderSync): LoaderSync => (filepath, content) => load(filepath, content) ?? undefined
+const LOADERS = {'.yaml': orEmpty(defaultLoaders['.yaml']), '.yml': orEmpty(defaultLoaders['.yml']), '.json': orEmpty(defaultLoaders['.json']), noExt: orEmpty(defaultLoaders.noExt)}
+
 export async function loadConfig(explicit: string | undefined, cwd = process.cwd()): Promise<ClusterConfig> {
-  const explorer = cosmiconfig('repctl', {searchPlaces: SEARCH_PLACES, searchStrategy: 'project'})
+  const explorer = cosmiconfig('repctl', {searchPlaces: SEARCH_PLACES, searchStrategy: 'project', ignoreEmptySearchPlaces: false, loaders: LOADERS})
   const path = explicit ?? process.env.REPCTL_CONFIG
   let result: Awaited<ReturnType<typeof explorer.load>>
   try {

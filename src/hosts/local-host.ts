@@ -92,7 +92,7 @@ export class LocalHost implements Host {
 
   async tail(path: string, lines: number): Promise<string> {
     const text = await this.readFile(path)
-    if (text === undefined) return ''
+    if (text === undefined || lines <= 0) return ''
     const all = text.endsWith('\n') ? text.slice(0, -1).split('\n') : text.split('\n')
     return all.slice(-lines).join('\n') + (all.length > 0 && text !== '' ? '\n' : '')
   }

@@ -1,0 +1,322 @@
+// The JSON Schemas of every command's --json output (src/cli/schemas) and
+// the TypeScript result types must describe the same documents. tsc checks
+// the lists below against the types (every key, every union member); the
+// tests then check those lists against the schemas, and validate samples.
+
+import assert from 'node:assert/strict'
+import {readdirSync} from 'node:fs'
+import {describe, it} from 'node:test'
+import {Config, Errors} from '@oclif/core'
+import {BaseCommand, type ErrorJson} from '../../src/cli/base-command.js'
+import type {StopOutcome} from '../../src/cluster/node-control.js'
+import type {LinkState, NodeObservation, ProcessState, Role} from '../../src/cluster/observe.js'
+import type {PromoteResult} from '../../src/cluster/promote.js'
+import type {RejoinResult} from '../../src/cluster/rejoin.js'
+import type {StartResult} from '../../src/cluster/start.js'
+import type {StatusReport} from '../../src/cluster/status.js'
+import type {StopResult} from '../../src/cluster/stop.js'
+import {clusterHealth, pairVerdict, type Health, type Verdict} from '../../src/cluster/verdict.js'
+import type {InitResult} from '../../src/commands/init.js'
+import type {LogsResult} from '../../src/commands/logs.js'
+import {ERROR_CATALOGUE, RepctlError, type ErrorCode} from '../../src/errors.js'
+import {ROOT} from '../helpers/processes.js'
+import {assertInvalid, assertValid, loadSchema, SCHEMA_DIR, SCHEMA_NAMES, type SchemaName} from '../helpers/schemas.js'
+
+// ---- lists that tsc proves complete -------------------------------------
+
+type Missing<T, A extends readonly unknown[]> = [Exclude<T, A[number]>] extends [never] ? unknown : {missing: Exclude<T, A[number]>}
+
+/** Every member of the union T, once: leaving one out is a type error naming it. */
+function allOf<T>() {
+  return <const A extends readonly T[]>(values: A & Missing<T, A>): readonly T[] => values
+}
+
+type PairEntry = StatusReport['pairs'][number]
+type StartPair = StartResult['pairs'][number]
+type StopEntry = StopResult['nodes'][number]
+
+const KEYS = {
+  init: allOf<keyof InitResult>()(['file', 'overwritten']),
+  start: allOf<keyof StartResult>()(['cluster', 'pairs']),
+  startPair: allOf<keyof StartPair>()(['nodes', 'master', 'started', 'alreadyRunning']),
+  stop: allOf<keyof StopResult>()(['nodes']),
+  stopEntry: allOf<keyof StopEntry>()(['name', 'outcome']),
+  status: allOf<keyof StatusReport>()(['cluster', 'health', 'pairs', 'nodes']),
+  statusPair: allOf<keyof PairEntry>()(['nodes', 'master', 'verdict', 'reason']),
+  statusNode: allOf<keyof NodeObservation>()([
+    'name', 'host', 'port', 'replicationPort', 'transport', 'pid', 'process', 'reachable', 'role', 'state', 'peer',
+    'items', 'bytes', 'queue', 'lagMs', 'uptime', 'version',
+  ]),
+  promote: allOf<keyof PromoteResult>()(['node', 'previousMaster', 'action']),
+  rejoin: allOf<keyof RejoinResult>()(['node', 'master', 'restarted', 'changed']),
+  logs: allOf<keyof LogsResult>()(['node', 'file', 'lines']),
+  error: allOf<keyof ErrorJson>()(['code', 'message', 'oclif', 'suggestions', 'name']),
+}
+
+const HEALTHS = allOf<Health>()(['healthy', 'degraded', 'critical', 'unknown'])
+const VERDICTS = allOf<Verdict>()(['ok', 'copying', 'slave_down', 'master_down', 'split_brain', 'unpaired', 'down'])
+const PROCESS_STATES = allOf<ProcessState>()(['running', 'stopped', 'unknown'])
+const ROLES = allOf<Role>()(['master', 'slave', 'none'])
+const LINK_STATES = allOf<LinkState>()(['paired', 'listening', 'connecting', 'copying', 'disconnected'])
+const TRANSPORTS = allOf<NodeObservation['transport']>()(['local', 'ssh'])
+const STOP_OUTCOMES = allOf<StopOutcome>()(['stopped', 'killed', 'not_running'])
+const PROMOTE_ACTIONS = allOf<PromoteResult['action']>()(['none', 'switchover', 'heal_split_brain'])
+
+// ---- reading the schemas --------------------------------------------------
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+/** The subschema at `path` (property names), failing clearly if absent. */
+function at(schema: unknown, ...path: string[]): Record<string, unknown> {
+  let node = schema
+  for (const key of path) {
+    assert.ok(isRecord(node), `schema has no object at ${path.join('.')}`)
+    node = node[key]
+  }
+  assert.ok(isRecord(node), `schema has no object at ${path.join('.')}`)
+  return node
+}
+
+function sorted<T>(values: readonly T[]): string[] {
+  return values.map((v) => String(v)).sort()
+}
+
+/** An object schema's property names and required list must both be exactly `keys`. */
+function assertKeys(obj: Record<string, unknown>, keys: readonly string[], where: string): void {
+  assert.deepEqual(sorted(Object.keys(at(obj, 'properties'))), sorted(keys), `${where}: properties differ from the TypeScript type`)
+  assert.ok(Array.isArray(obj.required), `${where}: no required list`)
+  assert.deepEqual(sorted(obj.required as unknown[]), sorted(keys), `${where}: every key of the type is always present, so all are required`)
+  assert.equal(obj.additionalProperties, false, `${where}: additionalProperties must be false`)
+}
+
+function assertEnum(obj: Record<string, unknown>, values: readonly (string | null)[], where: string): void {
+  assert.ok(Array.isArray(obj.enum), `${where}: no enum`)
+  assert.deepEqual(sorted(obj.enum as unknown[]), sorted(values), `${where}: enum differs from the TypeScript union`)
+}
+
+/** Every object-shaped subschema anywhere in `schema`, with its path. */
+function objectSchemas(schema: unknown, path = '#'): {path: string; node: Record<string, unknown>}[] {
+  if (Array.isArray(schema)) return schema.flatMap((s, i) => objectSchemas(s, `${path}/${i}`))
+  if (!isRecord(schema)) return []
+  const here = schema.type === 'object' || 'properties' in schema ? [{path, node: schema}] : []
+  return [...here, ...Object.entries(schema).flatMap(([k, v]) => (k === 'enum' || k === 'required' ? [] : objectSchemas(v, `${path}/${k}`)))]
+}
+
+// ---- samples built with the TypeScript types --------------------------------
+
+const node1: NodeObservation = {
+  name: 'node1', host: '127.0.0.1', port: 11211, replicationPort: 11212, transport: 'local', pid: 2576, process: 'running', reachable: true,
+  role: 'master', state: 'paired', peer: '127.0.0.1:45353', items: 10, bytes: 1234, queue: 0, lagMs: null, uptime: 2, version: '1.6.18',
+}
+const node2Down: NodeObservation = {
+  name: 'node2', host: '127.0.0.1', port: 11311, replicationPort: 11312, transport: 'local', pid: null, process: 'stopped', reachable: true,
+  role: null, state: null, peer: null, items: null, bytes: null, queue: null, lagMs: null, uptime: null, version: null,
+}
+const healthy: StatusReport = {
+  cluster: 'local', health: 'healthy',
+  pairs: [{nodes: ['node1', 'node2'], master: 'node1', verdict: 'ok', reason: 'node1 is master, the pair is linked'}],
+  nodes: [node1, {...node1, name: 'node2', port: 11311, replicationPort: 11312, pid: 2598, role: 'slave', peer: '127.0.0.1:11212', lagMs: 3}],
+}
+const degraded: StatusReport = {
+  cluster: 'local', health: 'degraded',
+  pairs: [{nodes: ['node1', 'node2'], master: 'node1', verdict: 'slave_down', reason: 'node2 is down; node1 serves alone as master'}],
+  nodes: [{...node1, state: 'listening', peer: null}, node2Down],
+}
+const unknownHost: StatusReport = {
+  cluster: 'prod-eu', health: 'unknown',
+  pairs: [{nodes: ['cache-a', 'cache-b'], master: null, verdict: 'master_down', reason: 'cache-b is down and cache-a is not (yet) a master'}],
+  nodes: [
+    {...node2Down, name: 'cache-a', host: 'cache-a.example', transport: 'ssh', pid: 77, process: 'running', role: 'none', state: 'disconnected'},
+    {...node2Down, name: 'cache-b', host: '10.0.0.9', transport: 'ssh', process: 'unknown', reachable: false},
+  ],
+}
+
+const samples: {[K in SchemaName]: unknown[]} = {
+  init: [{file: '/srv/repctl.config.yaml', overwritten: false} satisfies InitResult, {file: '/x/y.yaml', overwritten: true} satisfies InitResult],
+  start: [
+    {cluster: 'local', pairs: [{nodes: ['node1', 'node2'], master: 'node1', started: ['node1', 'node2'], alreadyRunning: false}]} satisfies StartResult,
+    {cluster: 'local', pairs: [{nodes: ['node1', 'node2'], master: 'node2', started: [], alreadyRunning: true}]} satisfies StartResult,
+    {cluster: 'c', pairs: [
+      {nodes: ['a', 'b'], master: 'b', started: ['a'], alreadyRunning: false},
+      {nodes: ['c', 'd'], master: null, started: [], alreadyRunning: true},
+    ]} satisfies StartResult,
+    {cluster: 'local', pairs: []} satisfies StartResult,
+  ],
+  stop: [
+    {nodes: [{name: 'node2', outcome: 'stopped'}, {name: 'node1', outcome: 'killed'}]} satisfies StopResult,
+    {nodes: [{name: 'node1', outcome: 'not_running'}]} satisfies StopResult,
+    {nodes: []} satisfies StopResult,
+  ],
+  status: [healthy, degraded, unknownHost],
+  promote: [
+    {node: 'node1', previousMaster: 'node2', action: 'switchover'} satisfies PromoteResult,
+    {node: 'node2', previousMaster: null, action: 'heal_split_brain'} satisfies PromoteResult,
+    {node: 'node1', previousMaster: 'node1', action: 'none'} satisfies PromoteResult,
+  ],
+  rejoin: [
+    {node: 'node1', master: 'node2', restarted: false, changed: true} satisfies RejoinResult,
+    {node: 'node1', master: 'node2', restarted: true, changed: true} satisfies RejoinResult,
+    {node: 'node2', master: 'node1', restarted: false, changed: false} satisfies RejoinResult,
+  ],
+  logs: [
+    {node: 'node1', file: '/home/u/.repctl/node1/repcached.log', lines: ['repcached serving on 11211', 'replication: listen']} satisfies LogsResult,
+    {node: 'node1', file: '/home/u/.repctl/node1/repcached.log', lines: []} satisfies LogsResult,
+  ],
+  error: [
+    {error: {code: 'NO_LIVE_MASTER', message: 'cannot rejoin node1: no live master to rejoin: node2 is not running', oclif: {exit: 1}, suggestions: ['start the pair with repctl start'], name: 'Error'}} satisfies {error: ErrorJson},
+    {error: {code: 'CONFIG_INVALID', message: '/x/repctl.config.yaml: nodes.node2.port: must be a whole number from 1 to 65535 (got 70000)', oclif: {exit: 3}, suggestions: [], name: 'Error'}} satisfies {error: ErrorJson},
+  ],
+}
+
+/** A deep copy with `edit` applied: samples stay untouched between cases. */
+function mutate<T>(doc: T, edit: (d: Record<string, unknown> & T) => void): unknown {
+  const copy = structuredClone(doc) as Record<string, unknown> & T
+  edit(copy)
+  return copy
+}
+
+// ---- the tests ------------------------------------------------------------
+
+describe('--json schemas (src/cli/schemas)', () => {
+  it('has one schema per command plus the error document, and nothing else', () => {
+    const files = readdirSync(SCHEMA_DIR).filter((f) => f.endsWith('.json')).sort()
+    assert.deepEqual(files, SCHEMA_NAMES.map((n) => `${n}.schema.json`).sort())
+  })
+
+  it('are draft 2020-12, with additionalProperties: false on every object', () => {
+    for (const name of SCHEMA_NAMES) {
+      const schema = loadSchema(name)
+      assert.equal(schema.$schema, 'https://json-schema.org/draft/2020-12/schema', name)
+      assert.equal(typeof schema.title, 'string', `${name}: title`)
+      const objects = objectSchemas(schema)
+      assert.ok(objects.length > 0, name)
+      for (const {path, node} of objects) assert.equal(node.additionalProperties, false, `${name} ${path}: additionalProperties must be false`)
+    }
+  })
+
+  it('name exactly the keys of the TypeScript result types, all required', () => {
+    assertKeys(loadSchema('init'), KEYS.init, 'init')
+    assertKeys(loadSchema('start'), KEYS.start, 'start')
+    assertKeys(at(loadSchema('start'), 'properties', 'pairs', 'items'), KEYS.startPair, 'start pairs[]')
+    assertKeys(loadSchema('stop'), KEYS.stop, 'stop')
+    assertKeys(at(loadSchema('stop'), 'properties', 'nodes', 'items'), KEYS.stopEntry, 'stop nodes[]')
+    assertKeys(loadSchema('status'), KEYS.status, 'status')
+    assertKeys(at(loadSchema('status'), 'properties', 'pairs', 'items'), KEYS.statusPair, 'status pairs[]')
+    assertKeys(at(loadSchema('status'), 'properties', 'nodes', 'items'), KEYS.statusNode, 'status nodes[]')
+    assertKeys(loadSchema('promote'), KEYS.promote, 'promote')
+    assertKeys(loadSchema('rejoin'), KEYS.rejoin, 'rejoin')
+    assertKeys(loadSchema('logs'), KEYS.logs, 'logs')
+    assertKeys(at(loadSchema('error'), 'properties', 'error'), KEYS.error, 'error.error')
+  })
+
+  it('list exactly the members of the TypeScript unions', () => {
+    const status = loadSchema('status')
+    const node = at(status, 'properties', 'nodes', 'items', 'properties')
+    assertEnum(at(status, 'properties', 'health'), HEALTHS, 'status health')
+    assertEnum(at(status, 'properties', 'pairs', 'items', 'properties', 'verdict'), VERDICTS, 'status verdict')
+    assertEnum(at(node, 'process'), PROCESS_STATES, 'status node process')
+    assertEnum(at(node, 'role'), [...ROLES, null], 'status node role')
+    assertEnum(at(node, 'state'), [...LINK_STATES, null], 'status node state')
+    assertEnum(at(node, 'transport'), TRANSPORTS, 'status node transport')
+    assertEnum(at(loadSchema('stop'), 'properties', 'nodes', 'items', 'properties', 'outcome'), STOP_OUTCOMES, 'stop outcome')
+    assertEnum(at(loadSchema('promote'), 'properties', 'action'), PROMOTE_ACTIONS, 'promote action')
+    const codes: (ErrorCode | 'INTERNAL')[] = [...(Object.keys(ERROR_CATALOGUE) as ErrorCode[]), 'INTERNAL']
+    assertEnum(at(loadSchema('error'), 'properties', 'error', 'properties', 'code'), codes, 'error code (the catalogue in src/errors.ts, plus INTERNAL)')
+  })
+
+  it('accept representative documents built with the TypeScript types', () => {
+    for (const name of SCHEMA_NAMES) for (const doc of samples[name]) assertValid(name, doc)
+  })
+
+  it('accept every pair verdict and cluster health the verdict rules can produce', () => {
+    const processes: ProcessState[] = [...PROCESS_STATES]
+    const roles: (Role | null)[] = [...ROLES, null]
+    const states: (LinkState | null)[] = [...LINK_STATES, null]
+    const observations: NodeObservation[] = []
+    for (const process of processes) for (const role of roles) for (const state of states) {
+      observations.push({...node2Down, name: 'x', process, role, state, pid: process === 'stopped' ? null : 4242, reachable: process !== 'unknown'})
+    }
+    const seen = new Set<Verdict>()
+    for (const a of observations) {
+      for (const b of observations) {
+        const oa = {...a, name: 'node1'}
+        const ob = {...b, name: 'node2', port: 11311, replicationPort: 11312}
+        const v = pairVerdict(oa, ob)
+        seen.add(v.verdict)
+        const report: StatusReport = {cluster: 'local', health: clusterHealth([v.verdict], [oa, ob]), pairs: [{nodes: ['node1', 'node2'], ...v}], nodes: [oa, ob]}
+        assertValid('status', report)
+      }
+    }
+    assert.deepEqual(sorted([...seen]), sorted(VERDICTS), 'every verdict is reachable')
+  })
+
+  it('reject documents that drift from the contract', () => {
+    const cases: [SchemaName, unknown, string][] = [
+      ['status', mutate(healthy, (d) => { d.extra = 1 }), 'an unknown top-level key'],
+      ['status', mutate(healthy, (d) => { (d.nodes[0] as unknown as Record<string, unknown>).weight = 3 }), 'an unknown node key'],
+      ['status', mutate(healthy, (d) => { (d.pairs[0] as unknown as Record<string, unknown>).since = 0 }), 'an unknown pair key'],
+      ['status', mutate(healthy, (d) => { delete (d.nodes[0] as Partial<NodeObservation>).lagMs }), 'a node without lagMs'],
+      ['status', mutate(healthy, (d) => { d.health = 'fine' as Health }), 'an unknown health'],
+      ['status', mutate(healthy, (d) => { d.pairs[0]!.verdict = 'broken' as Verdict }), 'an unknown verdict'],
+      ['status', mutate(healthy, (d) => { d.pairs[0]!.nodes = ['node1', 'node2', 'node3'] as unknown as [string, string] }), 'a pair of three'],
+      ['status', mutate(healthy, (d) => { d.nodes[0]!.port = 70000 }), 'port 70000'],
+      ['status', mutate(healthy, (d) => { d.nodes[0]!.pid = 1.5 }), 'a fractional pid'],
+      ['status', mutate(healthy, (d) => { d.nodes[0]!.items = -1 }), 'negative items'],
+      ['status', mutate(healthy, (d) => { d.nodes[0]!.role = 'primary' as Role }), 'an unknown role'],
+      ['status', mutate(healthy, (d) => { d.nodes[0]!.items = '10' as unknown as number }), 'items as a string'],
+      ['start', mutate(samples.start[0] as StartResult, (d) => { d.pairs[0]!.alreadyRunning = 'no' as unknown as boolean }), 'a string for a boolean'],
+      ['start', mutate(samples.start[0] as StartResult, (d) => { d.pairs[0]!.started = ['node1', 'node1'] }), 'a node started twice'],
+      ['stop', {nodes: [{name: 'node1', outcome: 'crashed'}]}, 'an unknown stop outcome'],
+      ['promote', {node: 'node1', previousMaster: 'node2', action: 'failover'}, 'an unknown promote action'],
+      ['rejoin', {node: 'node1', master: 'node2', restarted: false}, 'a rejoin without changed'],
+      ['logs', {node: 'node1', file: '/x', lines: 'a\nb'}, 'lines as one string'],
+      ['init', {file: '/x', overwritten: false, template: '/t'}, 'an unknown init key'],
+      ['error', {error: {code: 'NO_LIVE_MASTER', message: 'm', oclif: {exit: 1}, suggestions: [], name: 'Error', parse: {}}}, "oclif's parser dump"],
+      ['error', {error: {code: 'NOPE', message: 'm', oclif: {exit: 1}, suggestions: [], name: 'Error'}}, 'a code outside the catalogue'],
+      ['error', {error: {code: 'USAGE', message: 'm', oclif: {exit: 0}, suggestions: [], name: 'Error'}}, 'exit 0 for an error'],
+      ['error', {error: {code: 'USAGE', message: 'm', oclif: {}, suggestions: [], name: 'Error'}}, 'an error without its exit code'],
+      ['error', {message: 'm'}, 'a bare message'],
+    ]
+    for (const [name, doc, why] of cases) assertInvalid(name, doc, why)
+  })
+})
+
+describe('the error document BaseCommand prints under --json', () => {
+  class Probe extends BaseCommand {
+    static override id = 'probe'
+    async run(): Promise<void> {}
+    errorJson(err: unknown): unknown { return this.toErrorJson(err) }
+  }
+
+  async function probe(): Promise<Probe> {
+    return new Probe([], await Config.load(ROOT))
+  }
+
+  it('matches error.schema.json for a catalogued error, a bug and a usage error', async () => {
+    const p = await probe()
+    p.parsed = true // the command line was fine; the command failed
+    const repctl = new RepctlError('NODE_UNKNOWN', 'no node named "node9" in built-in defaults (nodes: node1, node2)')
+    // What BaseCommand.catch turns a RepctlError into.
+    const cli = new Errors.CLIError(repctl.message, {code: repctl.code, exit: repctl.exitCode, suggestions: repctl.suggestions})
+    const doc = p.errorJson(cli)
+    assertValid('error', doc)
+    assert.deepEqual(doc, {error: {code: 'NODE_UNKNOWN', message: repctl.message, oclif: {exit: 2}, suggestions: [ERROR_CATALOGUE.NODE_UNKNOWN.hint], name: 'Error'}})
+
+    const bug = p.errorJson(new TypeError('x is undefined'))
+    assertValid('error', bug)
+    assert.deepEqual(bug, {error: {code: 'INTERNAL', message: 'x is undefined', oclif: {exit: 1}, suggestions: [], name: 'TypeError'}})
+
+    // Before this.parse() succeeded, any error is oclif's parser rejecting the command line.
+    const unparsed = await probe()
+    // Its errors carry their whole input (config, flag definitions): none of it may leak.
+    const parse = Object.assign(new Errors.CLIError('Nonexistent flag: --bogus'), {parse: {input: {context: {config: {home: '/root'}}}}, showHelp: true})
+    const usage = unparsed.errorJson(parse)
+    assertValid('error', usage)
+    assert.deepEqual(usage, {error: {code: 'USAGE', message: 'Nonexistent flag: --bogus', oclif: {exit: 2}, suggestions: ['see repctl probe --help'], name: 'Error'}})
+    const flagValue = unparsed.errorJson(new Errors.CLIError('Parsing --interval \n\tExpected an integer greater than or equal to 1 but received: 0'))
+    assertValid('error', flagValue)
+    assert.equal((flagValue as {error: ErrorJson}).error.code, 'USAGE')
+  })
+})

@@ -1,0 +1,378 @@
+import assert from 'node:assert/strict'
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {homedir, tmpdir} from 'node:os'
+import {dirname, join} from 'node:path'
+import {after, before, describe, it} from 'node:test'
+import {fileURLToPath} from 'node:url'
+import {loadConfig} from '../../src/config/load.js'
+import {BUILT_IN_SOURCE, DEFAULTS, expandHome, validateConfig, type ClusterConfig, type NodeConfig} from '../../src/config/schema.js'
+import {RepctlError} from '../../src/errors.js'
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const FILE = '/srv/app/repctl.config.yaml'
+const BASE = '/srv/app'
+
+const node = (name: string, host: string, over: Partial<NodeConfig> = {}): NodeConfig => ({
+  name, host, port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: join(homedir(), '.repctl'), ...over,
+})
+
+/** Two nodes on one address with distinct ports: the smallest valid local pair. */
+const LOCAL = {node1: {host: '127.0.0.1'}, node2: {host: '127.0.0.1', port: 11311, replicationPort: 11312}}
+
+function rejects(raw: unknown, source = FILE): RepctlError {
+  try {
+    validateConfig(raw, source, BASE)
+  } catch (e) {
+    assert.ok(e instanceof RepctlError, String(e))
+    assert.equal(e.code, 'CONFIG_INVALID')
+    assert.equal(e.exitCode, 2)
+    return e
+  }
+  assert.fail(`accepted ${JSON.stringify(raw)}`)
+}
+
+describe('validateConfig: valid configs', () => {
+  const cases: {name: string; raw: unknown; expect: Omit<ClusterConfig, 'source'>}[] = [
+    {
+      name: 'two nodes on two hosts, all defaults, implicit pair',
+      raw: {nodes: {a: {host: '127.0.0.2'}, b: {host: '127.0.0.3'}}},
+      expect: {cluster: 'local', nodes: [node('a', '127.0.0.2'), node('b', '127.0.0.3')], pairs: [['a', 'b']]},
+    },
+    {
+      name: 'two nodes on one address with their own ports',
+      raw: {cluster: 'cache-1', nodes: LOCAL},
+      expect: {cluster: 'cache-1', nodes: [node('node1', '127.0.0.1'), node('node2', '127.0.0.1', {port: 11311, replicationPort: 11312})], pairs: [['node1', 'node2']]},
+    },
+    {
+      name: 'defaults overridden, then per node',
+      raw: {
+        defaults: {memory: 128, maxConnections: 50, queueMax: 100, stateDir: '/var/lib/repctl', port: 20000, replicationPort: 20001},
+        nodes: {node1: {host: '127.0.0.1'}, node2: {host: '127.0.0.1', port: 20100, replicationPort: 20101, memory: 512, maxConnections: 7, queueMax: 9, stateDir: '/opt/repctl'}},
+        pairs: [['node2', 'node1']],
+      },
+      expect: {
+        cluster: 'local',
+        nodes: [
+          {name: 'node1', host: '127.0.0.1', port: 20000, replicationPort: 20001, memory: 128, maxConnections: 50, queueMax: 100, stateDir: '/var/lib/repctl'},
+          {name: 'node2', host: '127.0.0.1', port: 20100, replicationPort: 20101, memory: 512, maxConnections: 7, queueMax: 9, stateDir: '/opt/repctl'},
+        ],
+        pairs: [['node2', 'node1']],
+      },
+    },
+    {
+      name: 'four nodes in two explicit pairs, names with . _ -, host names and IPv6',
+      raw: {
+        nodes: {'cache-a.1': {host: 'cache-a.example.com'}, cache_b: {host: 'cache-b'}, c: {host: '::1'}, D9: {host: '127.0.0.9'}},
+        pairs: [['cache-a.1', 'cache_b'], ['D9', 'c']],
+      },
+      expect: {
+        cluster: 'local',
+        nodes: [node('cache-a.1', 'cache-a.example.com'), node('cache_b', 'cache-b'), node('c', '::1'), node('D9', '127.0.0.9')],
+        pairs: [['cache-a.1', 'cache_b'], ['D9', 'c']],
+      },
+    },
+    {
+      name: 'ports at both ends of the range, a 63-character name',
+      raw: {nodes: {['n'.repeat(63)]: {host: '127.0.0.1', port: 1, replicationPort: 65535}, b: {host: '127.0.0.1', port: 65534, replicationPort: 2}}},
+      expect: {cluster: 'local', nodes: [node('n'.repeat(63), '127.0.0.1', {port: 1, replicationPort: 65535}), node('b', '127.0.0.1', {port: 65534, replicationPort: 2})], pairs: [['n'.repeat(63), 'b']]},
+    },
+  ]
+  for (const c of cases) {
+    it(c.name, () => {
+      assert.deepEqual(validateConfig(c.raw, FILE, BASE), {...c.expect, source: FILE})
+    })
+  }
+
+  const dirs: [string, string][] = [
+    ['~/.repctl', join(homedir(), '.repctl')],
+    ['~', homedir()],
+    ['~/a/../b', join(homedir(), 'b')],
+    ['state', '/srv/app/state'],
+    ['./state/', '/srv/app/state'],
+    ['../shared/state', '/srv/shared/state'],
+    ['/var/lib/repctl', '/var/lib/repctl'],
+  ]
+  for (const [given, resolved] of dirs) {
+    it(`stateDir ${given} → ${resolved} (relative to the file's directory)`, () => {
+      const viaDefaults = validateConfig({defaults: {stateDir: given}, nodes: LOCAL}, FILE, BASE)
+      assert.deepEqual(viaDefaults.nodes.map((n) => n.stateDir), [resolved, resolved])
+      const viaNode = validateConfig({nodes: {node1: {host: '127.0.0.1', stateDir: given}, node2: LOCAL.node2}}, FILE, BASE)
+      assert.deepEqual(viaNode.nodes.map((n) => n.stateDir), [resolved, join(homedir(), '.repctl')])
+    })
+  }
+
+  it('expandHome expands only a leading ~ or ~/', () => {
+    assert.equal(expandHome('~', '/home/u'), '/home/u')
+    assert.equal(expandHome('~/x/y', '/home/u'), '/home/u/x/y')
+    assert.equal(expandHome('~other/x', '/home/u'), '~other/x')
+    assert.equal(expandHome('/a/~/b', '/home/u'), '/a/~/b')
+    assert.equal(expandHome('rel', '/home/u'), 'rel')
+  })
+
+  it('leaves DEFAULTS untouched', () => {
+    validateConfig({defaults: {memory: 999}, nodes: LOCAL}, FILE, BASE)
+    assert.deepEqual(DEFAULTS, {port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: '~/.repctl'})
+  })
+})
+
+describe('validateConfig: invalid configs name the file and the key path', () => {
+  const withNode1 = (over: Record<string, unknown>): unknown => ({nodes: {node1: {host: '127.0.0.1', ...over}, node2: LOCAL.node2}})
+  const withDefaults = (over: Record<string, unknown>): unknown => ({defaults: over, nodes: LOCAL})
+  const cases: {name: string; raw: unknown; says: string}[] = [
+    // Unknown keys at each level.
+    {name: 'unknown top-level key (typo)', raw: {nodes: LOCAL, pair: [['node1', 'node2']]}, says: 'pair: unknown key; expected cluster, defaults, nodes or pairs'},
+    {name: 'unknown key in defaults', raw: withDefaults({memmory: 64}), says: 'defaults.memmory: unknown key; expected one of port, replicationPort, memory, maxConnections, queueMax, stateDir'},
+    {name: 'host is no default', raw: withDefaults({host: '127.0.0.1'}), says: 'defaults.host: unknown key'},
+    {name: 'unknown key in a node', raw: withNode1({prot: 1}), says: 'nodes.node1.prot: unknown key; expected one of host, port, replicationPort'},
+    {name: 'ssh is not supported yet', raw: withNode1({ssh: 'root@127.0.0.1'}), says: 'nodes.node1.ssh: unknown key'},
+    // Wrong types.
+    {name: 'cluster is a number', raw: {cluster: 5, nodes: LOCAL}, says: 'cluster: must be a name'},
+    {name: 'cluster with a space', raw: {cluster: 'my cluster', nodes: LOCAL}, says: 'cluster: must be a name'},
+    {name: 'defaults is a list', raw: {defaults: [1], nodes: LOCAL}, says: 'defaults: must be a mapping'},
+    {name: 'nodes missing', raw: {cluster: 'x'}, says: 'nodes: must map node names to their settings'},
+    {name: 'nodes is a list', raw: {nodes: ['node1', 'node2']}, says: 'nodes: must map node names to their settings'},
+    {name: 'nodes is empty', raw: {nodes: {}}, says: 'nodes: must map node names to their settings'},
+    {name: 'a node is empty', raw: {nodes: {node1: null, node2: LOCAL.node2}}, says: 'nodes.node1: must be a mapping with at least host'},
+    {name: 'a node is a string', raw: {nodes: {node1: '127.0.0.1', node2: LOCAL.node2}}, says: 'nodes.node1: must be a mapping with at least host'},
+    {name: 'host missing', raw: {nodes: {node1: {port: 1}, node2: LOCAL.node2}}, says: 'nodes.node1.host: must be a host name or IP address (got undefined)'},
+    {name: 'host is a number', raw: withNode1({host: 127}), says: 'nodes.node1.host: must be a host name or IP address (got 127)'},
+    {name: 'port as a string', raw: withNode1({port: '11211'}), says: 'nodes.node1.port: must be a whole number from 1 to 65535 (got "11211")'},
+    {name: 'port not whole', raw: withNode1({port: 11211.5}), says: 'nodes.node1.port: must be a whole number from 1 to 65535 (got 11211.5)'},
+    {name: 'memory as a boolean', raw: withNode1({memory: true}), says: 'nodes.node1.memory: must be a whole number from 1 to 1048576 (got true)'},
+    {name: 'maxConnections zero', raw: withDefaults({maxConnections: 0}), says: 'defaults.maxConnections: must be a whole number from 1 to 1000000 (got 0)'},
+    {name: 'queueMax negative', raw: withNode1({queueMax: -1}), says: 'nodes.node1.queueMax: must be a whole number from 1 to 100000000 (got -1)'},
+    {name: 'stateDir a number', raw: withDefaults({stateDir: 5}), says: 'defaults.stateDir: must be a directory path (got 5)'},
+    {name: 'stateDir empty', raw: withNode1({stateDir: '  '}), says: 'nodes.node1.stateDir: must be a directory path'},
+    {name: 'stateDir with a newline', raw: withNode1({stateDir: '/a\n/b'}), says: 'nodes.node1.stateDir: must be a directory path'},
+    // Ports out of range.
+    {name: 'port 0', raw: withNode1({port: 0}), says: 'nodes.node1.port: must be a whole number from 1 to 65535 (got 0)'},
+    {name: 'port 65536', raw: withNode1({port: 65536}), says: 'nodes.node1.port: must be a whole number from 1 to 65535 (got 65536)'},
+    {name: 'replication port 70000 in defaults', raw: withDefaults({replicationPort: 70000}), says: 'defaults.replicationPort: must be a whole number from 1 to 65535 (got 70000)'},
+    // Node names.
+    {name: 'node name with a space', raw: {nodes: {'node 1': {host: '127.0.0.1'}, node2: LOCAL.node2}}, says: 'nodes.node 1: node names use letters, digits, . _ - (at most 63)'},
+    {name: 'node name with a slash (it becomes a directory)', raw: {nodes: {'a/b': {host: '127.0.0.1'}, node2: LOCAL.node2}}, says: 'nodes.a/b: node names use'},
+    {name: 'node name ..', raw: {nodes: {'..': {host: '127.0.0.1'}, node2: LOCAL.node2}}, says: 'nodes...: node names use'},
+    {name: 'node name starting with -', raw: {nodes: {'-x': {host: '127.0.0.1'}, node2: LOCAL.node2}}, says: 'nodes.-x: node names use'},
+    {name: 'node name of 64 characters', raw: {nodes: {['n'.repeat(64)]: {host: '127.0.0.1'}, node2: LOCAL.node2}}, says: `nodes.${'n'.repeat(64)}: node names use`},
+    {name: 'node name with a shell metacharacter', raw: {nodes: {'n;1': {host: '127.0.0.1'}, node2: LOCAL.node2}}, says: 'nodes.n;1: node names use'},
+    // Hosts that would reach a shell or a command line.
+    ...['127.0.0.1; rm -rf /', 'my host', '$(reboot)', '`id`', 'a|b', 'a&b', "a'b", 'a"b', 'a>b', '-oProxyCommand=x', ''].map((host) => ({
+      name: `host ${JSON.stringify(host)}`, raw: withNode1({host}), says: `nodes.node1.host: must be a host name or IP address (got ${JSON.stringify(host)})`,
+    })),
+    // Pairs.
+    {name: 'pair names a missing node', raw: {nodes: LOCAL, pairs: [['node1', 'node3']]}, says: 'pairs[0]: names node3, which is not under nodes'},
+    {name: 'a node in two pairs', raw: {nodes: {...LOCAL, node3: {host: '127.0.0.3'}}, pairs: [['node1', 'node2'], ['node3', 'node2']]}, says: 'pairs[1]: node2 is already in pairs[0]; a node belongs to one pair'},
+    {name: 'a node paired with itself', raw: {nodes: LOCAL, pairs: [['node1', 'node1']]}, says: 'pairs[0]: pairs node1 with itself'},
+    {name: 'a pair of one', raw: {nodes: LOCAL, pairs: [['node1']]}, says: 'pairs[0]: must be two node names, e.g. [node1, node2]'},
+    {name: 'a pair of three', raw: {nodes: LOCAL, pairs: [['node1', 'node2', 'node1']]}, says: 'pairs[0]: must be two node names'},
+    {name: 'a pair of numbers', raw: {nodes: LOCAL, pairs: [[1, 2]]}, says: 'pairs[0]: must be two node names'},
+    {name: 'pairs as a string', raw: {nodes: LOCAL, pairs: 'node1,node2'}, says: 'pairs: must list pairs of node names'},
+    {name: 'pairs empty', raw: {nodes: LOCAL, pairs: []}, says: 'pairs: must list pairs of node names'},
+    {name: 'three nodes and no pairs', raw: {nodes: {...LOCAL, node3: {host: '127.0.0.3'}}}, says: 'pairs: must list pairs of node names'},
+    {name: 'a single node', raw: {nodes: {node1: {host: '127.0.0.1'}}}, says: 'pairs: must list pairs of node names'},
+    // Two nodes on one address.
+    {name: 'two nodes share a client port', raw: {nodes: {node1: {host: '127.0.0.1'}, node2: {host: '127.0.0.1', replicationPort: 11312}}}, says: 'nodes.node2.port: 127.0.0.1:11211 is already used by nodes.node1.port; nodes on one address need distinct ports'},
+    {name: 'two nodes share a replication port', raw: {nodes: {node1: {host: '127.0.0.1'}, node2: {host: '127.0.0.1', port: 11311}}}, says: 'nodes.node2.replicationPort: 127.0.0.1:11212 is already used by nodes.node1.replicationPort'},
+    {name: "a client port is the other's replication port", raw: {nodes: {node1: {host: '127.0.0.1'}, node2: {host: '127.0.0.1', port: 11212, replicationPort: 11312}}}, says: 'nodes.node2.port: 127.0.0.1:11212 is already used by nodes.node1.replicationPort'},
+    {name: 'one node with one port for both', raw: {nodes: {node1: {host: '127.0.0.1', replicationPort: 11211}, node2: LOCAL.node2}}, says: 'nodes.node1.replicationPort: 127.0.0.1:11211 is already used by nodes.node1.port'},
+  ]
+  for (const c of cases) {
+    it(c.name, () => {
+      const e = rejects(c.raw)
+      assert.ok(e.message.startsWith(`${FILE}: `), e.message)
+      assert.ok(e.message.includes(c.says), `"${e.message}"\nshould include\n"${c.says}"`)
+    })
+  }
+
+  it('refuses a config that is not a mapping, naming the file', () => {
+    for (const raw of [null, [], 'cluster: x', 42]) {
+      const e = rejects(raw)
+      assert.equal(e.message, `${FILE}: the config must be a mapping with cluster, defaults, nodes and pairs`)
+    }
+  })
+
+  it('lists every problem at once, up to eight', () => {
+    const e = rejects({cluster: '', nodes: {node1: {host: 'a b', port: 0, memory: 0}, node2: {host: 'c;d', queueMax: 0, x: 1}}, pairs: [['node1', 'node9']], extra: 1})
+    for (const path of ['extra: ', 'cluster: ', 'nodes.node1.host: ', 'nodes.node1.port: ', 'nodes.node1.memory: ', 'nodes.node2.host: ', 'nodes.node2.x: ', 'nodes.node2.queueMax: ']) {
+      assert.ok(e.message.includes(path), `${e.message} should name ${path}`)
+    }
+    assert.match(e.message, / \(and 1 more\)$/)
+  })
+
+  it('gives the operator the way forward', () => {
+    assert.deepEqual(rejects({}).suggestions, ['fix the file (see `repctl init` for a commented example)'])
+  })
+})
+
+describe('loadConfig with real files', () => {
+  let tmp: string
+  let savedEnv: string | undefined
+  let n = 0
+  /** A fresh project directory (with a package.json, so the search stops there). */
+  const project = (files: Record<string, string> = {}, pkg: unknown = {name: 'p', private: true}): string => {
+    const dir = join(tmp, `p${n++}`)
+    mkdirSync(dir, {recursive: true})
+    writeFileSync(join(dir, 'package.json'), JSON.stringify(pkg))
+    for (const [name, text] of Object.entries(files)) {
+      mkdirSync(dirname(join(dir, name)), {recursive: true})
+      writeFileSync(join(dir, name), text)
+    }
+    return dir
+  }
+  const YAML = 'cluster: from-yaml\nnodes:\n  a: {host: 127.0.0.1, port: 21211, replicationPort: 21212}\n  b: {host: 127.0.0.1, port: 21311, replicationPort: 21312}\n'
+  const rejected = async (p: Promise<unknown>): Promise<RepctlError> => {
+    const e = await p.then(() => undefined, (err: unknown) => err)
+    assert.ok(e instanceof RepctlError, `expected a RepctlError, got ${String(e)}`)
+    return e
+  }
+
+  before(() => {
+    tmp = mkdtempSync(join(tmpdir(), 'repctl-config-'))
+    savedEnv = process.env.REPCTL_CONFIG
+    delete process.env.REPCTL_CONFIG
+  })
+  after(() => {
+    if (savedEnv === undefined) delete process.env.REPCTL_CONFIG
+    else process.env.REPCTL_CONFIG = savedEnv
+    rmSync(tmp, {recursive: true, force: true})
+  })
+
+  it('finds repctl.config.yaml in the working directory', async () => {
+    const dir = project({'repctl.config.yaml': YAML})
+    const c = await loadConfig(undefined, dir)
+    assert.equal(c.cluster, 'from-yaml')
+    assert.equal(c.source, join(dir, 'repctl.config.yaml'))
+    assert.deepEqual(c.pairs, [['a', 'b']])
+  })
+
+  it('searches up from a subdirectory and resolves a relative stateDir against the file, not the cwd', async () => {
+    const dir = project({'repctl.config.yaml': `${YAML}defaults: {stateDir: ./state}\n`, 'sub/deeper/.keep': ''})
+    const c = await loadConfig(undefined, join(dir, 'sub', 'deeper'))
+    assert.equal(c.source, join(dir, 'repctl.config.yaml'))
+    assert.deepEqual(c.nodes.map((x) => x.stateDir), [join(dir, 'state'), join(dir, 'state')])
+  })
+
+  it('does not search past the project root', async () => {
+    const outer = project({'repctl.config.yaml': YAML})
+    const inner = join(outer, 'inner')
+    mkdirSync(join(inner, 'sub'), {recursive: true})
+    writeFileSync(join(inner, 'package.json'), '{"name": "inner"}')
+    assert.equal((await loadConfig(undefined, join(inner, 'sub'))).source, BUILT_IN_SOURCE)
+  })
+
+  it('reads repctl.config.json', async () => {
+    const dir = project({'repctl.config.json': JSON.stringify({cluster: 'from-json', nodes: {a: {host: '127.0.0.2'}, b: {host: '127.0.0.3'}}})})
+    const c = await loadConfig(undefined, dir)
+    assert.equal(c.cluster, 'from-json')
+    assert.equal(c.source, join(dir, 'repctl.config.json'))
+  })
+
+  it('reads repctl.config.mjs', async () => {
+    const dir = project({'repctl.config.mjs': `export default ${JSON.stringify({cluster: 'from-mjs', nodes: {a: {host: '127.0.0.2'}, b: {host: '127.0.0.3'}}})}\n`})
+    assert.equal((await loadConfig(undefined, dir)).cluster, 'from-mjs')
+  })
+
+  it('reads .repctlrc (YAML without an extension)', async () => {
+    const dir = project({'.repctlrc': YAML.replace('from-yaml', 'from-rc')})
+    const c = await loadConfig(undefined, dir)
+    assert.equal(c.cluster, 'from-rc')
+    assert.equal(c.source, join(dir, '.repctlrc'))
+  })
+
+  it('reads the repctl key of package.json', async () => {
+    const dir = project({}, {name: 'p', repctl: {cluster: 'from-pkg', nodes: {a: {host: '127.0.0.2'}, b: {host: '127.0.0.3'}}}})
+    const c = await loadConfig(undefined, dir)
+    assert.equal(c.cluster, 'from-pkg')
+    assert.equal(c.source, join(dir, 'package.json'))
+  })
+
+  it('names the file, line and column of a YAML syntax error', async () => {
+    const dir = project({'repctl.config.yaml': 'cluster: x\nnodes:\n  a: {host: 127.0.0.1\n  b: [\n'})
+    const e = await rejected(loadConfig(undefined, dir))
+    assert.equal(e.code, 'CONFIG_INVALID')
+    assert.ok(e.message.includes(join(dir, 'repctl.config.yaml')), e.message)
+    assert.match(e.message, /\(4:\d+\)/)
+  })
+
+  it('names the file of a JSON syntax error', async () => {
+    const dir = project({'repctl.config.json': '{"nodes": {'})
+    const e = await rejected(loadConfig(undefined, dir))
+    assert.equal(e.code, 'CONFIG_INVALID')
+    assert.ok(e.message.includes(join(dir, 'repctl.config.json')), e.message)
+  })
+
+  it('names the file and key path of a schema error', async () => {
+    const dir = project({'repctl.config.yaml': YAML.replace('port: 21311', 'port: 70000')})
+    const e = await rejected(loadConfig(undefined, dir))
+    assert.equal(e.message, `${join(dir, 'repctl.config.yaml')}: nodes.b.port: must be a whole number from 1 to 65535 (got 70000)`)
+  })
+
+  it('refuses an empty or all-comment file, found or named, instead of falling back to the built-in pair', async () => {
+    for (const text of ['', '# cluster: local\n# nodes: {}\n']) {
+      const dir = project({'repctl.config.yaml': text, 'sub/.keep': ''})
+      for (const [explicit, cwd] of [[undefined, dir], [undefined, join(dir, 'sub')], ['repctl.config.yaml', dir]] as const) {
+        const e = await rejected(loadConfig(explicit, cwd))
+        assert.equal(e.code, 'CONFIG_INVALID')
+        assert.equal(e.message, `${join(dir, 'repctl.config.yaml')} is empty`)
+      }
+    }
+  })
+
+  it('prefers a config file to a package.json without a repctl key in the same directory', async () => {
+    const dir = project({'.repctlrc.json': JSON.stringify({cluster: 'from-rc-json', nodes: {a: {host: '127.0.0.2'}, b: {host: '127.0.0.3'}}})})
+    assert.equal((await loadConfig(undefined, dir)).cluster, 'from-rc-json')
+  })
+
+  it('--config reads that file (relative to the cwd) instead of searching', async () => {
+    const dir = project({'repctl.config.yaml': YAML, 'conf/other.yaml': YAML.replace('from-yaml', 'from-flag')})
+    const c = await loadConfig('conf/other.yaml', dir)
+    assert.equal(c.cluster, 'from-flag')
+    assert.equal(c.source, join(dir, 'conf', 'other.yaml'))
+  })
+
+  it('--config to a missing file is CONFIG_NOT_FOUND, naming the absolute path', async () => {
+    const dir = project({'repctl.config.yaml': YAML})
+    const e = await rejected(loadConfig('nope.yaml', dir))
+    assert.equal(e.code, 'CONFIG_NOT_FOUND')
+    assert.equal(e.exitCode, 2)
+    assert.equal(e.message, `config file ${join(dir, 'nope.yaml')} does not exist`)
+  })
+
+  it('REPCTL_CONFIG is used when --config is not given, and --config wins over it', async () => {
+    const dir = project({'repctl.config.yaml': YAML, 'env.yaml': YAML.replace('from-yaml', 'from-env'), 'flag.yaml': YAML.replace('from-yaml', 'from-flag')})
+    process.env.REPCTL_CONFIG = join(dir, 'env.yaml')
+    try {
+      assert.equal((await loadConfig(undefined, dir)).cluster, 'from-env')
+      assert.equal((await loadConfig('flag.yaml', dir)).cluster, 'from-flag')
+      process.env.REPCTL_CONFIG = join(dir, 'gone.yaml')
+      assert.equal((await rejected(loadConfig(undefined, dir))).code, 'CONFIG_NOT_FOUND')
+      process.env.REPCTL_CONFIG = ''
+      assert.equal((await loadConfig(undefined, dir)).cluster, 'from-yaml')
+    } finally {
+      delete process.env.REPCTL_CONFIG
+    }
+  })
+
+  it('without any file uses the built-in local pair', async () => {
+    const dir = project()
+    const c = await loadConfig(undefined, dir)
+    const state = join(homedir(), '.repctl')
+    assert.deepEqual(c, {
+      cluster: 'local',
+      nodes: [
+        {name: 'node1', host: '127.0.0.1', port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: state},
+        {name: 'node2', host: '127.0.0.1', port: 11311, replicationPort: 11312, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: state},
+      ],
+      pairs: [['node1', 'node2']],
+      source: BUILT_IN_SOURCE,
+    })
+  })
+
+  it('the shipped template loads and is the built-in pair', async () => {
+    const template = join(ROOT, 'templates', 'repctl.config.yaml')
+    const fromTemplate = await loadConfig(template, project())
+    const builtIn = await loadConfig(undefined, project())
+    assert.equal(fromTemplate.source, template)
+    assert.deepEqual({...fromTemplate, source: ''}, {...builtIn, source: ''})
+  })
+})
