@@ -1,5 +1,6 @@
 // repcached entry point: flags, daemon, store, listeners, signals.
 
+import {readFileSync} from 'node:fs'
 import {setFlagsFromString} from 'node:v8'
 import type {ServerContext} from './context.js'
 import {daemonize, dropPrivileges, isDaemonChild, removePidFile, reportReady, writePidFile} from './daemon.js'
@@ -15,6 +16,20 @@ import {MEMCACHED_VERSION} from './version.js'
 
 /** How long the expiry crawler may work per tick, in items. */
 const CRAWL_BUDGET = 20_000
+
+/** The replication secret: the file's content without a trailing newline. Never logged. */
+function readSecret(file: string | undefined): Buffer | undefined {
+  if (file === undefined) return undefined
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (e) {
+    fail(`--rep-secret-file: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 64)
+  }
+  const secret = text.replace(/\r?\n$/, '')
+  if (secret === '') fail(`--rep-secret-file: ${file} is empty`, 64)
+  return Buffer.from(secret, 'utf8')
+}
 
 function fail(message: string, code: number): never {
   process.stderr.write(`repcached: ${message}\n`)
@@ -60,6 +75,9 @@ export async function main(argv: readonly string[]): Promise<void> {
     listenAddress: options.listen[0],
     connectTimeoutMs: options.connectTimeout * 1000,
     drainTimeoutMs: options.drainTimeout * 1000,
+    timeoutMs: options.repTimeout * 1000,
+    secret: readSecret(options.repSecretFile),
+    reconnect: options.repReconnect,
   }, log) : undefined
   const stop = async (why: string): Promise<void> => {
     if (stopping) return

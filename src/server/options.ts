@@ -43,6 +43,12 @@ export interface ServerOptions {
   drainTimeout: number
   /** --rep-connect-timeout: how long -x may take to reach the peer before we listen instead, seconds. */
   connectTimeout: number
+  /** --rep-timeout: a native link silent this long is dead, seconds. */
+  repTimeout: number
+  /** --rep-secret-file (or REPCACHED_REP_SECRET_FILE): the shared replication secret's file. */
+  repSecretFile: string | undefined
+  /** false with --rep-no-reconnect: never dial a lost peer again (repcached's behaviour). */
+  repReconnect: boolean
   /** Accepted flags that change nothing here, reported at -v. */
   ignored: string[]
   /** What to do instead of serving: print help, version or license. */
@@ -61,6 +67,7 @@ export function defaultOptions(): ServerOptions {
     growthFactor: 1.25, minSpace: 48, threads: 4, reqsPerEvent: 20, useCas: true, backlog: 1024, protocol: 'auto',
     itemSizeMax: 1024 * 1024, enableShutdown: false, flushEnabled: true, idleTimeout: 0,
     peer: undefined, replicationListenPort: 11212, replicationConnectPort: 11212, queueMax: 8192, drainTimeout: 5, connectTimeout: 2,
+    repTimeout: 3, repSecretFile: undefined, repReconnect: true,
     ignored: [], action: 'serve',
   }
 }
@@ -199,6 +206,12 @@ const SPECS: OptionSpec[] = [
   {short: 'q', takesValue: true, set: (o, v, f) => { o.queueMax = int(f, v, 1, 100_000_000, 'a positive number of queue entries') }},
   {long: ['rep-drain-timeout'], takesValue: true, set: (o, v, f) => { o.drainTimeout = int(f, v, 0, 3600, 'seconds (0 to 3600)') }},
   {long: ['rep-connect-timeout'], takesValue: true, set: (o, v, f) => { o.connectTimeout = int(f, v, 1, 3600, 'seconds (1 to 3600)') }},
+  {long: ['rep-timeout'], takesValue: true, set: (o, v, f) => { o.repTimeout = int(f, v, 1, 3600, 'seconds (1 to 3600)') }},
+  {long: ['rep-secret-file'], takesValue: true, set: (o, v, f) => {
+    if (v === '') throw new UsageError(`${f}: the file path is empty`)
+    o.repSecretFile = v
+  }},
+  {long: ['rep-no-reconnect'], takesValue: false, set: (o) => { o.repReconnect = false }},
 ]
 
 const BY_SHORT = new Map(SPECS.filter((s) => s.short !== undefined).map((s) => [s.short!, s]))
@@ -243,6 +256,7 @@ export function parseOptions(argv: readonly string[]): ServerOptions {
 }
 
 function validate(o: ServerOptions): void {
+  if (o.repSecretFile === undefined && process.env.REPCACHED_REP_SECRET_FILE) o.repSecretFile = process.env.REPCACHED_REP_SECRET_FILE
   if (o.itemSizeMax > o.memoryLimitBytes / 2) {
     throw new UsageError(`-I: item size ${o.itemSizeMax} is more than half of the memory limit (-m ${o.memoryLimitBytes / 1048576}); raise -m or lower -I`)
   }
@@ -292,6 +306,9 @@ repcached ${REPCACHED_VERSION} (TypeScript server ${SERVER_RELEASE}, bundled wit
 -q <num>                  max replication queue entries (default: 8192)
 --rep-drain-timeout=<s>   on SIGTERM, send queued changes to the peer for at most s seconds (default: 5)
 --rep-connect-timeout=<s> with -x, wait this long for the peer before listening as master (default: 2)
+--rep-timeout=<s>         native links: a peer silent this long is declared dead (default: 3)
+--rep-secret-file=<file>  shared secret; peers must prove it (also REPCACHED_REP_SECRET_FILE)
+--rep-no-reconnect        never dial a lost peer again (repcached's behaviour)
 `
 }
 

@@ -394,6 +394,22 @@ describe('repctl end to end: one pair through failover, rejoin, promote, stop an
   it('split brain made on purpose: status split_brain (exit 2); promote node2 --yes heals it', async () => {
     await json<StartResult>('start', [], 0)
     assert.deepEqual((await json<StopResult>('stop', ['node2'], 0)).nodes, [{name: 'node2', outcome: 'stopped'}])
+    // Our servers re-pair by themselves once they can reach each other; a split that lasts needs
+    // nodes that never dial again (--rep-no-reconnect, repcached's behaviour), started exactly as
+    // repctl starts them otherwise.
+    const config = await loadConfig(configFile)
+    const [n1, n2] = [findNode(config, 'node1'), findNode(config, 'node2')]
+    const startRaw = async (self: typeof n1, peer: typeof n1): Promise<void> => {
+      const paths = nodePaths(self)
+      const log = openSync(paths.logFile, 'a')
+      try {
+        const child = spawn(process.execPath, [...serverArgs(self, peer), '--rep-no-reconnect'], {cwd: paths.dir, stdio: ['ignore', log, log]})
+        const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+        assert.equal(code, 0, `${self.name} started (as a daemon)`)
+      } finally { closeSync(log) }
+    }
+    assert.deepEqual((await json<StopResult>('stop', ['node1'], 0)).nodes, [{name: 'node1', outcome: 'stopped'}])
+    await startRaw(n1, n2)
     await statusUntil((r) => node(r, 'node1').state === 'listening', 'node1 listening alone')
 
     // Take node1's replication port with a bare connection: node1 treats it as its slave and stops listening.
@@ -405,16 +421,8 @@ describe('repctl end to end: one pair through failover, rejoin, promote, stop an
     squatter.on('error', () => {})
     try {
       assert.ok(await eventually(async () => !(await listening(rep1)), 3000), 'node1 stopped listening while it has a slave')
-      // node2 exactly as repctl starts it; it cannot reach node1, so it becomes a master of its own.
-      const config = await loadConfig(configFile)
-      const [n1, n2] = [findNode(config, 'node1'), findNode(config, 'node2')]
-      const paths = nodePaths(n2)
-      const log = openSync(paths.logFile, 'a')
-      try {
-        const child = spawn(process.execPath, serverArgs(n2, n1), {cwd: paths.dir, stdio: ['ignore', log, log]})
-        const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
-        assert.equal(code, 0, 'node2 started (as a daemon)')
-      } finally { closeSync(log) }
+      // node2 cannot reach node1, so it becomes a master of its own.
+      await startRaw(n2, n1)
     } finally {
       squatter.destroy()
     }

@@ -52,7 +52,7 @@ describe('a pair of our nodes', () => {
     assert.equal(await stat(slave.port, 'repl_state'), 'paired')
     assert.equal(await stat(master.port, 'replication'), 'MASTER')
     assert.equal(await stat(master.port, 'repcached_version'), '2.3.1')
-    assert.equal(await stat(master.port, 'repl_mode'), 'legacy')
+    assert.equal(await stat(master.port, 'repl_mode'), 'native', 'two of our nodes speak the native protocol')
     assert.match((await stat(slave.port, 'repl_peer'))!, /^127\.0\.0\.1:\d+$/)
   })
 

@@ -2,9 +2,13 @@
 // - without -x: listen on the replication port (master);
 // - with -x: connect to the peer; if that fails, listen instead. A node that
 //   connected is the slave and keeps its client ports closed until the
-//   master's full copy has arrived (marugoto_end).
+//   peer's full copy has arrived (marugoto_end).
 // - the master stops listening while paired (a third node is refused) and
-//   listens again as soon as the link is lost; repcached never reconnects.
+//   listens again as soon as the link is lost.
+// Beyond repcached: every link starts with the native handshake; with a
+// native peer, links are watched by heartbeats and a node with a peer that
+// finds itself alone keeps dialling it (backoff 1 s to 10 s) until the pair
+// re-forms. Only one side dials (see shouldDial), so one link forms.
 
 import {connect, createServer, isIP, type Server, type Socket} from 'node:net'
 import type {Logger} from '../log.js'
@@ -12,7 +16,8 @@ import type {StatLine} from '../stats.js'
 import {absoluteExpiry, now} from '../store/clock.js'
 import type {ItemStore, Mutation} from '../store/item-store.js'
 import {REPCACHED_VERSION} from '../version.js'
-import {ReplicationLink, type QueueEntry} from './link.js'
+import {acceptorHandshake, connectorHandshake, type HandshakeResult} from './handshake.js'
+import {ReplicationLink, type LinkMode, type QueueEntry} from './link.js'
 
 export type Role = 'master' | 'slave' | 'none'
 export type LinkState = 'listening' | 'connecting' | 'copying' | 'paired' | 'disconnected'
@@ -24,24 +29,46 @@ export interface ReplicatorOptions {
   queueMax: number
   /** -l: the first address is where we listen and what outgoing links bind to. */
   listenAddress: string | undefined
-  /** How long a connect to the peer may take before we give up and listen. */
+  /** How long a connect to the peer may take before we give up. */
   connectTimeoutMs: number
   /** Bound on the shutdown drain. */
   drainTimeoutMs: number
+  /** Native links: silence longer than this closes the link. */
+  timeoutMs: number
+  /** Shared secret for the native handshake; required of every peer when set. */
+  secret: Buffer | undefined
+  /** Dial a lost peer again (off: repcached's behaviour, never again). */
+  reconnect: boolean
 }
+
+const HANDSHAKE_WAIT_MS = 500
+const RECONNECT_MIN_MS = 1000
+const RECONNECT_MAX_MS = 10_000
+/** Deletes remembered for versioning between native peers. */
+const TOMBSTONE_MAX_AGE_S = 3600
+
+interface Counters { copySent: number; copyReceived: number; recopies: number; reconnects: number; heartbeatTimeouts: number; refusedPeers: number }
 
 export class Replicator {
   private role: Role = 'master'
   private state: LinkState = 'disconnected'
   private listener: Server | undefined
   private link: ReplicationLink | undefined
-  private copySentTotal = 0
-  private copyReceivedTotal = 0
+  private lastMode: LinkMode | undefined
+  private readonly totals: Counters = {copySent: 0, copyReceived: 0, recopies: 0, reconnects: 0, heartbeatTimeouts: 0, refusedPeers: 0}
   private clientPortsOpen: (() => void) | undefined
   private stopping = false
+  private dialTimer: NodeJS.Timeout | undefined
+  private dialDelay = RECONNECT_MIN_MS
+  private dialing = false
+  private readonly nodeId: string
+  private readonly housekeeping: NodeJS.Timeout
 
   constructor(private readonly store: ItemStore, private readonly options: ReplicatorOptions, private readonly log: Logger) {
     store.onMutation = (m) => this.onMutation(m)
+    this.nodeId = `${options.listenAddress ?? '*'}:${options.listenPort}`
+    this.housekeeping = setInterval(() => store.pruneTombstones(TOMBSTONE_MAX_AGE_S), 10_000)
+    this.housekeeping.unref()
   }
 
   /**
@@ -52,22 +79,52 @@ export class Replicator {
   async start(): Promise<void> {
     const peer = this.options.peer
     if (peer !== undefined) {
-      const socket = await this.tryConnect(peer)
-      if (socket !== undefined) {
-        const ready = new Promise<void>((resolve) => { this.clientPortsOpen = resolve })
-        this.role = 'slave'
-        this.state = 'copying'
-        this.log.info('replication: marugoto start')
-        this.attach(socket, `${peer}:${this.options.connectPort}`)
-        return ready
-      }
+      const ready = new Promise<void>((resolve) => { this.clientPortsOpen = resolve })
+      if (await this.dial(peer)) return ready
+      this.clientPortsOpen = undefined
     }
     await this.listen()
+    this.scheduleDial()
+  }
+
+  /** Connect, handshake and attach as the slave. False if no link formed. */
+  private async dial(peer: string): Promise<boolean> {
+    if (this.dialing || this.link !== undefined || this.stopping) return false
+    this.dialing = true
+    try {
+      const socket = await this.tryConnect(peer)
+      if (socket === undefined) return false
+      const hs = await connectorHandshake(socket, this.handshakeConfig())
+      if (this.link !== undefined || this.stopping) { socket.destroy(); return false }
+      if (!this.accepted(hs, socket, `${peer}:${this.options.connectPort}`)) return false
+      this.role = 'slave'
+      this.log.info('replication: marugoto start')
+      this.attach(socket, `${peer}:${this.options.connectPort}`, hs as Exclude<HandshakeResult, {mode: 'refused'}>, 'connector')
+      // Our listener, if any, has no more use while we are linked.
+      this.listener?.close()
+      this.listener = undefined
+      return true
+    } finally {
+      this.dialing = false
+    }
+  }
+
+  private handshakeConfig(): Parameters<typeof connectorHandshake>[1] {
+    return {nodeId: this.nodeId, secret: this.options.secret, parity: this.store.casParity, waitMs: HANDSHAKE_WAIT_MS}
+  }
+
+  /** Count and log a refused handshake; true when the peer may be linked. */
+  private accepted(hs: HandshakeResult, socket: Socket, name: string): boolean {
+    if (hs.mode !== 'refused') return true
+    this.totals.refusedPeers++
+    this.log.warn(`replication: refused peer ${name}: ${hs.reason}`)
+    socket.destroy()
+    return false
   }
 
   private tryConnect(peer: string): Promise<Socket | undefined> {
     const {connectPort, listenAddress, connectTimeoutMs} = this.options
-    this.state = 'connecting'
+    if (this.link === undefined) this.state = this.listener === undefined ? 'connecting' : this.state
     this.log.info(`replication: connect (peer=${peer}:${connectPort})`)
     return new Promise((resolve) => {
       const localAddress = listenAddress !== undefined && isIP(listenAddress) !== 0 ? listenAddress : undefined
@@ -77,7 +134,10 @@ export class Replicator {
         clearTimeout(timer)
         socket.removeAllListeners('connect')
         socket.removeAllListeners('error')
-        if (s === undefined) this.log.info(`replication: cannot reach ${peer}:${connectPort} (${why}); listening as master`)
+        if (s === undefined) {
+          socket.on('error', () => {})
+          this.log.info(`replication: cannot reach ${peer}:${connectPort} (${why})`)
+        }
         resolve(s)
       }
       socket.once('connect', () => done(socket))
@@ -88,12 +148,13 @@ export class Replicator {
   private listen(): Promise<void> {
     this.role = 'master'
     this.state = 'listening'
-    const server = createServer((socket) => this.accept(socket))
+    if (this.listener !== undefined) return Promise.resolve()
+    const server = createServer((socket) => { void this.accept(socket) })
     this.listener = server
     const {listenPort, listenAddress} = this.options
     return new Promise((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) => {
-        this.listener = undefined
+        if (this.listener === server) this.listener = undefined
         const where = `${listenAddress ?? '*'}:${listenPort}`
         reject(new Error(`failed to listen for replication on ${where}: ${e.code === 'EADDRINUSE' ? 'another process is using it; pick another port with -X' : e.message}`))
       })
@@ -106,27 +167,43 @@ export class Replicator {
     })
   }
 
-  private accept(socket: Socket): void {
+  private async accept(socket: Socket): Promise<void> {
+    const name = `${socket.remoteAddress}:${socket.remotePort}`
+    socket.on('error', () => {})
     if (this.link !== undefined || this.stopping) { socket.destroy(); return }
-    this.log.info(`replication: accept (peer=${socket.remoteAddress}:${socket.remotePort})`)
+    this.log.info(`replication: accept (peer=${name})`)
+    const hs = await acceptorHandshake(socket, this.handshakeConfig())
+    if (this.link !== undefined || this.stopping) { socket.destroy(); return }
+    if (!this.accepted(hs, socket, name)) return
     // One peer at a time: a third node is refused while we are paired.
     this.listener?.close()
     this.listener = undefined
-    this.state = 'copying'
-    const link = this.attach(socket, `${socket.remoteAddress}:${socket.remotePort}`)
-    link.startCopy()
+    this.role = 'master'
+    this.attach(socket, name, hs as Exclude<HandshakeResult, {mode: 'refused'}>, 'acceptor')
   }
 
-  private attach(socket: Socket, name: string): ReplicationLink {
-    const link = new ReplicationLink(socket, this.store, this.log, this.options.queueMax, name, {
-      copyComplete: () => {
-        this.state = 'paired'
-        this.openClientPorts()
-      },
-      closed: (reason) => this.linkLost(link, reason),
+  private attach(socket: Socket, name: string, hs: Exclude<HandshakeResult, {mode: 'refused'}>, side: 'acceptor' | 'connector'): void {
+    this.cancelDial()
+    this.lastMode = hs.mode
+    if (hs.mode === 'native') {
+      this.store.casParity = hs.parity
+      this.store.versioned = true
+    }
+    this.state = 'copying'
+    const link = new ReplicationLink(socket, this.store, this.log, {
+      mode: hs.mode,
+      sendsCopy: hs.mode === 'native' || side === 'acceptor',
+      queueMax: this.options.queueMax,
+      timeoutMs: this.options.timeoutMs,
+      peerName: name,
+      leftover: hs.leftover,
+    }, {
+      copyComplete: () => this.openClientPorts(),
+      closed: (reason, cause) => this.linkLost(link, reason, cause),
     })
     this.link = link
-    return link
+    this.log.info(`replication: ${hs.mode} link with ${name}`)
+    link.startCopy()
   }
 
   private openClientPorts(): void {
@@ -135,21 +212,61 @@ export class Replicator {
     open?.()
   }
 
-  private linkLost(link: ReplicationLink, reason: string): void {
+  private linkLost(link: ReplicationLink, reason: string, cause: 'heartbeat' | 'other'): void {
     if (this.link !== link) return
-    this.copySentTotal += link.counters.copySent
-    this.copyReceivedTotal += link.counters.copyReceived
+    this.totals.copySent += link.counters.copySent
+    this.totals.copyReceived += link.counters.copyReceived
+    this.totals.recopies += link.counters.recopies
+    if (cause === 'heartbeat') this.totals.heartbeatTimeouts++
     this.link = undefined
     if (this.stopping) return
     this.log.warn(`replication: link to ${link.peerName} lost (${reason}); serving alone and listening`)
     this.listen().then(
-      () => this.openClientPorts(),
+      () => { this.openClientPorts(); this.scheduleDial() },
       (e: Error) => {
         this.state = 'disconnected'
         this.log.warn(`replication: ${e.message}`)
         this.openClientPorts()
+        this.scheduleDial()
       },
     )
+  }
+
+  /**
+   * Which side dials a lost peer: the one with the lower replication port
+   * (then the lower address), so both do not dial at once. A legacy peer
+   * never dials, so then we always do.
+   */
+  private shouldDial(): boolean {
+    const {peer, listenPort, connectPort, listenAddress, reconnect} = this.options
+    if (!reconnect || peer === undefined) return false
+    if (this.lastMode === 'legacy') return true
+    if (listenPort !== connectPort) return listenPort < connectPort
+    return listenAddress === undefined || listenAddress < peer
+  }
+
+  private scheduleDial(): void {
+    if (this.dialTimer !== undefined || this.stopping || this.link !== undefined || !this.shouldDial()) return
+    const delay = this.dialDelay
+    this.dialDelay = Math.min(RECONNECT_MAX_MS, this.dialDelay * 2)
+    this.dialTimer = setTimeout(() => {
+      this.dialTimer = undefined
+      void this.dial(this.options.peer!).then((linked) => {
+        if (linked) {
+          this.totals.reconnects++
+          this.log.info(`replication: reconnected to ${this.options.peer}:${this.options.connectPort}`)
+        } else {
+          this.scheduleDial()
+        }
+      })
+    }, delay)
+    this.dialTimer.unref()
+  }
+
+  private cancelDial(): void {
+    if (this.dialTimer !== undefined) clearTimeout(this.dialTimer)
+    this.dialTimer = undefined
+    this.dialDelay = RECONNECT_MIN_MS
   }
 
   private onMutation(m: Mutation): void {
@@ -168,6 +285,8 @@ export class Replicator {
   /** Shutdown: stop accepting, drain what the peer has not yet got (bounded), close. */
   async stop(): Promise<void> {
     this.stopping = true
+    this.cancelDial()
+    clearInterval(this.housekeeping)
     this.listener?.close()
     this.listener = undefined
     const link = this.link
@@ -180,36 +299,56 @@ export class Replicator {
   /** repcached's three stats lines, then ours (see docs/replication-protocol.md). */
   statLines(): StatLine[] {
     const link = this.link
-    const state = link === undefined ? this.state : link.copyDone ? 'paired' : 'copying'
+    const state: LinkState = link === undefined ? this.state : link.inStep ? 'paired' : 'copying'
     const queued = link?.queueLength ?? 0
     return replicationLines({
-      queueFree: this.options.queueMax - queued, role: this.role, state, peer: link?.peerName ?? '-', queued,
-      copySent: this.copySentTotal + (link?.counters.copySent ?? 0),
-      copyReceived: this.copyReceivedTotal + (link?.counters.copyReceived ?? 0),
+      queueFree: Math.max(0, this.options.queueMax - queued), role: this.role, state, peer: link?.peerName ?? '-', queued,
+      mode: link?.mode ?? this.lastMode ?? 'legacy',
+      lagMs: link?.mode === 'native' ? link.lagMs : undefined,
+      copySent: this.totals.copySent + (link?.counters.copySent ?? 0),
+      copyReceived: this.totals.copyReceived + (link?.counters.copyReceived ?? 0),
       upSince: link?.upSince ?? 0,
+      recopies: this.totals.recopies + (link?.counters.recopies ?? 0),
+      reconnects: this.totals.reconnects,
+      heartbeatTimeouts: this.totals.heartbeatTimeouts,
+      refusedPeers: this.totals.refusedPeers,
     })
   }
 }
 
-interface ReplicationView { queueFree: number; role: Role; state: LinkState; peer: string; queued: number; copySent: number; copyReceived: number; upSince: number }
+interface ReplicationView {
+  queueFree: number; role: Role; state: LinkState; peer: string; queued: number; mode: LinkMode; lagMs: number | undefined
+  copySent: number; copyReceived: number; upSince: number; recopies: number; reconnects: number; heartbeatTimeouts: number; refusedPeers: number
+}
 
 function replicationLines(v: ReplicationView): StatLine[] {
-  return [
+  const lines: StatLine[] = [
     ['replication', 'MASTER'],
     ['repcached_version', REPCACHED_VERSION],
     ['repcached_qi_free', v.queueFree],
     ['repl_role', v.role],
     ['repl_state', v.state],
     ['repl_peer', v.peer],
-    ['repl_mode', 'legacy'],
+    ['repl_mode', v.mode],
     ['repl_queue', v.queued],
     ['repl_copy_sent', v.copySent],
     ['repl_copy_received', v.copyReceived],
     ['repl_link_up_since', v.upSince],
   ]
+  if (v.lagMs !== undefined) lines.push(['repl_lag_ms', v.lagMs])
+  lines.push(
+    ['repl_recopies', v.recopies],
+    ['repl_reconnects', v.reconnects],
+    ['repl_heartbeat_timeouts', v.heartbeatTimeouts],
+    ['repl_refused_peers', v.refusedPeers],
+  )
+  return lines
 }
 
 /** The same lines for a node started with -X 0 (replication off), so parsers find every name. */
 export function replicationOffLines(): StatLine[] {
-  return replicationLines({queueFree: 0, role: 'none', state: 'disconnected', peer: '-', queued: 0, copySent: 0, copyReceived: 0, upSince: 0})
+  return replicationLines({
+    queueFree: 0, role: 'none', state: 'disconnected', peer: '-', queued: 0, mode: 'legacy', lagMs: undefined,
+    copySent: 0, copyReceived: 0, upSince: 0, recopies: 0, reconnects: 0, heartbeatTimeouts: 0, refusedPeers: 0,
+  })
 }

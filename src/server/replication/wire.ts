@@ -4,17 +4,35 @@
 // of the four messages, so a confused or hostile peer cannot desynchronise us.
 
 export type PeerMessage =
+  /** `exptime`: absolute unix time on legacy links, remaining seconds on native ones (0 = never). */
   | {type: 'rep'; key: string; flags: number; exptime: number; cas: number; value: string}
-  | {type: 'delete'; key: string}
+  /** `cas`: the delete's version, native links only. */
+  | {type: 'delete'; key: string; cas: number | undefined}
   | {type: 'flush'; at: number}
   | {type: 'marugoto_end'}
+  // Native links only:
+  | {type: 'hb'}
+  | {type: 'ack'; count: number}
+  | {type: 'dirty'; key: string}
+  | {type: 'dirty_end'}
 
 export function encodeRep(key: string, flags: number, exptime: number, cas: number, value: string): string {
   return `rep ${key} ${flags} ${exptime} ${value.length} ${cas}\r\n${value}\r\n`
 }
 
-export function encodeDelete(key: string): string {
-  return `delete ${key}\r\n`
+export function encodeDelete(key: string, cas?: number): string {
+  return cas === undefined ? `delete ${key}\r\n` : `delete ${key} ${cas}\r\n`
+}
+
+export const HEARTBEAT = 'hb\r\n'
+export const DIRTY_END = 'dirty_end\r\n'
+
+export function encodeAck(count: number): string {
+  return `ack ${count}\r\n`
+}
+
+export function encodeDirty(key: string): string {
+  return `dirty ${key}\r\n`
 }
 
 /** `at` is absolute unix time, 0 for now; repcached writes a space before CR for "now". */
@@ -36,7 +54,8 @@ export class PeerDecoder {
   private pos = 0
   private value: {header: Omit<Extract<PeerMessage, {type: 'rep'}>, 'value'>; need: number} | undefined
 
-  constructor(private readonly maxValue: number) {}
+  /** `native`: also accept the messages of native links. */
+  constructor(private readonly maxValue: number, public native = false) {}
 
   push(chunk: Buffer): void {
     if (this.pos >= this.buf.length) { this.buf = chunk; this.pos = 0 }
@@ -72,7 +91,7 @@ export class PeerDecoder {
     const word = t[0]
     if (word === 'rep' && t.length === 6) {
       const [, key, flags, exptime, bytes, cas] = t as [string, string, string, string, string, string]
-      if (key.length === 0 || key.length > KEY_MAX) throw new PeerProtocolError(`bad key in "${clip(line)}"`)
+      if (!validKey(key)) throw new PeerProtocolError(`bad key in "${clip(line)}"`)
       for (const n of [flags, exptime, bytes, cas]) if (!DECIMAL.test(n)) throw new PeerProtocolError(`bad number in "${clip(line)}"`)
       const need = Number(bytes)
       if (need > this.maxValue) throw new PeerProtocolError(`value of ${need} bytes exceeds the item size limit`)
@@ -81,7 +100,14 @@ export class PeerDecoder {
       this.value = {header: {type: 'rep', key, flags: f, exptime: Number(exptime), cas: Number(cas)}, need}
       return this.next()
     }
-    if (word === 'delete' && t.length === 2 && t[1]!.length > 0 && t[1]!.length <= KEY_MAX) return {type: 'delete', key: t[1]!}
+    if (word === 'delete' && t.length === 2 && validKey(t[1]!)) return {type: 'delete', key: t[1]!, cas: undefined}
+    if (this.native) {
+      if (word === 'delete' && t.length === 3 && validKey(t[1]!) && DECIMAL.test(t[2]!)) return {type: 'delete', key: t[1]!, cas: Number(t[2])}
+      if (word === 'hb' && t.length === 1) return {type: 'hb'}
+      if (word === 'ack' && t.length === 2 && DECIMAL.test(t[1]!)) return {type: 'ack', count: Number(t[1])}
+      if (word === 'dirty' && t.length === 2 && validKey(t[1]!)) return {type: 'dirty', key: t[1]!}
+      if (word === 'dirty_end' && t.length === 1) return {type: 'dirty_end'}
+    }
     if (word === 'flush_all' && t.length <= 2) {
       const arg = t[1] ?? ''
       if (arg === '') return {type: 'flush', at: 0}
@@ -91,6 +117,10 @@ export class PeerDecoder {
     if (word === 'marugoto_end' && t.length === 1) return {type: 'marugoto_end'}
     throw new PeerProtocolError(`unexpected "${clip(line)}"`)
   }
+}
+
+function validKey(k: string): boolean {
+  return k.length > 0 && k.length <= KEY_MAX
 }
 
 function clip(s: string): string {

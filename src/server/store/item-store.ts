@@ -106,9 +106,47 @@ export class ItemStore {
   /** The cas of the item the last successful store created (binary replies carry it, even for an already expired item). */
   get lastStoredCas(): number { return this.lastCas }
 
-  /** Allocate a cas value that no other version of any item on this node has had. */
+  /**
+   * Set by native replication: this node's cas values all have this parity
+   * and the peer's the other, so a cas names one version across the pair.
+   */
+  casParity: 0 | 1 | undefined
+  /** Set by native replication: deletes leave tombstones so versions can be ordered. */
+  versioned = false
+  private readonly tombstones = new Map<string, {cas: number; at: number}>()
+
+  /** Allocate a cas value that no other version of any item on this node (or its native peer) has had. */
   newCas(): number {
-    return this.options.useCas ? this.nextCas++ : 0
+    if (!this.options.useCas) return 0
+    // Versioned (native pairs): a hybrid clock, so that "newer" follows real time across the pair.
+    let c = this.versioned ? Math.max(this.nextCas, Date.now() * 2) : this.nextCas
+    if (this.casParity !== undefined && c % 2 !== this.casParity) c++
+    this.nextCas = c + 1
+    return c
+  }
+
+  /** The version of a recent delete of `key`, if one is remembered. */
+  tombstone(key: string): number | undefined {
+    return this.tombstones.get(key)?.cas
+  }
+
+  /** Every remembered delete, for a full copy to a native peer. */
+  tombstoneEntries(): [string, number][] {
+    return Array.from(this.tombstones, ([key, t]) => [key, t.cas])
+  }
+
+  /** Forget tombstones older than `maxAge` seconds (and the oldest beyond `maxCount`). */
+  pruneTombstones(maxAge: number, maxCount = 200_000): void {
+    const limit = now() - maxAge
+    for (const [key, t] of this.tombstones) {
+      if (t.at > limit && this.tombstones.size <= maxCount) break // insertion order is age order
+      this.tombstones.delete(key)
+    }
+  }
+
+  private recordTombstone(key: string, cas: number): void {
+    this.tombstones.delete(key) // re-insert at the young end
+    this.tombstones.set(key, {cas, at: now()})
   }
 
   /** Removed by a flush_all that has taken effect (see oldestLive). */
@@ -171,6 +209,8 @@ export class ItemStore {
     this.bump(it)
     this.perClass[it.cls]!.touchHits++
     it.exptime = absoluteExpiry(exptime)
+    // Between native peers a touch is a new version, so that "the newer version wins" carries it over.
+    if (this.versioned) it.cas = this.newCas()
     this.changed({kind: 'store', key, origin: 'local'})
     return it
   }
@@ -347,16 +387,20 @@ export class ItemStore {
   }
 
   /**
-   * An item from the replication peer: stored as sent (absolute exptime,
-   * the peer's cas), evicting as needed; never reported back to the peer.
-   * Returns false when it cannot be kept (too large, or out of memory with -M).
+   * An item from the replication peer: stored as sent (absolute exptime, the
+   * peer's cas), evicting as needed; never reported back to the peer. With
+   * `newerOnly` (native links) it is kept only if its cas is above the local
+   * version and any remembered delete: crossing writes then converge.
+   * Returns false when it is not kept.
    */
-  applyPeerItem(key: string, flags: number, exptime: number, cas: number, value: string): boolean {
-    const size = itemTotalSize(key.length, flags, value.length, this.options.useCas)
-    const old = this.map.get(key)
-    if (old !== undefined) this.unlink(old)
+  applyPeerItem(key: string, flags: number, exptime: number, cas: number, value: string, newerOnly = false): boolean {
     // Later local versions must not reuse a cas the peer handed out.
     if (cas >= this.nextCas) this.nextCas = cas + 1
+    const old = this.peek(key)
+    if (newerOnly && ((old !== undefined && old.cas >= cas) || (this.tombstone(key) ?? -1) >= cas)) return false
+    const size = itemTotalSize(key.length, flags, value.length, this.options.useCas)
+    const stale = this.map.get(key)
+    if (stale !== undefined) this.unlink(stale)
     const t = now()
     if (size > this.options.itemSizeMax || (exptime !== 0 && exptime <= t) || !this.makeRoom(size + JS_OVERHEAD_PER_ITEM, undefined)) {
       if (old !== undefined) this.changed({kind: 'delete', key, origin: 'peer'})
@@ -368,7 +412,14 @@ export class ItemStore {
     return true
   }
 
-  applyPeerDelete(key: string): void {
+  /** A delete from the peer; with a version (native), only a newer delete removes the local item. */
+  applyPeerDelete(key: string, cas?: number): void {
+    if (cas !== undefined) {
+      if (cas >= this.nextCas) this.nextCas = cas + 1
+      const live = this.peek(key)
+      if (live !== undefined && live.cas > cas) return
+      if ((this.tombstone(key) ?? -1) < cas) this.recordTombstone(key, cas)
+    }
     const it = this.map.get(key)
     if (it !== undefined) this.remove(it, 'peer')
   }
@@ -491,6 +542,7 @@ export class ItemStore {
 
   private remove(it: Item, origin: Origin): void {
     this.unlink(it)
+    if (this.versioned && origin === 'local') this.recordTombstone(it.key, this.newCas())
     this.changed({kind: 'delete', key: it.key, origin})
   }
 
