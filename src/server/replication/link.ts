@@ -280,9 +280,6 @@ export class ReplicationLink {
         }
         return
       }
-      case 'dirty':
-      case 'dirty_end':
-        return
       default:
         break
     }

@@ -13,8 +13,6 @@ export type PeerMessage =
   // Native links only:
   | {type: 'hb'}
   | {type: 'ack'; count: number}
-  | {type: 'dirty'; key: string}
-  | {type: 'dirty_end'}
 
 export function encodeRep(key: string, flags: number, exptime: number, cas: number, value: string): string {
   return `rep ${key} ${flags} ${exptime} ${value.length} ${cas}\r\n${value}\r\n`
@@ -25,14 +23,9 @@ export function encodeDelete(key: string, cas?: number): string {
 }
 
 export const HEARTBEAT = 'hb\r\n'
-export const DIRTY_END = 'dirty_end\r\n'
 
 export function encodeAck(count: number): string {
   return `ack ${count}\r\n`
-}
-
-export function encodeDirty(key: string): string {
-  return `dirty ${key}\r\n`
 }
 
 /** `at` is absolute unix time, 0 for now; repcached writes a space before CR for "now". */
@@ -105,8 +98,6 @@ export class PeerDecoder {
       if (word === 'delete' && t.length === 3 && validKey(t[1]!) && DECIMAL.test(t[2]!)) return {type: 'delete', key: t[1]!, cas: Number(t[2])}
       if (word === 'hb' && t.length === 1) return {type: 'hb'}
       if (word === 'ack' && t.length === 2 && DECIMAL.test(t[1]!)) return {type: 'ack', count: Number(t[1])}
-      if (word === 'dirty' && t.length === 2 && validKey(t[1]!)) return {type: 'dirty', key: t[1]!}
-      if (word === 'dirty_end' && t.length === 1) return {type: 'dirty_end'}
     }
     if (word === 'flush_all' && t.length <= 2) {
       const arg = t[1] ?? ''
