@@ -16,6 +16,8 @@ export interface NodeSpec {
   extra?: string[]
   /** -l address (loopback); default 127.0.0.1. */
   host?: string
+  /** Extra environment variables for the node process. */
+  env?: Record<string, string>
 }
 
 export interface ReplNode extends RunningServer {
@@ -33,7 +35,7 @@ export async function startNode(spec: NodeSpec, timeoutMs = 15_000): Promise<Rep
   const server = await launch(process.execPath, (port) => {
     args = ['-p', String(port), '-l', host, '-X', repX, ...x, ...(spec.extra ?? [])]
     return [SERVER_BUNDLE, ...args]
-  }, 'node', {port: spec.port, host, readyTimeoutMs: timeoutMs, stopGraceMs: 10_000})
+  }, 'node', {port: spec.port, host, readyTimeoutMs: timeoutMs, stopGraceMs: 10_000, env: spec.env})
   return {...server, host, repPort: spec.repListen, args}
 }
 
@@ -66,8 +68,8 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs = 5000
 }
 
 /** gets for many keys: key -> "flags bytes cas value". */
-export async function dump(port: number, keys: string[]): Promise<Map<string, string>> {
-  const c = await RawClient.open(port)
+export async function dump(port: number, keys: string[], host = '127.0.0.1'): Promise<Map<string, string>> {
+  const c = await RawClient.open(port, host)
   const out = new Map<string, string>()
   try {
     for (let i = 0; i < keys.length; i += 100) {

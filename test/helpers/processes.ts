@@ -37,10 +37,13 @@ export function toolMissing(tool: string): string | false {
   return `${tool} not installed`
 }
 
-export function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 5000): Promise<void> {
+/** Poll until something accepts on host:port; `gaveUp()` returning a reason stops early (e.g. the process exited). */
+export function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 5000, gaveUp: () => string | undefined = () => undefined): Promise<void> {
   const deadline = Date.now() + timeoutMs
   return new Promise((resolve, reject) => {
     const attempt = (): void => {
+      const why = gaveUp()
+      if (why !== undefined) { reject(new Error(why)); return }
       const sock = connect({port, host})
       sock.once('connect', () => { sock.destroy(); resolve() })
       sock.once('error', () => {
@@ -74,17 +77,32 @@ function track(child: ChildProcess, port: number, stopGraceMs = 5000): RunningSe
   }
 }
 
-export interface LaunchOptions { port?: number; host?: string; readyTimeoutMs?: number; stopGraceMs?: number }
+export interface LaunchOptions {
+  port?: number
+  host?: string
+  readyTimeoutMs?: number
+  stopGraceMs?: number
+  /** Extra environment variables for the child (on top of this process's environment). */
+  env?: Record<string, string>
+}
 
 /** Spawn a server on a (free) loopback port and wait until it accepts connections. */
 export async function launch(file: string, args: (port: number) => string[], label: string, opts: LaunchOptions = {}): Promise<RunningServer> {
   const port = opts.port ?? await freePort()
-  const child = spawn(file, args(port), {stdio: ['ignore', 'ignore', 'pipe']})
+  const env = opts.env === undefined ? process.env : {...process.env, ...opts.env}
+  const child = spawn(file, args(port), {stdio: ['ignore', 'ignore', 'pipe'], env})
   const server = track(child, port, opts.stopGraceMs)
   try {
-    await waitForPort(port, opts.host, opts.readyTimeoutMs)
+    // A process that exits before it accepts (a bad flag, a port in use) fails at once, not after the timeout.
+    const exited = (): string | undefined => child.exitCode !== null || child.signalCode !== null
+      ? `${label} exited (${child.exitCode ?? child.signalCode}) before accepting connections on port ${port}`
+      : undefined
+    await waitForPort(port, opts.host, opts.readyTimeoutMs, exited)
   } catch (e) {
     await server.stop('SIGKILL')
+    // Let the last of stderr arrive (it may trail the exit) so the message shows why.
+    const err = child.stderr
+    if (err !== null && !err.closed) await new Promise<void>((r) => { const t = setTimeout(r, 500); err.once('close', () => { clearTimeout(t); r() }) })
     throw new Error(`${(e as Error).message}\n${label} stderr:\n${server.stderr()}`)
   }
   return server

@@ -1,7 +1,10 @@
 // Byte-exact interop with repcached 2.3.1: a scripted peer plays the byte
 // sequences captured from the real repcached (shared/protocol/replication.md
 // section 2) at our node, as its master and as its slave, and checks that our
-// node sends exactly what repcached would.
+// node sends exactly what repcached would. The one exception is native mode's
+// opening line (docs/replication-protocol.md, "Handshake"): a connecting node
+// sends `repctl-hello 1 <node-id> <nonce> <parity|->\r\n` first, which a
+// repcached master drops as an unknown word; after that, only legacy bytes.
 
 import assert from 'node:assert/strict'
 import {connect, createServer, type Server, type Socket} from 'node:net'
@@ -60,21 +63,38 @@ describe('our node as the slave of a repcached master', () => {
   it('takes the copy, then sends exactly repcached\'s bytes for each client change', async () => {
     const masterPort = await freePort()
     let peer: ScriptedPeer | undefined
+    let accepted = 0
     const server = createServer((s) => {
+      accepted++
       peer = new ScriptedPeer(s)
-      // The copy as repcached streams it (times shifted to now so nothing has expired).
+      // A repcached master streams its copy at once, before reading anything (times shifted to
+      // now so nothing has expired).
       const t = now()
       s.write(`rep k2 7 ${t + 3600} 4 2\r\nwxyz\r\nrep k3 9 ${t + 7200} 2 3\r\nhi\r\nrep k1 5 0 3 1\r\nabc\r\nmarugoto_end\r\n`)
+      // One slave only: a later redial (after the link is closed below) is refused, as by a
+      // repcached master that is down.
+      server.close()
     })
     servers.push(server)
     await new Promise<void>((r) => server.listen(masterPort, '127.0.0.1', r))
-    const node = await startNode({repListen: await freePort(), repConnect: masterPort, peer: '127.0.0.1', extra: ['-v']})
+    const repListen = await freePort()
+    const node = await startNode({repListen, repConnect: masterPort, peer: '127.0.0.1', extra: ['-v']})
     started.push(node)
     const p = peer!
+    // The first line is native mode's hello, which repcached ignores: exactly one line, nothing
+    // after it. node-id: our replication listen address and port; nonce: 32 hex digits; parity:
+    // the cas parity already in use, or '-'.
+    const hello = await p.expect(/\r\n/)
+    assert.match(hello, /^repctl-hello 1 127\.0\.0\.1:(\d+) [0-9a-f]{32} [01-]\r\n$/, 'the first line is the native hello, alone')
+    assert.equal(/^repctl-hello 1 127\.0\.0\.1:(\d+) /.exec(hello)![1], String(repListen), 'node-id names our replication listen port')
+    assert.equal(accepted, 1)
     assert.equal(await stat(node.port, 'repl_role'), 'slave')
+    assert.equal(await stat(node.port, 'repl_mode'), 'legacy', 'a peer that streams a copy instead of answering the hello is legacy')
     assert.equal(await client(node.port, 'gets k1 k2 k3\r\n', 'END\r\n'),
       'VALUE k1 5 3 1\r\nabc\r\nVALUE k2 7 4 2\r\nwxyz\r\nVALUE k3 9 2 3\r\nhi\r\nEND\r\n', 'items stored with the master\'s cas')
-    await p.silence()
+    // Nothing else: no repctl-auth, no copy of our own, no heartbeat (a native link sends hb after
+    // a second of silence; a legacy one never does).
+    await p.silence(1500)
 
     await client(node.port, 'set a 1 0 1\r\nA\r\n')
     assert.equal(await p.expect(/\r\nA\r\n$/), `rep a 1 0 1 ${await casOf(node.port, 'a')}\r\nA\r\n`)
@@ -120,6 +140,7 @@ describe('our node as the slave of a repcached master', () => {
     assert.equal(await client(node.port, 'get z\r\n', 'END\r\n'), 'VALUE z 3 1\r\nZ\r\nEND\r\n', 'the node still serves clients')
     assert.equal(await stat(node.port, 'repl_role'), 'master')
     assert.match(node.stderr(), /bad input/)
+    assert.equal(p.received, '', 'nothing after the bad input')
   })
 })
 
@@ -131,6 +152,8 @@ describe('our node as the master of a repcached slave', () => {
     const t = now()
     await client(node.port, `set k1 5 0 3\r\nabc\r\nset k2 7 3600 4\r\nwxyz\r\nset k3 9 ${t + 7200} 2\r\nhi\r\n`, 'STORED\r\nSTORED\r\nSTORED\r\n')
     const cas = {k1: await casOf(node.port, 'k1'), k2: await casOf(node.port, 'k2'), k3: await casOf(node.port, 'k3')}
+    // A repcached slave sends nothing first: our node waits (up to ~500 ms) for a native hello,
+    // then streams the legacy copy, byte for byte as repcached does.
     const slave = new ScriptedPeer(connect({port: repPort, host: '127.0.0.1'}))
     const copy = await slave.expect(/marugoto_end\r\n$/)
     const lines = copy.split(/(?<=\r\n)(?=rep |marugoto_end)/)
@@ -150,6 +173,11 @@ describe('our node as the master of a repcached slave', () => {
     })
     assert.equal(third, false, 'the listener is closed while paired')
     assert.equal(await stat(node.port, 'repl_state'), 'paired')
+    assert.equal(await stat(node.port, 'repl_mode'), 'legacy', 'no hello from the slave: a legacy link')
+    // Live changes go out as legacy bytes; no heartbeat or other native line ever does.
+    await client(node.port, 'set live 2 0 2\r\nLV\r\ndelete k1\r\n', 'STORED\r\nDELETED\r\n')
+    assert.equal(await slave.expect(/delete k1\r\n$/), `rep live 2 0 2 ${await casOf(node.port, 'live')}\r\nLV\r\ndelete k1\r\n`)
+    await slave.silence(1500)
     // Garbage from the slave closes the link; the node listens again.
     slave.socket.write('stats\r\n')
     assert.ok(await eventually(async () => slave.ended, 2000))

@@ -103,7 +103,7 @@ export class ReplicationLink {
     socket.on('end', () => this.close('peer closed the connection'))
     socket.on('close', () => this.close('connection closed'))
     if (native) {
-      this.timers.push(setInterval(() => this.heartbeat(), HEARTBEAT_MS / 4), setInterval(() => this.sendAck(), ACK_MS))
+      this.timers.push(setInterval(() => this.heartbeat(), Math.min(HEARTBEAT_MS, opts.timeoutMs / 3) / 4), setInterval(() => this.sendAck(), ACK_MS))
       for (const t of this.timers) t.unref()
     }
     if (opts.leftover.length > 0) setImmediate(() => this.onData(opts.leftover))
@@ -315,7 +315,8 @@ export class ReplicationLink {
       this.close(`no heartbeat for ${t - this.lastReceivedAt} ms`, 'heartbeat')
       return
     }
-    if (t - this.lastSentAt >= HEARTBEAT_MS && this.socket.writableLength < SEND_HIGH_WATER) {
+    // Beat often enough that a peer with a short --rep-timeout never mistakes an idle link for a dead one.
+    if (t - this.lastSentAt >= Math.min(HEARTBEAT_MS, this.opts.timeoutMs / 3) && this.socket.writableLength < SEND_HIGH_WATER) {
       this.socket.write(HEARTBEAT)
       this.lastSentAt = t
     }

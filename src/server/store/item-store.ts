@@ -118,8 +118,9 @@ export class ItemStore {
   /** Allocate a cas value that no other version of any item on this node (or its native peer) has had. */
   newCas(): number {
     if (!this.options.useCas) return 0
-    // Versioned (native pairs): a hybrid clock, so that "newer" follows real time across the pair.
-    let c = this.versioned ? Math.max(this.nextCas, Date.now() * 2) : this.nextCas
+    // Versioned (native pairs): a hybrid clock in microseconds (times two, for the parity bit), so
+    // that "newer" follows real time across the pair; 2^53 is reached in the year 2112.
+    let c = this.versioned ? Math.max(this.nextCas, Math.floor((performance.timeOrigin + performance.now()) * 1000) * 2) : this.nextCas
     if (this.casParity !== undefined && c % 2 !== this.casParity) c++
     this.nextCas = c + 1
     return c
