@@ -20,6 +20,11 @@ export const ERROR_CATALOGUE = {
   NOT_PAIRED: {exit: 1, hint: 'wait for the copy to finish, or check `repctl status`'},
   TIMEOUT: {exit: 1, hint: 'check `repctl status` and the node\'s log (`repctl logs NODE`)'},
   HOST_ERROR: {exit: 1, hint: 'check the host and the node\'s state directory'},
+  HOST_UNREACHABLE: {exit: 1, hint: 'check that the host is up, its SSH port is open and the address in the config is right'},
+  SSH_AUTH_FAILED: {exit: 1, hint: 'check the user and key (ssh.identityFile, ~/.ssh/id_*, or SSH_AUTH_SOCK) and the host\'s authorized_keys'},
+  HOST_KEY_UNKNOWN: {exit: 1, hint: 'rerun with --accept-new-host-key, or add the key to ~/.ssh/known_hosts, or pin it as ssh.hostKey'},
+  HOST_KEY_CHANGED: {exit: 1, hint: 'the host\'s identity changed: verify it out of band, then fix known_hosts or ssh.hostKey; repctl never accepts a changed key'},
+  SSH_TIMEOUT: {exit: 1, hint: 'the host did not answer in time; check the network and the host\'s load'},
 } as const satisfies Record<string, {exit: number; hint: string}>
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE
