@@ -1,7 +1,7 @@
 // The shape of repctl.config.yaml and its validation. Every error names the
 // file, the key path and the problem, so a typo is fixed in one look.
 
-import {homedir} from 'node:os'
+import {homedir, userInfo} from 'node:os'
 import {join, resolve} from 'node:path'
 import {RepctlError} from '../errors.js'
 
@@ -16,10 +16,25 @@ export interface NodeSettings {
   stateDir: string
 }
 
+/** How to reach a node's host over SSH; absent for nodes on this machine. */
+export interface SshConfig {
+  /** SSH address; defaults to the node's host. */
+  host: string
+  port: number
+  user: string
+  identityFile: string | undefined
+  /** ssh-agent socket; defaults to SSH_AUTH_SOCK. */
+  agent: string | undefined
+  knownHosts: string | undefined
+  /** Pinned host key fingerprint (SHA256:...). */
+  hostKey: string | undefined
+}
+
 export interface NodeConfig extends NodeSettings {
   name: string
   /** The address the node listens on (and its peer connects to). */
   host: string
+  ssh: SshConfig | undefined
 }
 
 export interface ClusterConfig {
@@ -109,7 +124,7 @@ export function validateConfig(raw: unknown, source: string, baseDir: string): C
   if (!isRecord(raw.nodes) || Object.keys(raw.nodes).length === 0) {
     problems.add('nodes', 'must map node names to their settings (at least two nodes)')
   } else {
-    const nodeKeys = new Set(['host', ...settingKeys])
+    const nodeKeys = new Set(['host', 'ssh', ...settingKeys])
     for (const [name, value] of Object.entries(raw.nodes)) {
       const path = `nodes.${name}`
       if (!NODE_NAME.test(name)) problems.add(path, 'node names use letters, digits, . _ - (at most 63)')
@@ -118,7 +133,10 @@ export function validateConfig(raw: unknown, source: string, baseDir: string): C
       if (typeof host !== 'string' || !HOST.test(host)) problems.add(`${path}.host`, `must be a host name or IP address (got ${JSON.stringify(host)})`)
       const own = checkSettings(value, path, problems, nodeKeys)
       const settings = {...defaults, ...own}
-      nodes.push({name, host: String(host), ...settings, stateDir: resolve(baseDir, expandHome(settings.stateDir))})
+      const ssh = value.ssh === undefined ? undefined : checkSsh(value.ssh, `${path}.ssh`, String(host), problems)
+      // On an SSH host, ~ is the remote user's home: it is resolved on that host, not here.
+      const stateDir = ssh !== undefined && settings.stateDir.startsWith('~') ? settings.stateDir : resolve(baseDir, expandHome(settings.stateDir))
+      nodes.push({name, host: String(host), ...settings, stateDir, ssh})
     }
   }
   const pairs: [string, string][] = []
@@ -147,6 +165,42 @@ export function validateConfig(raw: unknown, source: string, baseDir: string): C
     throw new RepctlError('CONFIG_INVALID', `${source}: ${list}${problems.list.length > 8 ? ` (and ${problems.list.length - 8} more)` : ''}`)
   }
   return {cluster: cluster as string, nodes, pairs, source}
+}
+
+const SSH_KEYS = ['host', 'port', 'user', 'identityFile', 'agent', 'knownHosts', 'hostKey']
+const USER = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/
+
+/** `ssh: user@host[:port]` or `{host, user, port, identityFile, agent, knownHosts, hostKey}`. */
+function checkSsh(raw: unknown, path: string, nodeHost: string, problems: Problems): SshConfig | undefined {
+  const ssh: SshConfig = {host: nodeHost, port: 22, user: userInfo().username, identityFile: undefined, agent: undefined, knownHosts: undefined, hostKey: undefined}
+  if (typeof raw === 'string') {
+    const m = /^(?:([^@\s]+)@)?([A-Za-z0-9.:_-]+?|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?$/.exec(raw)
+    if (m === null) { problems.add(path, `must be user@host[:port] (got ${JSON.stringify(raw)})`); return undefined }
+    if (m[1] !== undefined) ssh.user = m[1]
+    ssh.host = m[2]!.replace(/^\[|\]$/g, '')
+    if (m[3] !== undefined) ssh.port = Number(m[3])
+  } else if (isRecord(raw)) {
+    for (const [key, v] of Object.entries(raw)) {
+      if (!SSH_KEYS.includes(key)) { problems.add(`${path}.${key}`, `unknown key; expected one of ${SSH_KEYS.join(', ')}`); continue }
+      if (key === 'port') {
+        const problem = intIn(v, 1, 65535)
+        if (problem !== undefined) problems.add(`${path}.port`, problem)
+        else ssh.port = v as number
+      } else if (typeof v !== 'string' || v === '' || /[\n\0]/.test(v)) {
+        problems.add(`${path}.${key}`, 'must be a non-empty string')
+      } else {
+        (ssh as unknown as Record<string, string>)[key] = v
+      }
+    }
+  } else {
+    problems.add(path, 'must be user@host[:port] or a mapping with host, user, port, identityFile, agent, knownHosts, hostKey')
+    return undefined
+  }
+  if (!USER.test(ssh.user)) problems.add(`${path}.user`, `must be a user name (got ${JSON.stringify(ssh.user)})`)
+  if (!HOST.test(ssh.host)) problems.add(`${path}.host`, `must be a host name or IP address (got ${JSON.stringify(ssh.host)})`)
+  if (ssh.hostKey !== undefined && !/^SHA256:[A-Za-z0-9+/]{43}$/.test(ssh.hostKey)) problems.add(`${path}.hostKey`, 'must be an OpenSSH SHA256 fingerprint, e.g. SHA256:abc… (ssh-keygen -lf KEY)')
+  for (const f of ['identityFile', 'knownHosts', 'agent'] as const) if (ssh[f] !== undefined) ssh[f] = expandHome(ssh[f]!)
+  return ssh
 }
 
 /** Two nodes on one address cannot share a port, client or replication. */

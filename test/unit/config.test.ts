@@ -13,7 +13,7 @@ const FILE = '/srv/app/repctl.config.yaml'
 const BASE = '/srv/app'
 
 const node = (name: string, host: string, over: Partial<NodeConfig> = {}): NodeConfig => ({
-  name, host, port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: join(homedir(), '.repctl'), ...over,
+  name, host, port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: join(homedir(), '.repctl'), ssh: undefined, ...over,
 })
 
 /** Two nodes on one address with distinct ports: the smallest valid local pair. */
@@ -53,8 +53,8 @@ describe('validateConfig: valid configs', () => {
       expect: {
         cluster: 'local',
         nodes: [
-          {name: 'node1', host: '127.0.0.1', port: 20000, replicationPort: 20001, memory: 128, maxConnections: 50, queueMax: 100, stateDir: '/var/lib/repctl'},
-          {name: 'node2', host: '127.0.0.1', port: 20100, replicationPort: 20101, memory: 512, maxConnections: 7, queueMax: 9, stateDir: '/opt/repctl'},
+          {name: 'node1', host: '127.0.0.1', port: 20000, replicationPort: 20001, memory: 128, maxConnections: 50, queueMax: 100, stateDir: '/var/lib/repctl', ssh: undefined},
+          {name: 'node2', host: '127.0.0.1', port: 20100, replicationPort: 20101, memory: 512, maxConnections: 7, queueMax: 9, stateDir: '/opt/repctl', ssh: undefined},
         ],
         pairs: [['node2', 'node1']],
       },
@@ -123,8 +123,12 @@ describe('validateConfig: invalid configs name the file and the key path', () =>
     {name: 'unknown top-level key (typo)', raw: {nodes: LOCAL, pair: [['node1', 'node2']]}, says: 'pair: unknown key; expected cluster, defaults, nodes or pairs'},
     {name: 'unknown key in defaults', raw: withDefaults({memmory: 64}), says: 'defaults.memmory: unknown key; expected one of port, replicationPort, memory, maxConnections, queueMax, stateDir'},
     {name: 'host is no default', raw: withDefaults({host: '127.0.0.1'}), says: 'defaults.host: unknown key'},
-    {name: 'unknown key in a node', raw: withNode1({prot: 1}), says: 'nodes.node1.prot: unknown key; expected one of host, port, replicationPort'},
-    {name: 'ssh is not supported yet', raw: withNode1({ssh: 'root@127.0.0.1'}), says: 'nodes.node1.ssh: unknown key'},
+    {name: 'unknown key in a node', raw: withNode1({prot: 1}), says: 'nodes.node1.prot: unknown key; expected one of host, ssh, port, replicationPort'},
+    {name: 'ssh with a space', raw: withNode1({ssh: 'root@127.0.0.1; rm -rf /'}), says: 'nodes.node1.ssh: must be user@host[:port]'},
+    {name: 'ssh user with a shell metacharacter', raw: withNode1({ssh: {user: '$(id)'}}), says: 'nodes.node1.ssh.user: must be a user name'},
+    {name: 'ssh unknown key', raw: withNode1({ssh: {usr: 'root'}}), says: 'nodes.node1.ssh.usr: unknown key'},
+    {name: 'ssh port out of range', raw: withNode1({ssh: {port: 70000}}), says: 'nodes.node1.ssh.port: must be a whole number from 1 to 65535'},
+    {name: 'ssh hostKey not a fingerprint', raw: withNode1({ssh: {hostKey: 'abc'}}), says: 'nodes.node1.ssh.hostKey: must be an OpenSSH SHA256 fingerprint'},
     // Wrong types.
     {name: 'cluster is a number', raw: {cluster: 5, nodes: LOCAL}, says: 'cluster: must be a name'},
     {name: 'cluster with a space', raw: {cluster: 'my cluster', nodes: LOCAL}, says: 'cluster: must be a name'},
@@ -360,8 +364,8 @@ describe('loadConfig with real files', () => {
     assert.deepEqual(c, {
       cluster: 'local',
       nodes: [
-        {name: 'node1', host: '127.0.0.1', port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: state},
-        {name: 'node2', host: '127.0.0.1', port: 11311, replicationPort: 11312, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: state},
+        {name: 'node1', host: '127.0.0.1', port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: state, ssh: undefined},
+        {name: 'node2', host: '127.0.0.1', port: 11311, replicationPort: 11312, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: state, ssh: undefined},
       ],
       pairs: [['node1', 'node2']],
       source: BUILT_IN_SOURCE,
@@ -374,5 +378,22 @@ describe('loadConfig with real files', () => {
     const builtIn = await loadConfig(undefined, project())
     assert.equal(fromTemplate.source, template)
     assert.deepEqual({...fromTemplate, source: ''}, {...builtIn, source: ''})
+  })
+})
+
+describe('validateConfig: ssh', () => {
+  const two = (ssh1: unknown, ssh2: unknown): unknown => ({nodes: {a: {host: '172.16.0.8', ssh: ssh1}, b: {host: '172.16.0.9', ssh: ssh2}}})
+
+  it('reads user@host:port and the mapping form, with the node host as the default address', () => {
+    const c = validateConfig(two('repuser@10.0.0.8:2222', {user: 'root', identityFile: '~/.ssh/deploy', hostKey: 'SHA256:' + 'A'.repeat(43)}), FILE, BASE)
+    assert.deepEqual(c.nodes[0]!.ssh, {host: '10.0.0.8', port: 2222, user: 'repuser', identityFile: undefined, agent: undefined, knownHosts: undefined, hostKey: undefined})
+    const b = c.nodes[1]!.ssh!
+    assert.deepEqual([b.host, b.port, b.user, b.identityFile, b.hostKey], ['172.16.0.9', 22, 'root', join(homedir(), '.ssh/deploy'), 'SHA256:' + 'A'.repeat(43)])
+  })
+
+  it('keeps ~ in the state dir of an SSH node for the remote home, resolves it for local ones', () => {
+    const c = validateConfig({nodes: {a: {host: '172.16.0.8', ssh: 'root@172.16.0.8'}, b: {host: '127.0.0.1'}}}, FILE, BASE)
+    assert.equal(c.nodes[0]!.stateDir, '~/.repctl')
+    assert.equal(c.nodes[1]!.stateDir, join(homedir(), '.repctl'))
   })
 })
