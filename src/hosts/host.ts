@@ -33,6 +33,8 @@ export interface Host {
   signal(pid: number, signal: NodeJS.Signals): Promise<boolean>
   /** Whether nothing listens on address:port of the host. */
   portFree(address: string, port: number): Promise<boolean>
+  /** The login user's home directory on the host (what ~ means in an SSH node's state dir). */
+  homeDir(): Promise<string>
   /** Node.js version of `nodePath` (e.g. "20.20.2"), or undefined if missing. */
   nodeVersion(): Promise<string | undefined>
   /** The last `lines` lines of a file ('' if missing). */

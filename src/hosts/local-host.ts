@@ -2,6 +2,7 @@ import {createHash} from 'node:crypto'
 import {closeSync, openSync} from 'node:fs'
 import {chmod, copyFile, mkdir, open, readFile, rename, stat, writeFile} from 'node:fs/promises'
 import {createServer} from 'node:net'
+import {homedir} from 'node:os'
 import {dirname} from 'node:path'
 import {execa} from 'execa'
 import type {Host, ProcessInfo, RunResult} from './host.js'
@@ -84,6 +85,10 @@ export class LocalHost implements Host {
       srv.once('error', () => resolve(false))
       srv.listen({port, host: address, exclusive: true}, () => srv.close(() => resolve(true)))
     })
+  }
+
+  async homeDir(): Promise<string> {
+    return homedir()
   }
 
   async nodeVersion(): Promise<string | undefined> {
