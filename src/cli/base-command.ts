@@ -16,6 +16,7 @@ export abstract class BaseCommand extends Command {
   static override baseFlags = {
     config: Flags.string({description: 'config file (default: search for repctl.config.yaml, else the built-in local pair)', env: 'REPCTL_CONFIG', helpGroup: 'GLOBAL'}),
     verbose: Flags.boolean({description: 'show stack traces of unexpected errors', helpGroup: 'GLOBAL', default: false}),
+    'accept-new-host-key': Flags.boolean({description: 'record the key of an SSH host seen for the first time (a changed key is always refused)', helpGroup: 'GLOBAL', default: false}),
   }
 
   protected readonly pool = new HostPool()
@@ -24,7 +25,11 @@ export abstract class BaseCommand extends Command {
   private verboseErrors = Boolean(process.env.DEBUG)
 
   protected async clusterConfig(path: string | undefined): Promise<ClusterConfig> {
-    return loadConfig(path)
+    const {flags} = await this.parse(this.constructor as typeof BaseCommand)
+    this.pool.acceptNewHostKey = flags['accept-new-host-key']
+    const config = await loadConfig(path)
+    await this.pool.resolveHomes(config)
+    return config
   }
 
   protected noteVerbose(verbose: boolean): void {

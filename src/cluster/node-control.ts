@@ -9,7 +9,7 @@ import {fileURLToPath} from 'node:url'
 import type {NodeConfig} from '../config/schema.js'
 import {RepctlError} from '../errors.js'
 import type {Host} from '../hosts/host.js'
-import {nodeProcess} from './observe.js'
+import {nodeProcess, surfaceHostError} from './observe.js'
 import {nodePaths, serverArgs} from './topology.js'
 
 /** The single-file server this package ships (built by `npm run build`). */
@@ -72,7 +72,7 @@ export type StopOutcome = 'stopped' | 'killed' | 'not_running'
 /** SIGTERM, wait for the drain, SIGKILL after a timeout. Nothing running is fine. */
 export async function stopNode(host: Host, node: NodeConfig, timeoutMs = STOP_TIMEOUT_MS): Promise<StopOutcome> {
   const {pid, process: state} = await nodeProcess(host, node)
-  if (state === 'unknown') throw new RepctlError('HOST_ERROR', `cannot tell whether node ${node.name} runs on ${host.label}`)
+  if (state === 'unknown') return surfaceHostError(host, node)
   if (pid === null) return 'not_running'
   await host.signal(pid, 'SIGTERM')
   if (await waitGone(host, pid, timeoutMs)) return 'stopped'

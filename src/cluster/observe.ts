@@ -3,6 +3,7 @@
 
 import {fetchStats} from '../client/stats.js'
 import type {NodeConfig} from '../config/schema.js'
+import {RepctlError} from '../errors.js'
 import type {Host} from '../hosts/host.js'
 import {nodePaths} from './topology.js'
 
@@ -57,6 +58,28 @@ export async function nodeProcess(host: Host, node: NodeConfig): Promise<{pid: n
   } catch {
     return {pid, process: 'unknown'}
   }
+}
+
+/**
+ * For an operation about to act on a node whose host could not be observed:
+ * throw the host's own error (unreachable, host key, auth...), which names the
+ * host and what to do, rather than a vague "cannot tell".
+ */
+export async function surfaceHostError(host: Host, node: NodeConfig): Promise<never> {
+  try {
+    await host.readFile(nodePaths(node).pidFile)
+  } catch (e) {
+    if (e instanceof RepctlError) throw e
+    throw new RepctlError('HOST_ERROR', `cannot read the state of node ${node.name} on ${host.label}: ${(e as Error).message}`)
+  }
+  throw new RepctlError('HOST_ERROR', `cannot tell whether node ${node.name} runs on ${host.label}`)
+}
+
+/** Observe the nodes an operation needs; a host that cannot be observed stops it with that host's error. */
+export async function observeForAction(pool: {for(node: NodeConfig): Host}, nodes: NodeConfig[]): Promise<NodeObservation[]> {
+  const seen = await Promise.all(nodes.map((n) => observeNode(pool.for(n), n)))
+  for (const [i, o] of seen.entries()) if (o.process === 'unknown') await surfaceHostError(pool.for(nodes[i]!), nodes[i]!)
+  return seen
 }
 
 export async function observeNode(host: Host, node: NodeConfig): Promise<NodeObservation> {

@@ -6,7 +6,7 @@ import type {ClusterConfig} from '../config/schema.js'
 import {RepctlError} from '../errors.js'
 import type {HostPool} from '../hosts/pool.js'
 import {stopNode, waitUntil} from './node-control.js'
-import {observeNode, type NodeObservation} from './observe.js'
+import {observeForAction, observeNode, type NodeObservation} from './observe.js'
 import type {Plan} from './plan.js'
 import {startSteps, verifyPairedStep} from './start.js'
 import {pairOf} from './topology.js'
@@ -41,7 +41,7 @@ export interface PromoteResult { node: string; previousMaster: string | null; ac
 
 export async function planPromote(config: ClusterConfig, pool: HostPool, name: string, confirmed: () => Promise<boolean>): Promise<Plan<PromoteResult>> {
   const [node, peer] = pairOf(config, name)
-  const [on, op] = await Promise.all([observeNode(pool.for(node), node), observeNode(pool.for(peer), peer)])
+  const [on, op] = await observeForAction(pool, [node, peer]) as [NodeObservation, NodeObservation]
   const d = decidePromote(on, op)
   if (d.action === 'refuse') throw new RepctlError(d.code, `cannot promote ${name}: ${d.reason}`)
   const previousMaster = pairVerdict(on, op).master

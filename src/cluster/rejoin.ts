@@ -5,7 +5,7 @@ import type {ClusterConfig} from '../config/schema.js'
 import {RepctlError} from '../errors.js'
 import type {HostPool} from '../hosts/pool.js'
 import {stopNode} from './node-control.js'
-import {observeNode, type NodeObservation} from './observe.js'
+import {observeForAction, observeNode, type NodeObservation} from './observe.js'
 import type {Plan} from './plan.js'
 import {startSteps, verifyPairedStep} from './start.js'
 import {pairOf} from './topology.js'
@@ -46,7 +46,7 @@ export interface RejoinResult { node: string; master: string; restarted: boolean
 
 export async function planRejoin(config: ClusterConfig, pool: HostPool, name: string): Promise<Plan<RejoinResult>> {
   const [node, peer] = pairOf(config, name)
-  const [on, op] = await Promise.all([observeNode(pool.for(node), node), observeNode(pool.for(peer), peer)])
+  const [on, op] = await observeForAction(pool, [node, peer]) as [NodeObservation, NodeObservation]
   const d = decideRejoin(on, op)
   if (d.action === 'refuse') throw new RepctlError(d.code, `cannot rejoin ${name}: ${d.reason}`, [d.suggestion])
   const result: RejoinResult = {node: name, master: peer.name, restarted: d.action === 'rejoin' && d.restart, changed: d.action === 'rejoin'}

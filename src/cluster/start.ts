@@ -5,7 +5,7 @@ import type {ClusterConfig, NodeConfig} from '../config/schema.js'
 import {RepctlError} from '../errors.js'
 import type {HostPool} from '../hosts/pool.js'
 import {installBundle, preflight, startNode, waitUntil} from './node-control.js'
-import {observeNode, type NodeObservation} from './observe.js'
+import {observeForAction, observeNode, type NodeObservation} from './observe.js'
 import type {Plan, Step} from './plan.js'
 import {selectPairs} from './topology.js'
 import {pairVerdict} from './verdict.js'
@@ -81,7 +81,7 @@ export async function planStart(config: ClusterConfig, pool: HostPool, pair: str
   const steps: Step[] = []
   const result: StartResult = {cluster: config.cluster, pairs: []}
   for (const [a, b] of selectPairs(config, pair)) {
-    const [oa, ob] = await Promise.all([observeNode(pool.for(a), a), observeNode(pool.for(b), b)])
+    const [oa, ob] = await observeForAction(pool, [a, b]) as [NodeObservation, NodeObservation]
     const d = decideStart(oa, ob)
     const entry = {nodes: [a.name, b.name] as [string, string], master: pairVerdict(oa, ob).master, started: [] as string[], alreadyRunning: false}
     result.pairs.push(entry)

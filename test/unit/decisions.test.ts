@@ -244,6 +244,7 @@ class LookOnlyHost implements Host {
   signal(): Promise<boolean> { return this.refuse('signal a process') }
   portFree(): Promise<boolean> { return this.refuse('probe a port') }
   nodeVersion(): Promise<string | undefined> { return this.refuse('ask the runtime') }
+  homeDir(): Promise<string> { return this.refuse('ask the home directory') }
   tail(): Promise<string> { return this.refuse('read a log') }
   follow(): Promise<void> { return this.refuse('follow a log') }
   async close(): Promise<void> {}
