@@ -18,6 +18,7 @@ import type {StopResult} from '../../src/cluster/stop.js'
 import {clusterHealth, pairVerdict, type Health, type Verdict} from '../../src/cluster/verdict.js'
 import type {InitResult} from '../../src/commands/init.js'
 import type {LogsResult} from '../../src/commands/logs.js'
+import type {SuperviseResult} from '../../src/commands/supervise.js'
 import {ERROR_CATALOGUE, RepctlError, type ErrorCode} from '../../src/errors.js'
 import {ROOT} from '../helpers/processes.js'
 import {assertInvalid, assertValid, loadSchema, SCHEMA_DIR, SCHEMA_NAMES, type SchemaName} from '../helpers/schemas.js'
@@ -163,6 +164,14 @@ const samples: {[K in SchemaName]: unknown[]} = {
   logs: [
     {node: 'node1', file: '/home/u/.repctl/node1/repcached.log', lines: ['repcached serving on 11211', 'replication: listen']} satisfies LogsResult,
     {node: 'node1', file: '/home/u/.repctl/node1/repcached.log', lines: []} satisfies LogsResult,
+  ],
+  supervise: [
+    {events: []} satisfies SuperviseResult,
+    {events: [
+      {time: '2026-11-24T02:00:00.000Z', pair: 'node1,node2', node: null, event: 'observed', reason: 'slave_down: node1 is down while node2 serves as master', action: null, outcome: null, durationMs: null},
+      {time: '2026-11-24T02:00:01.000Z', pair: 'node1,node2', node: 'node1', event: 'repair', reason: 'node1 is down while node2 serves as master', action: 'rejoin', outcome: 'ok', durationMs: 812},
+      {time: '2026-11-24T02:00:02.000Z', pair: 'node1,node2', node: null, event: 'report', reason: 'node2 cannot be observed; no action on an unreachable host', action: 'report', outcome: null, durationMs: null},
+    ]} satisfies SuperviseResult,
   ],
   error: [
     {error: {code: 'NO_LIVE_MASTER', message: 'cannot rejoin node1: no live master to rejoin: node2 is not running', oclif: {exit: 1}, suggestions: ['start the pair with repctl start'], name: 'Error'}} satisfies {error: ErrorJson},

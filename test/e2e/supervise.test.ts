@@ -1,0 +1,108 @@
+// repctl supervise --once, as a user runs it: it repairs what it finds broken
+// (a dead node rejoins, a dead pair restarts), reports what it cannot fix,
+// and writes every event to its events file.
+
+import assert from 'node:assert/strict'
+import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {createServer, type Server} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {after, describe, it} from 'node:test'
+import {execa} from 'execa'
+import type {StatusReport} from '../../src/cluster/status.js'
+import type {SuperviseResult} from '../../src/commands/supervise.js'
+import {freePort} from '../helpers/ports.js'
+import {ROOT} from '../helpers/processes.js'
+import {assertValid} from '../helpers/schemas.js'
+
+const BIN = join(ROOT, 'bin', 'run.js')
+const dir = mkdtempSync(join(tmpdir(), 'repctl-supervise-'))
+const home = join(dir, 'home')
+const work = join(dir, 'work')
+const pids = new Set<number>()
+
+after(() => {
+  for (const pid of pids) { try { process.kill(pid, 'SIGKILL') } catch { /* gone */ } }
+  rmSync(dir, {recursive: true, force: true})
+})
+
+async function repctl(args: string[]): Promise<{code: number; stdout: string; stderr: string}> {
+  const r = await execa(process.execPath, [BIN, ...args], {cwd: work, env: {PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8'}, extendEnv: false, reject: false, stdin: 'ignore', timeout: 60_000})
+  return {code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr)}
+}
+
+async function json<T>(args: string[], code: number, schema: 'status' | 'supervise'): Promise<T> {
+  const r = await repctl([...args, '--json'])
+  assert.equal(r.code, code, `repctl ${args.join(' ')}: ${r.stdout}\n${r.stderr}`)
+  const doc = JSON.parse(r.stdout) as T
+  assertValid(schema, doc)
+  return doc
+}
+
+async function status(code: number): Promise<StatusReport> {
+  const s = await json<StatusReport>(['status'], code, 'status')
+  for (const n of s.nodes) if (n.pid !== null) pids.add(n.pid)
+  return s
+}
+
+describe('repctl supervise --once', () => {
+  it('rejoins a dead node, restarts a dead pair, and reports a repair that fails', {timeout: 120_000}, async () => {
+    mkdirSync(home)
+    mkdirSync(work)
+    const [p1, r1, p2, r2] = [await freePort(), await freePort(), await freePort(), await freePort()]
+    writeFileSync(join(work, 'repctl.config.yaml'), `cluster: sup
+defaults: { stateDir: ${JSON.stringify(join(dir, 'state'))} }
+nodes:
+  node1: { host: 127.0.0.1, port: ${p1}, replicationPort: ${r1} }
+  node2: { host: 127.0.0.1, port: ${p2}, replicationPort: ${r2} }
+pairs: [[node1, node2]]
+`)
+    assert.equal((await repctl(['start'])).code, 0)
+    let s = await status(0)
+
+    // A healthy pair: nothing to do.
+    let round = await json<SuperviseResult>(['supervise', '--once'], 0, 'supervise')
+    assert.deepEqual(round.events.filter((e) => e.event === 'repair'), [])
+
+    // kill -9 the master: the supervisor brings it back as the slave of the survivor.
+    process.kill(s.nodes[0]!.pid!, 'SIGKILL')
+    await new Promise((r) => setTimeout(r, 300))
+    round = await json<SuperviseResult>(['supervise', '--once'], 0, 'supervise')
+    const repair = round.events.find((e) => e.event === 'repair')
+    assert.ok(repair !== undefined, JSON.stringify(round.events))
+    assert.deepEqual([repair.action, repair.node, repair.outcome], ['rejoin', 'node1', 'ok'])
+    assert.ok(repair.durationMs !== null && repair.durationMs >= 0)
+    s = await status(0)
+    assert.deepEqual(s.nodes.map((n) => n.role), ['slave', 'master'])
+
+    // Both down: the pair is started again, and the event says the data was lost.
+    assert.equal((await repctl(['stop'])).code, 0)
+    round = await json<SuperviseResult>(['supervise', '--once'], 0, 'supervise')
+    const restart = round.events.find((e) => e.event === 'repair')
+    assert.deepEqual([restart?.action, restart?.outcome], ['start_pair', 'ok'])
+    assert.match(restart!.reason, /data is lost/)
+    await status(0)
+
+    // A repair that cannot work (node2's port taken by someone else): reported as failed, nothing else touched.
+    s = await status(0)
+    process.kill(s.nodes[1]!.pid!, 'SIGKILL')
+    await new Promise((r) => setTimeout(r, 300))
+    const squatter: Server = await new Promise((resolve) => { const srv = createServer(); srv.listen(p2, '127.0.0.1', () => resolve(srv)) })
+    try {
+      round = await json<SuperviseResult>(['supervise', '--once'], 0, 'supervise')
+      const failed = round.events.find((e) => e.event === 'repair')
+      assert.deepEqual([failed?.action, failed?.node, failed?.outcome], ['rejoin', 'node2', 'failed'])
+      assert.match(failed!.reason, /port .* in use/)
+      s = await status(1)
+      assert.equal(s.nodes[0]!.role, 'master', 'the survivor keeps serving')
+    } finally {
+      squatter.close()
+    }
+
+    // Every event is also in the events file, one JSON line each.
+    const lines = readFileSync(join(home, '.repctl', 'supervisor', 'sup.events.jsonl'), 'utf8').trim().split('\n')
+    assert.ok(lines.length >= 4)
+    for (const line of lines) assertValid('supervise', {events: [JSON.parse(line)]})
+    assert.equal((await repctl(['stop'])).code, 0)
+  })
+})
