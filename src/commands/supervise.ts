@@ -5,8 +5,14 @@ import {join} from 'node:path'
 import {BaseCommand} from '../cli/base-command.js'
 import {DEFAULT_POLICY, type SplitBrainPolicy} from '../cluster/supervise/decide.js'
 import {freshState, superviseRound, type SuperviseEvent} from '../cluster/supervise/round.js'
+import {DEFAULT_UNIT_DIR, installUnit, uninstallUnit, unitName} from '../cluster/supervise/unit.js'
+import {BUILT_IN_SOURCE} from '../config/schema.js'
 
-export interface SuperviseResult { events: SuperviseEvent[] }
+export interface SuperviseResult {
+  events: SuperviseEvent[]
+  /** With --install/--uninstall: the unit file and whether it changed; otherwise null. */
+  unit: {action: 'install' | 'uninstall'; file: string; changed: boolean} | null
+}
 
 export default class Supervise extends BaseCommand {
   static override description = `Watch every pair and repair it: rejoin a dead node as slave of the live master, restart a pair whose nodes are all down, heal a split brain that outlasts its grace period (by --split-brain policy). Unreachable hosts are reported, never acted on. A node that keeps failing is given up on after --max-repairs within 10 minutes.
@@ -18,12 +24,16 @@ Every change and action is an event (one JSON line with --json), also appended t
     'split-brain': Flags.string({description: 'how to heal a split brain that lasts: keep the node with more items, keep the first node of the pair, or only report', options: ['keep-larger', 'keep-first', 'manual'], default: 'keep-larger'}),
     'split-brain-grace': Flags.integer({description: 'seconds a split brain may last before it is healed', default: DEFAULT_POLICY.splitBrainGraceMs / 1000, min: 0}),
     'max-repairs': Flags.integer({description: 'repairs of one node within 10 minutes before giving up on it', default: DEFAULT_POLICY.maxRepairs, min: 1}),
+    install: Flags.boolean({description: 'write a systemd unit that runs this supervisor (with these flags), then print how to enable it', default: false, exclusive: ['uninstall', 'once']}),
+    uninstall: Flags.boolean({description: 'remove the systemd unit written by --install', default: false, exclusive: ['install', 'once']}),
+    'unit-dir': Flags.string({description: 'where the unit goes', default: DEFAULT_UNIT_DIR, hidden: true}),
   }
 
   async run(): Promise<SuperviseResult> {
     const {flags} = await this.parse(Supervise)
     this.noteVerbose(flags.verbose)
     const config = await this.clusterConfig(flags.config)
+    if (flags.install || flags.uninstall) return this.unit(flags, config.cluster, config.source)
     const policy = {...DEFAULT_POLICY, splitBrain: flags['split-brain'] as SplitBrainPolicy, splitBrainGraceMs: flags['split-brain-grace'] * 1000, maxRepairs: flags['max-repairs']}
     const dir = join(homedir(), '.repctl', 'supervisor')
     mkdirSync(dir, {recursive: true, mode: 0o700})
@@ -41,7 +51,7 @@ Every change and action is an event (one JSON line with --json), also appended t
     const state = freshState()
     if (flags.once) {
       await superviseRound(config, this.pool, state, policy, emit)
-      return {events}
+      return {events, unit: null}
     }
     let stop = false
     process.once('SIGINT', () => { stop = true })
@@ -52,6 +62,19 @@ Every change and action is an event (one JSON line with --json), also appended t
       await this.pool.close()
       for (let waited = 0; waited < flags.interval * 1000 && !stop; waited += 100) await new Promise((r) => setTimeout(r, 100))
     }
-    return {events: events.slice(-100)}
+    return {events: events.slice(-100), unit: null}
+  }
+
+  private async unit(flags: {install: boolean; interval: number; 'split-brain': string; 'unit-dir': string}, cluster: string, source: string): Promise<SuperviseResult> {
+    const name = unitName(cluster)
+    if (flags.install) {
+      const configFile = source === BUILT_IN_SOURCE ? undefined : source
+      const r = await installUnit({cluster, configFile, interval: flags.interval, home: homedir(), splitBrain: flags['split-brain']}, flags['unit-dir'])
+      this.log(`${r.changed ? 'Wrote' : 'Unchanged:'} ${r.file}\nEnable it with: systemctl daemon-reload && systemctl enable --now ${name}`)
+      return {events: [], unit: {action: 'install', file: r.file, changed: r.changed}}
+    }
+    const r = await uninstallUnit(cluster, flags['unit-dir'])
+    this.log(r.changed ? `Removed ${r.file}\nIf it was running: systemctl disable --now ${name} && systemctl daemon-reload` : `No unit at ${r.file}`)
+    return {events: [], unit: {action: 'uninstall', file: r.file, changed: r.changed}}
   }
 }

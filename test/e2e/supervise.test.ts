@@ -102,7 +102,23 @@ pairs: [[node1, node2]]
     // Every event is also in the events file, one JSON line each.
     const lines = readFileSync(join(home, '.repctl', 'supervisor', 'sup.events.jsonl'), 'utf8').trim().split('\n')
     assert.ok(lines.length >= 4)
-    for (const line of lines) assertValid('supervise', {events: [JSON.parse(line)]})
+    for (const line of lines) assertValid('supervise', {events: [JSON.parse(line)], unit: null})
     assert.equal((await repctl(['stop'])).code, 0)
+  })
+
+  it('--install writes a systemd unit that runs this supervisor with this config; --uninstall removes it', async () => {
+    const unitDir = join(dir, 'units')
+    const args = ['supervise', '--install', '--unit-dir', unitDir, '--interval', '2']
+    const first = await json<SuperviseResult>(args, 0, 'supervise')
+    assert.deepEqual(first.unit, {action: 'install', file: join(unitDir, 'repctl-supervise-sup.service'), changed: true})
+    const text = readFileSync(first.unit.file, 'utf8')
+    const exec = /^ExecStart=(.*)$/m.exec(text)?.[1] ?? ''
+    assert.ok(exec.startsWith(`${process.execPath} ${BIN} supervise --interval 2 --split-brain keep-larger --config ${join(work, 'repctl.config.yaml')}`), exec)
+    assert.match(text, /^Restart=always$/m)
+    assert.match(text, /^WantedBy=multi-user.target$/m)
+    assert.equal((await json<SuperviseResult>(args, 0, 'supervise')).unit?.changed, false, 'installing again changes nothing')
+    const removed = await json<SuperviseResult>(['supervise', '--uninstall', '--unit-dir', unitDir], 0, 'supervise')
+    assert.deepEqual([removed.unit?.action, removed.unit?.changed], ['uninstall', true])
+    assert.equal((await json<SuperviseResult>(['supervise', '--uninstall', '--unit-dir', unitDir], 0, 'supervise')).unit?.changed, false)
   })
 })

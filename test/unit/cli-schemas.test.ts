@@ -166,12 +166,13 @@ const samples: {[K in SchemaName]: unknown[]} = {
     {node: 'node1', file: '/home/u/.repctl/node1/repcached.log', lines: []} satisfies LogsResult,
   ],
   supervise: [
-    {events: []} satisfies SuperviseResult,
+    {events: [], unit: null} satisfies SuperviseResult,
+    {events: [], unit: {action: 'install', file: '/etc/systemd/system/repctl-supervise-local.service', changed: true}} satisfies SuperviseResult,
     {events: [
       {time: '2026-11-24T02:00:00.000Z', pair: 'node1,node2', node: null, event: 'observed', reason: 'slave_down: node1 is down while node2 serves as master', action: null, outcome: null, durationMs: null},
       {time: '2026-11-24T02:00:01.000Z', pair: 'node1,node2', node: 'node1', event: 'repair', reason: 'node1 is down while node2 serves as master', action: 'rejoin', outcome: 'ok', durationMs: 812},
       {time: '2026-11-24T02:00:02.000Z', pair: 'node1,node2', node: null, event: 'report', reason: 'node2 cannot be observed; no action on an unreachable host', action: 'report', outcome: null, durationMs: null},
-    ]} satisfies SuperviseResult,
+    ], unit: null} satisfies SuperviseResult,
   ],
   error: [
     {error: {code: 'NO_LIVE_MASTER', message: 'cannot rejoin node1: no live master to rejoin: node2 is not running', oclif: {exit: 1}, suggestions: ['start the pair with repctl start'], name: 'Error'}} satisfies {error: ErrorJson},
