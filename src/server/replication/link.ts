@@ -210,15 +210,21 @@ export class ReplicationLink {
       const it = this.store.peek(keys[this.copyPos++]!)
       if (it === undefined) continue // gone since the snapshot: nothing to copy
       out += this.encodeItem(it)
+      this.noteSent() // the peer acknowledges copy messages too: count them alike, or the lag would read low
       this.counters.copySent++
       n++
     }
     if (this.copyPos >= keys.length) {
-      for (const [key, cas] of this.copyTombstones) if (this.store.peek(key) === undefined) out += encodeDelete(key, cas)
+      for (const [key, cas] of this.copyTombstones) {
+        if (this.store.peek(key) !== undefined) continue
+        out += encodeDelete(key, cas)
+        this.noteSent()
+      }
       this.copyTombstones = []
       this.copyKeys = undefined
       this.copySent = true
       out += MARUGOTO_END
+      this.noteSent()
       this.log.info(`replication: marugoto owari (${this.counters.copySent} items sent)`)
       if (this.inStep) this.log.info('replication: start')
     }
