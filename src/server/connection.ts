@@ -68,7 +68,9 @@ export class Connection {
       } catch (e) {
         // A bug must cost one connection, never the server.
         this.ctx.log.warn(`<${this.id} internal error, closing connection: ${(e as Error).stack ?? String(e)}`)
-        socket.end('SERVER_ERROR internal error\r\n')
+        // Text clients get memcached's error line; a binary client would read it as a broken frame, so it is only closed.
+        if (session instanceof TextSession) socket.end('SERVER_ERROR internal error\r\n')
+        else socket.destroy()
         return
       }
       const {reply, status} = result

@@ -334,17 +334,6 @@ export class ReplicationLink {
     this.socket.write(encodeAck(this.applied))
   }
 
-  /** Keys of changes not yet known to have reached the peer. */
-  pendingKeys(): string[] {
-    const keys: string[] = []
-    for (let i = this.queueHead; i < this.queue.length; i++) {
-      const e = this.queue[i]!
-      if (e.kind !== 'flush') keys.push(e.key)
-    }
-    if (this.overflowKeys !== undefined) keys.push(...this.overflowKeys)
-    return keys
-  }
-
   /** Shutdown: send what is queued (and the rest of a copy), bounded by `timeoutMs`, then close. */
   async drain(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs

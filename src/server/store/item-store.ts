@@ -450,14 +450,6 @@ export class ItemStore {
     return reclaimed
   }
 
-  /** Every live item, least recently used first (for stats and later full copies). */
-  *items(): IterableIterator<Item> {
-    const t = now()
-    for (let it = this.lru.tail; it !== null; it = it.prev) {
-      if (!this.dead(it, t)) yield it
-    }
-  }
-
   /** Age in seconds of the least recently used item of a class (for `stats items`). */
   oldestAge(cls: number): number {
     for (let it = this.lru.tail; it !== null; it = it.prev) if (it.cls === cls) return now() - it.atime
