@@ -30,6 +30,10 @@ export interface NodeObservation {
   lagMs: number | null
   uptime: number | null
   version: string | null
+  /** Replication protocol of the node's current or last link. */
+  mode: 'legacy' | 'native' | null
+  /** Whether the node pairs again by itself after losing its peer. */
+  autoReconnect: boolean | null
 }
 
 const ROLES = new Set(['master', 'slave', 'none'])
@@ -105,5 +109,7 @@ export async function observeNode(host: Host, node: NodeConfig): Promise<NodeObs
     lagMs: num(stats?.repl_lag_ms),
     uptime: num(stats?.uptime),
     version: stats?.version ?? null,
+    mode: stats?.repl_mode === 'legacy' || stats?.repl_mode === 'native' ? stats.repl_mode : null,
+    autoReconnect: stats?.repl_reconnect === '1' ? true : stats?.repl_reconnect === '0' ? false : null,
   }
 }

@@ -1,6 +1,7 @@
 import type {ClusterConfig} from '../config/schema.js'
 import type {HostPool} from '../hosts/pool.js'
 import {observeNode, type NodeObservation} from './observe.js'
+import {supervisorInfo, type SupervisorInfo} from './supervise/presence.js'
 import {clusterHealth, HEALTH_EXIT, pairVerdict, type Health, type Verdict} from './verdict.js'
 
 /** `repctl status --json`: a stable contract (see README). */
@@ -9,6 +10,7 @@ export interface StatusReport {
   health: Health
   pairs: {nodes: [string, string]; master: string | null; verdict: Verdict; reason: string}[]
   nodes: NodeObservation[]
+  supervisor: SupervisorInfo
 }
 
 export async function gatherStatus(config: ClusterConfig, pool: HostPool): Promise<StatusReport> {
@@ -18,7 +20,7 @@ export async function gatherStatus(config: ClusterConfig, pool: HostPool): Promi
     const v = pairVerdict(byName.get(a)!, byName.get(b)!)
     return {nodes: [a, b] as [string, string], master: v.master, verdict: v.verdict, reason: v.reason}
   })
-  return {cluster: config.cluster, health: clusterHealth(pairs.map((p) => p.verdict), nodes), pairs, nodes}
+  return {cluster: config.cluster, health: clusterHealth(pairs.map((p) => p.verdict), nodes), pairs, nodes, supervisor: await supervisorInfo(config.cluster)}
 }
 
 export function statusExitCode(report: StatusReport): number {

@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {humanBytes, humanDuration, table} from '../cli/table.js'
 import {gatherStatus, statusExitCode, type StatusReport} from '../cluster/status.js'
+import type {SupervisorInfo} from '../cluster/supervise/presence.js'
 
 export function renderStatus(r: StatusReport): string {
   const rows = r.nodes.map((n) => [
@@ -10,7 +11,15 @@ export function renderStatus(r: StatusReport): string {
   ])
   const body = table(['NODE', 'ADDRESS', 'PID', 'PROCESS', 'ROLE', 'STATE', 'PEER', 'ITEMS', 'MEMORY', 'QUEUE', 'LAG', 'UPTIME'], rows)
   const verdicts = r.pairs.map((p) => `pair ${p.nodes.join(',')}: ${p.verdict} — ${p.reason}`)
-  return `${body}\n\n${verdicts.join('\n')}\ncluster ${r.cluster}: ${r.health.toUpperCase()}\n`
+  return `${body}\n\n${verdicts.join('\n')}\n${renderSupervisor(r.supervisor)}\ncluster ${r.cluster}: ${r.health.toUpperCase()}\n`
+}
+
+function renderSupervisor(s: SupervisorInfo): string {
+  const runs = s.running ? `running (pid ${s.pid})` : 'not running on this machine'
+  const e = s.lastAction
+  if (e === null) return `supervisor: ${runs}`
+  const what = [e.event, e.action, e.node, e.outcome].filter((x) => x !== null).join(' ')
+  return `supervisor: ${runs}; last action ${e.time} ${what}: ${e.reason}`
 }
 
 export default class Status extends BaseCommand {

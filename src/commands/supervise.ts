@@ -1,9 +1,9 @@
 import {Flags} from '@oclif/core'
-import {appendFileSync, mkdirSync} from 'node:fs'
+import {appendFileSync, existsSync, renameSync, statSync} from 'node:fs'
 import {homedir} from 'node:os'
-import {join} from 'node:path'
 import {BaseCommand} from '../cli/base-command.js'
-import {DEFAULT_POLICY, type SplitBrainPolicy} from '../cluster/supervise/decide.js'
+import {DEFAULT_POLICY, memoryFromEvents, type SplitBrainPolicy} from '../cluster/supervise/decide.js'
+import {claimSupervisor, readEvents, supervisorPaths} from '../cluster/supervise/presence.js'
 import {freshState, superviseRound, type SuperviseEvent} from '../cluster/supervise/round.js'
 import {DEFAULT_UNIT_DIR, installUnit, uninstallUnit, unitName} from '../cluster/supervise/unit.js'
 import {BUILT_IN_SOURCE} from '../config/schema.js'
@@ -29,41 +29,57 @@ Every change and action is an event (one JSON line with --json), also appended t
     'unit-dir': Flags.string({description: 'where the unit goes', default: DEFAULT_UNIT_DIR, hidden: true}),
   }
 
+  /** The loop under --json prints one line per event; it must not end with a multi-line document. */
+  private streaming = false
+
+  protected override logJson(json: unknown): void {
+    if (!this.streaming) return super.logJson(json)
+    // Only an error is said at the end of a stream, on one line like the events.
+    if (typeof json === 'object' && json !== null && 'error' in json) process.stdout.write(JSON.stringify(json) + '\n')
+  }
+
   async run(): Promise<SuperviseResult> {
     const {flags} = await this.parse(Supervise)
     this.noteVerbose(flags.verbose)
     const config = await this.clusterConfig(flags.config)
     if (flags.install || flags.uninstall) return this.unit(flags, config.cluster, config.source)
     const policy = {...DEFAULT_POLICY, splitBrain: flags['split-brain'] as SplitBrainPolicy, splitBrainGraceMs: flags['split-brain-grace'] * 1000, maxRepairs: flags['max-repairs']}
-    const dir = join(homedir(), '.repctl', 'supervisor')
-    mkdirSync(dir, {recursive: true, mode: 0o700})
-    const eventsFile = join(dir, `${config.cluster}.events.jsonl`)
-    const json = this.jsonEnabled()
-    const events: SuperviseEvent[] = []
-    const emit = (e: SuperviseEvent): void => {
-      events.push(e)
-      const line = JSON.stringify(e)
-      appendFileSync(eventsFile, line + '\n', {mode: 0o600})
-      // --once prints one document at the end; the loop prints each event as it happens.
-      if (json && !flags.once) process.stdout.write(line + '\n')
-      else if (!json) this.log(`${e.time} ${e.pair} ${e.event}${e.action === null ? '' : ` ${e.action}`}${e.outcome === null ? '' : ` ${e.outcome}`}${e.durationMs === null ? '' : ` ${e.durationMs}ms`}: ${e.reason}`)
+    const paths = supervisorPaths(config.cluster)
+    const release = await claimSupervisor(config.cluster)
+    try {
+      rotateEvents(paths.eventsFile)
+      const json = this.jsonEnabled()
+      const events: SuperviseEvent[] = []
+      const emit = (e: SuperviseEvent): void => {
+        events.push(e)
+        const line = JSON.stringify(e)
+        appendFileSync(paths.eventsFile, line + '\n', {mode: 0o600})
+        // --once prints one document at the end; the loop prints each event as it happens.
+        if (json && !flags.once) process.stdout.write(line + '\n')
+        else if (!json) this.log(renderEvent(e))
+      }
+      // A restarted supervisor keeps counting the repairs its predecessor began.
+      const state = {...freshState(), memories: memoryFromEvents(readEvents(paths.eventsFile), Date.now(), policy)}
+      if (flags.once) {
+        await superviseRound(config, this.pool, state, policy, emit)
+        return {events, unit: null}
+      }
+      this.streaming = true
+      let stop = false
+      process.once('SIGINT', () => { stop = true })
+      process.once('SIGTERM', () => { stop = true })
+      while (!stop) {
+        await superviseRound(config, this.pool, state, policy, emit)
+        // Connections are not kept between rounds: a host that goes away must not hang the next one.
+        await this.pool.close()
+        for (let waited = 0; waited < flags.interval * 1000 && !stop; waited += 100) await new Promise((r) => setTimeout(r, 100))
+      }
+      return {events: events.slice(-100), unit: null}
+    } finally {
+      release()
     }
-    const state = freshState()
-    if (flags.once) {
-      await superviseRound(config, this.pool, state, policy, emit)
-      return {events, unit: null}
-    }
-    let stop = false
-    process.once('SIGINT', () => { stop = true })
-    process.once('SIGTERM', () => { stop = true })
-    while (!stop) {
-      await superviseRound(config, this.pool, state, policy, emit)
-      // Connections are not kept between rounds: a host that goes away must not hang the next one.
-      await this.pool.close()
-      for (let waited = 0; waited < flags.interval * 1000 && !stop; waited += 100) await new Promise((r) => setTimeout(r, 100))
-    }
-    return {events: events.slice(-100), unit: null}
   }
+
 
   private async unit(flags: {install: boolean; interval: number; 'split-brain': string; 'unit-dir': string}, cluster: string, source: string): Promise<SuperviseResult> {
     const name = unitName(cluster)
@@ -77,4 +93,13 @@ Every change and action is an event (one JSON line with --json), also appended t
     this.log(r.changed ? `Removed ${r.file}\nIf it was running: systemctl disable --now ${name} && systemctl daemon-reload` : `No unit at ${r.file}`)
     return {events: [], unit: {action: 'uninstall', file: r.file, changed: r.changed}}
   }
+}
+
+/** Past 4 MiB the events file becomes .1 (one generation kept), so it never fills the disk. */
+function rotateEvents(file: string, limit = 4 * 1024 * 1024): void {
+  if (existsSync(file) && statSync(file).size > limit) renameSync(file, `${file}.1`)
+}
+
+export function renderEvent(e: SuperviseEvent): string {
+  return `${e.time} ${e.pair} ${e.event}${e.action === null ? '' : ` ${e.action}`}${e.node === null ? '' : ` ${e.node}`}${e.outcome === null ? '' : ` ${e.outcome}`}${e.durationMs === null ? '' : ` ${e.durationMs}ms`}: ${e.reason}`
 }

@@ -14,6 +14,8 @@ import type {PromoteResult} from '../../src/cluster/promote.js'
 import type {RejoinResult} from '../../src/cluster/rejoin.js'
 import type {StartResult} from '../../src/cluster/start.js'
 import type {StatusReport} from '../../src/cluster/status.js'
+import type {SupervisorInfo} from '../../src/cluster/supervise/presence.js'
+import type {SuperviseEvent} from '../../src/cluster/supervise/round.js'
 import type {StopResult} from '../../src/cluster/stop.js'
 import {clusterHealth, pairVerdict, type Health, type Verdict} from '../../src/cluster/verdict.js'
 import type {InitResult} from '../../src/commands/init.js'
@@ -42,11 +44,12 @@ const KEYS = {
   startPair: allOf<keyof StartPair>()(['nodes', 'master', 'started', 'alreadyRunning']),
   stop: allOf<keyof StopResult>()(['nodes']),
   stopEntry: allOf<keyof StopEntry>()(['name', 'outcome']),
-  status: allOf<keyof StatusReport>()(['cluster', 'health', 'pairs', 'nodes']),
+  status: allOf<keyof StatusReport>()(['cluster', 'health', 'pairs', 'nodes', 'supervisor']),
+  supervisor: allOf<keyof SupervisorInfo>()(['running', 'pid', 'lastAction']),
   statusPair: allOf<keyof PairEntry>()(['nodes', 'master', 'verdict', 'reason']),
   statusNode: allOf<keyof NodeObservation>()([
     'name', 'host', 'port', 'replicationPort', 'transport', 'pid', 'process', 'reachable', 'role', 'state', 'peer',
-    'items', 'bytes', 'queue', 'lagMs', 'uptime', 'version',
+    'items', 'bytes', 'queue', 'lagMs', 'uptime', 'version', 'mode', 'autoReconnect',
   ]),
   promote: allOf<keyof PromoteResult>()(['node', 'previousMaster', 'action']),
   rejoin: allOf<keyof RejoinResult>()(['node', 'master', 'restarted', 'changed']),
@@ -58,6 +61,7 @@ const HEALTHS = allOf<Health>()(['healthy', 'degraded', 'critical', 'unknown'])
 const VERDICTS = allOf<Verdict>()(['ok', 'copying', 'slave_down', 'master_down', 'split_brain', 'unpaired', 'down'])
 const PROCESS_STATES = allOf<ProcessState>()(['running', 'stopped', 'unknown'])
 const ROLES = allOf<Role>()(['master', 'slave', 'none'])
+const SUPERVISE_EVENTS = allOf<SuperviseEvent['event']>()(['observed', 'repairing', 'repair', 'report'])
 const LINK_STATES = allOf<LinkState>()(['paired', 'listening', 'connecting', 'copying', 'disconnected'])
 const TRANSPORTS = allOf<NodeObservation['transport']>()(['local', 'ssh'])
 const STOP_OUTCOMES = allOf<StopOutcome>()(['stopped', 'killed', 'not_running'])
@@ -110,20 +114,29 @@ function objectSchemas(schema: unknown, path = '#'): {path: string; node: Record
 const node1: NodeObservation = {
   name: 'node1', host: '127.0.0.1', port: 11211, replicationPort: 11212, transport: 'local', pid: 2576, process: 'running', reachable: true,
   role: 'master', state: 'paired', peer: '127.0.0.1:45353', items: 10, bytes: 1234, queue: 0, lagMs: null, uptime: 2, version: '1.6.18',
+  mode: 'native', autoReconnect: true,
 }
 const node2Down: NodeObservation = {
   name: 'node2', host: '127.0.0.1', port: 11311, replicationPort: 11312, transport: 'local', pid: null, process: 'stopped', reachable: true,
   role: null, state: null, peer: null, items: null, bytes: null, queue: null, lagMs: null, uptime: null, version: null,
+  mode: null, autoReconnect: null,
+}
+const noSupervisor: SupervisorInfo = {running: false, pid: null, lastAction: null}
+const supervising: SupervisorInfo = {
+  running: true, pid: 4242,
+  lastAction: {time: '2026-11-24T02:00:01.000Z', pair: 'node1,node2', node: 'node2', event: 'repair', reason: 'node2 is down while node1 serves as master', action: 'rejoin', outcome: 'ok', durationMs: 812},
 }
 const healthy: StatusReport = {
   cluster: 'local', health: 'healthy',
   pairs: [{nodes: ['node1', 'node2'], master: 'node1', verdict: 'ok', reason: 'node1 is master, the pair is linked'}],
   nodes: [node1, {...node1, name: 'node2', port: 11311, replicationPort: 11312, pid: 2598, role: 'slave', peer: '127.0.0.1:11212', lagMs: 3}],
+  supervisor: supervising,
 }
 const degraded: StatusReport = {
   cluster: 'local', health: 'degraded',
   pairs: [{nodes: ['node1', 'node2'], master: 'node1', verdict: 'slave_down', reason: 'node2 is down; node1 serves alone as master'}],
   nodes: [{...node1, state: 'listening', peer: null}, node2Down],
+  supervisor: noSupervisor,
 }
 const unknownHost: StatusReport = {
   cluster: 'prod-eu', health: 'unknown',
@@ -132,6 +145,7 @@ const unknownHost: StatusReport = {
     {...node2Down, name: 'cache-a', host: 'cache-a.example', transport: 'ssh', pid: 77, process: 'running', role: 'none', state: 'disconnected'},
     {...node2Down, name: 'cache-b', host: '10.0.0.9', transport: 'ssh', process: 'unknown', reachable: false},
   ],
+  supervisor: {...supervising, running: false, pid: null},
 }
 
 const samples: {[K in SchemaName]: unknown[]} = {
@@ -170,6 +184,7 @@ const samples: {[K in SchemaName]: unknown[]} = {
     {events: [], unit: {action: 'install', file: '/etc/systemd/system/repctl-supervise-local.service', changed: true}} satisfies SuperviseResult,
     {events: [
       {time: '2026-11-24T02:00:00.000Z', pair: 'node1,node2', node: null, event: 'observed', reason: 'slave_down: node1 is down while node2 serves as master', action: null, outcome: null, durationMs: null},
+      {time: '2026-11-24T02:00:00.100Z', pair: 'node1,node2', node: 'node1', event: 'repairing', reason: 'node1 is down while node2 serves as master', action: 'rejoin', outcome: null, durationMs: null},
       {time: '2026-11-24T02:00:01.000Z', pair: 'node1,node2', node: 'node1', event: 'repair', reason: 'node1 is down while node2 serves as master', action: 'rejoin', outcome: 'ok', durationMs: 812},
       {time: '2026-11-24T02:00:02.000Z', pair: 'node1,node2', node: null, event: 'report', reason: 'node2 cannot be observed; no action on an unreachable host', action: 'report', outcome: null, durationMs: null},
     ], unit: null} satisfies SuperviseResult,
@@ -232,6 +247,7 @@ describe('--json schemas (src/cli/schemas)', () => {
     assertEnum(at(node, 'transport'), TRANSPORTS, 'status node transport')
     assertEnum(at(loadSchema('stop'), 'properties', 'nodes', 'items', 'properties', 'outcome'), STOP_OUTCOMES, 'stop outcome')
     assertEnum(at(loadSchema('promote'), 'properties', 'action'), PROMOTE_ACTIONS, 'promote action')
+    for (const schema of ['supervise', 'status'] as const) assertEnum(at(loadSchema(schema), '$defs', 'event', 'properties', 'event'), SUPERVISE_EVENTS, `${schema}: supervisor event`)
     const codes: (ErrorCode | 'INTERNAL')[] = [...(Object.keys(ERROR_CATALOGUE) as ErrorCode[]), 'INTERNAL']
     assertEnum(at(loadSchema('error'), 'properties', 'error', 'properties', 'code'), codes, 'error code (the catalogue in src/errors.ts, plus INTERNAL)')
   })
@@ -255,7 +271,7 @@ describe('--json schemas (src/cli/schemas)', () => {
         const ob = {...b, name: 'node2', port: 11311, replicationPort: 11312}
         const v = pairVerdict(oa, ob)
         seen.add(v.verdict)
-        const report: StatusReport = {cluster: 'local', health: clusterHealth([v.verdict], [oa, ob]), pairs: [{nodes: ['node1', 'node2'], ...v}], nodes: [oa, ob]}
+        const report: StatusReport = {cluster: 'local', health: clusterHealth([v.verdict], [oa, ob]), pairs: [{nodes: ['node1', 'node2'], ...v}], nodes: [oa, ob], supervisor: noSupervisor}
         assertValid('status', report)
       }
     }
@@ -269,6 +285,9 @@ describe('--json schemas (src/cli/schemas)', () => {
       ['status', mutate(healthy, (d) => { (d.pairs[0] as unknown as Record<string, unknown>).since = 0 }), 'an unknown pair key'],
       ['status', mutate(healthy, (d) => { delete (d.nodes[0] as Partial<NodeObservation>).lagMs }), 'a node without lagMs'],
       ['status', mutate(healthy, (d) => { d.health = 'fine' as Health }), 'an unknown health'],
+      ['status', mutate(healthy, (d) => { (d as Partial<StatusReport>).supervisor = undefined }), 'no supervisor'],
+      ['status', mutate(healthy, (d) => { (d.supervisor.lastAction as unknown as Record<string, unknown>).event = 'guess' }), 'an unknown supervisor event'],
+      ['status', mutate(healthy, (d) => { (d.nodes[0] as unknown as Record<string, unknown>).mode = 'fast' }), 'an unknown replication mode'],
       ['status', mutate(healthy, (d) => { d.pairs[0]!.verdict = 'broken' as Verdict }), 'an unknown verdict'],
       ['status', mutate(healthy, (d) => { d.pairs[0]!.nodes = ['node1', 'node2', 'node3'] as unknown as [string, string] }), 'a pair of three'],
       ['status', mutate(healthy, (d) => { d.nodes[0]!.port = 70000 }), 'port 70000'],

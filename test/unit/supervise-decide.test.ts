@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {decideRepair, DEFAULT_POLICY, freshMemory, type PairMemory, type SupervisePolicy} from '../../src/cluster/supervise/decide.js'
+import {decideRepair, DEFAULT_POLICY, freshMemory, memoryFromEvents, type PairMemory, type SupervisePolicy} from '../../src/cluster/supervise/decide.js'
 import type {NodeObservation} from '../../src/cluster/observe.js'
 
-type Obs = Pick<NodeObservation, 'name' | 'process' | 'role' | 'state' | 'items'>
-const n = (name: string, process: Obs['process'], role: Obs['role'] = null, state: Obs['state'] = null, items: number | null = null): Obs => ({name, process, role, state, items})
+type Obs = Pick<NodeObservation, 'name' | 'process' | 'role' | 'state' | 'items' | 'mode' | 'autoReconnect'>
+const n = (name: string, process: Obs['process'], role: Obs['role'] = null, state: Obs['state'] = null, items: number | null = null): Obs =>
+  ({name, process, role, state, items, mode: role === null ? null : 'legacy', autoReconnect: role === null ? null : true})
 const master = (name: string, state: Obs['state'] = 'paired', items = 10): Obs => n(name, 'running', 'master', state, items)
 const slave = (name: string): Obs => n(name, 'running', 'slave', 'paired', 10)
 const down = (name: string): Obs => n(name, 'stopped')
@@ -57,6 +58,13 @@ describe('decideRepair: split brain policy', () => {
 })
 
 describe('decideRepair: flapping guard', () => {
+  it('watches a node again once the pair is healthy after a give-up (repaired by hand)', () => {
+    const mem: PairMemory = {...freshMemory(), repairs: {b: [T - 3000, T - 2000, T - 1000]}, givenUp: {b: T - 500}}
+    assert.equal(decideRepair(master('a', 'listening'), down('b'), mem, T).act.action, 'report')
+    const healthy = decideRepair(master('a'), slave('b'), mem, T + 1000)
+    assert.deepEqual([healthy.memory.givenUp, healthy.memory.repairs], [{}, {}])
+    assert.equal(decideRepair(master('a', 'listening'), down('b'), healthy.memory, T + 2000).act.action, 'rejoin')
+  })
   it('backs off between repairs of a node, doubling, then gives up and reports', () => {
     let mem = freshMemory()
     let t = T
@@ -84,5 +92,55 @@ describe('decideRepair: flapping guard', () => {
       if (d.act.action === 'start_pair') starts++
     }
     assert.ok(starts <= DEFAULT_POLICY.maxRepairs)
+  })
+})
+
+describe('decideRepair: native nodes that re-pair by themselves', () => {
+  const nativeMaster = (name: string, items = 10): Obs => ({...master(name, 'listening', items), mode: 'native', autoReconnect: true})
+  const longAgo = (): PairMemory => ({...freshMemory(), splitSince: T - 3_600_000})
+  it('a lasting split between them means a cut network: report, never restart one (it would drop its writes)', () => {
+    for (const splitBrain of ['keep-larger', 'keep-first'] as const) {
+      const d = decideRepair(nativeMaster('a', 1), nativeMaster('b', 9), longAgo(), T, {...DEFAULT_POLICY, splitBrain})
+      assert.equal(d.act.action, 'report', splitBrain)
+      assert.match(d.act.reason, /network between them is cut/)
+    }
+  })
+  it('one legacy node (a real repcached never dials back) is healed by the policy', () => {
+    const d = decideRepair(nativeMaster('a', 1), {...nativeMaster('b', 9), mode: 'legacy'}, longAgo(), T)
+    assert.equal(d.act.action, 'heal_split_brain')
+  })
+  it('a node started with --rep-no-reconnect is healed by the policy', () => {
+    const d = decideRepair(nativeMaster('a', 1), {...nativeMaster('b', 9), autoReconnect: false}, longAgo(), T)
+    assert.deepEqual([d.act.action, 'keep' in d.act && d.act.keep], ['heal_split_brain', 'b'])
+  })
+})
+
+describe('memoryFromEvents: a restarted supervisor keeps its flapping guard', () => {
+  const at = (ms: number): string => new Date(ms).toISOString()
+  const ev = (ms: number, node: string | null, action: string | null, event = 'repairing', pair = 'a,b', reason = 'r') => ({time: at(ms), pair, node, event, action, reason})
+  it('counts the repairs begun within the window, per node, and nothing else', () => {
+    const mem = memoryFromEvents([
+      ev(T - DEFAULT_POLICY.windowMs - 1, 'b', 'rejoin'), // too old
+      ev(T - 5000, 'b', 'rejoin'),
+      ev(T - 4000, 'b', 'rejoin', 'repair'), // the end of the same repair: not a second one
+      ev(T - 3000, 'b', 'rejoin'),
+      ev(T - 2000, 'a', 'start_pair'), // both nodes of the pair
+      {time: 'garbage', pair: 'a,b', node: 'b', event: 'repairing', action: 'rejoin', reason: 'r'},
+      ev(T - 1000, 'x', 'rejoin', 'repairing', 'x,y'),
+    ], T)
+    assert.deepEqual(mem.get('a,b')?.repairs, {b: [T - 5000, T - 3000, T - 2000], a: [T - 2000]})
+    assert.deepEqual(mem.get('x,y')?.repairs, {x: [T - 1000]})
+  })
+  it('so a node repaired maxRepairs times before the restart is given up on at once', () => {
+    const mem = memoryFromEvents([ev(T - 30_000, 'b', 'rejoin'), ev(T - 20_000, 'b', 'rejoin'), ev(T - 10_000, 'b', 'rejoin')], T)
+    const d = decideRepair(master('a', 'listening'), down('b'), mem.get('a,b')!, T)
+    assert.equal(d.act.action, 'report')
+    assert.match(d.act.reason, /giving up/)
+  })
+  it('remembers a give-up until the pair was seen healthy (someone repaired the node by hand)', () => {
+    const gaveUp = ev(T - 5000, 'b', 'report', 'report')
+    assert.ok(memoryFromEvents([gaveUp], T).get('a,b')?.givenUp.b !== undefined)
+    const healed = memoryFromEvents([ev(T - 9000, 'b', 'rejoin'), gaveUp, ev(T - 1000, null, null, 'observed', 'a,b', 'ok: a is master, the pair is linked')], T)
+    assert.deepEqual([healed.get('a,b')?.givenUp, healed.get('a,b')?.repairs], [{}, {}])
   })
 })

@@ -32,24 +32,58 @@ export interface PairMemory {
 
 export const freshMemory = (): PairMemory => ({splitSince: undefined, repairs: {}, givenUp: {}})
 
+/** The part of a past event that the flapping guard needs. */
+export interface PastRepair { time: string; pair: string; node: string | null; event: string; action: string | null; reason: string }
+
+/**
+ * What a restarted supervisor remembers: the repairs it began within the
+ * window, from its events file. Without this, a supervisor that crashes (or
+ * is restarted by systemd) in a loop would reset its own flapping guard.
+ */
+export function memoryFromEvents(events: PastRepair[], now: number, p: SupervisePolicy = DEFAULT_POLICY): Map<string, PairMemory> {
+  const out = new Map<string, PairMemory>()
+  for (const e of events) {
+    // A healthy pair after a give-up (a report naming a node): it was repaired by hand; start afresh.
+    if (e.event === 'observed' && e.reason.startsWith('ok:')) {
+      const mem = out.get(e.pair)
+      for (const n of Object.keys(mem?.givenUp ?? {})) { delete mem!.givenUp[n]; delete mem!.repairs[n] }
+      continue
+    }
+    if (e.event === 'report' && e.node !== null && e.action === 'report') {
+      const mem = out.get(e.pair) ?? freshMemory()
+      mem.givenUp[e.node] = Date.parse(e.time)
+      out.set(e.pair, mem)
+      continue
+    }
+    if (e.event !== 'repairing' || e.node === null) continue
+    const t = Date.parse(e.time)
+    if (!Number.isFinite(t) || now - t >= p.windowMs || t > now) continue
+    const mem = out.get(e.pair) ?? freshMemory()
+    const nodes = e.action === 'start_pair' ? e.pair.split(',') : [e.node]
+    for (const n of nodes) mem.repairs[n] = [...(mem.repairs[n] ?? []), t]
+    out.set(e.pair, mem)
+  }
+  return out
+}
+
 export type RepairAction =
   | {action: 'none'; reason: string}
-  | {action: 'report'; reason: string}
+  | {action: 'report'; node?: string; reason: string}
   | {action: 'wait'; node: string; reason: string}
   | {action: 'rejoin'; node: string; master: string; reason: string}
   | {action: 'start_pair'; first: string; second: string; reason: string}
   | {action: 'heal_split_brain'; keep: string; drop: string; reason: string}
 
-type Obs = Pick<NodeObservation, 'name' | 'process' | 'role' | 'state' | 'items'>
+type Obs = Pick<NodeObservation, 'name' | 'process' | 'role' | 'state' | 'items' | 'mode' | 'autoReconnect'>
 
 export interface Decision { verdict: Verdict; act: RepairAction; memory: PairMemory }
 
 /** Whether a node may be repaired now, under the flapping guard. */
 function guard(node: string, memory: PairMemory, now: number, p: SupervisePolicy): {ok: true} | {ok: false; act: RepairAction; giveUp?: string} {
-  if (memory.givenUp[node] !== undefined) return {ok: false, act: {action: 'report', reason: `${node} keeps failing; gave up repairing it (repair it by hand, then restart the supervisor)`}}
+  if (memory.givenUp[node] !== undefined) return {ok: false, act: {action: 'report', node, reason: `${node} keeps failing; gave up repairing it: repair it by hand (repctl rejoin ${node}); once the pair is healthy the supervisor watches it again`}}
   const recent = (memory.repairs[node] ?? []).filter((t) => now - t < p.windowMs)
   if (recent.length >= p.maxRepairs) {
-    return {ok: false, act: {action: 'report', reason: `${node} was repaired ${recent.length} times in ${Math.round(p.windowMs / 1000)} s; giving up on it`}, giveUp: node}
+    return {ok: false, act: {action: 'report', node, reason: `${node} was repaired ${recent.length} times in ${Math.round(p.windowMs / 1000)} s; giving up on it: repair it by hand (repctl rejoin ${node}); once the pair is healthy the supervisor watches it again`}, giveUp: node}
   }
   const last = recent[recent.length - 1]
   const wait = p.backoffMs * 2 ** Math.max(0, recent.length - 1)
@@ -61,6 +95,13 @@ export function decideRepair(a: Obs, b: Obs, memory: PairMemory, now: number, p:
   const v = pairVerdict(a, b)
   const mem: PairMemory = {splitSince: memory.splitSince, repairs: {...memory.repairs}, givenUp: {...memory.givenUp}}
   if (v.verdict !== 'split_brain') mem.splitSince = undefined
+  // A healthy pair after we gave up on a node: someone repaired it. It is ours to watch again.
+  if (v.verdict === 'ok') {
+    for (const n of Object.keys(mem.givenUp)) {
+      delete mem.givenUp[n]
+      delete mem.repairs[n]
+    }
+  }
   const unreachable = [a, b].filter((n) => n.process === 'unknown')
   const done = (act: RepairAction, giveUp?: string): Decision => {
     if (act.action === 'rejoin' || act.action === 'start_pair' || act.action === 'heal_split_brain') {
@@ -92,6 +133,12 @@ export function decideRepair(a: Obs, b: Obs, memory: PairMemory, now: number, p:
       if (mem.splitSince === undefined) mem.splitSince = now
       const age = now - mem.splitSince
       if (age < p.splitBrainGraceMs) return done({action: 'wait', node: a.name, reason: `split brain for ${Math.round(age / 1000)} s; waiting ${Math.round(p.splitBrainGraceMs / 1000)} s for the nodes to re-pair by themselves`})
+      // Native nodes that dial each other again converge by themselves (newest write wins) once
+      // the link returns. If they have not, the link between them is cut: restarting one would
+      // discard the writes it took, and it could not reach the other to copy anyway.
+      if ([a, b].every((n) => n.mode === 'native' && n.autoReconnect === true)) {
+        return done({action: 'report', reason: `split brain for ${Math.round(age / 1000)} s: both nodes keep trying to reach each other, so the network between them is cut; they converge by themselves when it returns (no restart: it would discard one side's writes)`})
+      }
       if (p.splitBrain === 'manual') return done({action: 'report', reason: `split brain for ${Math.round(age / 1000)} s; policy manual: run repctl promote NODE --yes`})
       const keepA = p.splitBrain === 'keep-first' || (a.items ?? 0) >= (b.items ?? 0)
       const [keep, drop] = keepA ? [a, b] : [b, a]

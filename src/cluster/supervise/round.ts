@@ -17,7 +17,7 @@ export interface SuperviseEvent {
   time: string
   pair: string
   node: string | null
-  event: 'observed' | 'repair' | 'report'
+  event: 'observed' | 'repairing' | 'repair' | 'report'
   reason: string
   action: RepairAction['action'] | null
   outcome: 'ok' | 'failed' | null
@@ -42,6 +42,7 @@ function actionNode(act: RepairAction): string | null {
     case 'start_pair': return act.first
     case 'heal_split_brain': return act.drop
     case 'wait': return act.node
+    case 'report': return act.node ?? null
     default: return null
   }
 }
@@ -54,7 +55,7 @@ export async function superviseRound(config: ClusterConfig, pool: HostPool, stat
     const d = decideRepair(oa, ob, state.memories.get(pair) ?? freshMemory(), Date.now(), policy)
     state.memories.set(pair, d.memory)
     const event = (e: Partial<SuperviseEvent> & Pick<SuperviseEvent, 'event' | 'reason'>): void =>
-      emit({time: new Date().toISOString(), pair, node: null, action: null, outcome: null, durationMs: null, ...e})
+      emit({time: new Date().toISOString(), pair, node: e.node ?? null, event: e.event, reason: e.reason, action: e.action ?? null, outcome: e.outcome ?? null, durationMs: e.durationMs ?? null})
     if (state.verdicts.get(pair) !== d.verdict) {
       state.verdicts.set(pair, d.verdict)
       event({event: 'observed', reason: `${d.verdict}: ${d.act.reason}`})
@@ -70,6 +71,8 @@ export async function superviseRound(config: ClusterConfig, pool: HostPool, stat
     }
     state.lastReports.delete(pair)
     if (act.action === 'none') continue
+    // Said before acting, so that a supervisor killed mid-repair leaves a trace, and its successor counts the attempt.
+    event({event: 'repairing', node: actionNode(act), reason: act.reason, action: act.action})
     const t0 = Date.now()
     let outcome: 'ok' | 'failed' = 'ok'
     let reason = act.reason

@@ -312,6 +312,7 @@ export class Replicator {
       reconnects: this.totals.reconnects,
       heartbeatTimeouts: this.totals.heartbeatTimeouts,
       refusedPeers: this.totals.refusedPeers,
+      reconnect: this.options.reconnect && this.options.peer !== undefined,
     })
   }
 }
@@ -319,6 +320,7 @@ export class Replicator {
 interface ReplicationView {
   queueFree: number; role: Role; state: LinkState; peer: string; queued: number; mode: LinkMode; lagMs: number | undefined
   copySent: number; copyReceived: number; upSince: number; recopies: number; reconnects: number; heartbeatTimeouts: number; refusedPeers: number
+  reconnect: boolean
 }
 
 function replicationLines(v: ReplicationView): StatLine[] {
@@ -341,6 +343,7 @@ function replicationLines(v: ReplicationView): StatLine[] {
     ['repl_reconnects', v.reconnects],
     ['repl_heartbeat_timeouts', v.heartbeatTimeouts],
     ['repl_refused_peers', v.refusedPeers],
+    ['repl_reconnect', v.reconnect ? 1 : 0],
   )
   return lines
 }
@@ -349,6 +352,6 @@ function replicationLines(v: ReplicationView): StatLine[] {
 export function replicationOffLines(): StatLine[] {
   return replicationLines({
     queueFree: 0, role: 'none', state: 'disconnected', peer: '-', queued: 0, mode: 'legacy', lagMs: undefined,
-    copySent: 0, copyReceived: 0, upSince: 0, recopies: 0, reconnects: 0, heartbeatTimeouts: 0, refusedPeers: 0,
+    copySent: 0, copyReceived: 0, upSince: 0, recopies: 0, reconnects: 0, heartbeatTimeouts: 0, refusedPeers: 0, reconnect: false,
   })
 }
