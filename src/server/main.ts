@@ -8,6 +8,8 @@ import {Logger} from './log.js'
 import {helpText, licenseText, parseOptions, UsageError, type ServerOptions} from './options.js'
 import {replicationOffLines, Replicator} from './replication/replicator.js'
 import {ClientListeners} from './server.js'
+import {checkSnapshot} from './snapshot/loader.js'
+import {Snapshots} from './snapshot/snapshots.js'
 import {ServerStats} from './stats.js'
 import {now, startClock, stopClock} from './store/clock.js'
 import {ItemStore} from './store/item-store.js'
@@ -47,6 +49,15 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (options.action === 'help') { process.stdout.write(helpText()); return }
   if (options.action === 'version') { process.stdout.write(`memcached ${MEMCACHED_VERSION}\n`); return }
   if (options.action === 'license') { process.stdout.write(licenseText()); return }
+  if (options.action === 'check-snapshot') {
+    const r = checkSnapshot(options.checkFile!)
+    const info = r.ok
+      ? {file: options.checkFile, valid: true, created: new Date(r.header.created).toISOString(), items: r.header.items, bytes: r.bytes, version: r.header.version}
+      : {file: options.checkFile, valid: false, missing: r.missing, reason: r.reason}
+    process.stdout.write(JSON.stringify(info) + '\n')
+    process.exitCode = r.ok ? 0 : 1
+    return
+  }
   if (options.daemonize && !isDaemonChild()) await daemonize(options.verbosity > 0)
 
   const log = new Logger(options.verbosity)
@@ -66,6 +77,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   })
   let stopping = false
   const listeners: {current?: ClientListeners} = {}
+  const snapshots = options.snapshotFile === undefined ? undefined : new Snapshots(options.snapshotFile, options.snapshotInterval, store, log)
   const replicating = options.peer !== undefined || options.replicationListenPort !== 0
   const replicator = replicating ? new Replicator(store, {
     peer: options.peer,
@@ -78,7 +90,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     timeoutMs: options.repTimeout * 1000,
     secret: readSecret(options.repSecretFile),
     reconnect: options.repReconnect,
-  }, log) : undefined
+  }, log, snapshots === undefined ? undefined : {load: () => { snapshots.load() }, skip: (master) => snapshots.skipLoad(master)}) : undefined
   const stop = async (why: string): Promise<void> => {
     if (stopping) return
     stopping = true
@@ -86,6 +98,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     // Stop taking client writes first, then hand the peer what it has not got.
     await listeners.current?.close()
     await replicator?.stop()
+    // Taken once no client and no peer can change anything: the freshest state there is.
+    await snapshots?.final()
     store.close()
     stopClock()
     if (options.pidFile !== undefined) removePidFile(options.pidFile)
@@ -94,16 +108,21 @@ export async function main(argv: readonly string[]): Promise<void> {
   const ctx: ServerContext = {
     options, store, log, stats: new ServerStats(), startedAt: now() - 2, verbosity: options.verbosity,
     requestShutdown: () => { void stop('shutdown command') },
-    extra: replicator === undefined ? replicationOffLines : () => replicator.statLines(),
+    extra: () => [...(replicator === undefined ? replicationOffLines() : replicator.statLines()), ...(snapshots?.statLines() ?? [])],
   }
   const clients = new ClientListeners(ctx)
   listeners.current = clients
   process.on('SIGTERM', () => { void stop('Terminated') })
   process.on('SIGINT', () => { void stop('Interrupt') })
+  // memcached 1.6's graceful shutdown (the one that keeps its memory file for a warm restart).
+  process.on('SIGUSR1', () => { void stop('User defined signal 1') })
   process.on('SIGHUP', () => log.info('SIGHUP ignored'))
   try {
     // repcached takes its replication role first: a slave opens client ports only with the full copy in hand.
+    // A node that serves alone or as master loads its snapshot before anyone can read or copy from it.
+    if (replicator === undefined) snapshots?.load()
     await replicator?.start()
+    snapshots?.startPeriodic()
     await clients.open()
     if (options.pidFile !== undefined) writePidFile(options.pidFile)
     if (options.user !== undefined) {

@@ -49,10 +49,16 @@ export interface ServerOptions {
   repSecretFile: string | undefined
   /** false with --rep-no-reconnect: never dial a lost peer again (repcached's behaviour). */
   repReconnect: boolean
+  /** --snapshot (or -e / --memory-file): the snapshot file, loaded at start and written at shutdown. */
+  snapshotFile: string | undefined
+  /** --snapshot-interval: also write it every this many seconds (0: only at shutdown). */
+  snapshotInterval: number
+  /** --snapshot-check: the file to verify (action 'check-snapshot'). */
+  checkFile: string | undefined
   /** Accepted flags that change nothing here, reported at -v. */
   ignored: string[]
   /** What to do instead of serving: print help, version or license. */
-  action: 'serve' | 'help' | 'version' | 'license'
+  action: 'serve' | 'help' | 'version' | 'license' | 'check-snapshot'
 }
 
 /** A command-line mistake: one line for the operator, exit code 64 (EX_USAGE). */
@@ -67,7 +73,7 @@ export function defaultOptions(): ServerOptions {
     growthFactor: 1.25, minSpace: 48, threads: 4, reqsPerEvent: 20, useCas: true, backlog: 1024, protocol: 'auto',
     itemSizeMax: 1024 * 1024, enableShutdown: false, flushEnabled: true, idleTimeout: 0,
     peer: undefined, replicationListenPort: 11212, replicationConnectPort: 11212, queueMax: 8192, drainTimeout: 5, connectTimeout: 2,
-    repTimeout: 3, repSecretFile: undefined, repReconnect: true,
+    repTimeout: 3, repSecretFile: undefined, repReconnect: true, snapshotFile: undefined, snapshotInterval: 0, checkFile: undefined,
     ignored: [], action: 'serve',
   }
 }
@@ -212,6 +218,16 @@ const SPECS: OptionSpec[] = [
     o.repSecretFile = v
   }},
   {long: ['rep-no-reconnect'], takesValue: false, set: (o) => { o.repReconnect = false }},
+  {short: 'e', long: ['snapshot', 'memory-file'], takesValue: true, set: (o, v, f) => {
+    if (v === '') throw new UsageError(`${f}: the file path is empty`)
+    o.snapshotFile = v
+  }},
+  {long: ['snapshot-interval'], takesValue: true, set: (o, v, f) => { o.snapshotInterval = int(f, v, 0, 86_400, 'seconds (0 to 86400; 0 = only at shutdown)') }},
+  {long: ['snapshot-check'], takesValue: true, set: (o, v, f) => {
+    if (v === '') throw new UsageError(`${f}: the file path is empty`)
+    o.checkFile = v
+    o.action = 'check-snapshot'
+  }},
 ]
 
 const BY_SHORT = new Map(SPECS.filter((s) => s.short !== undefined).map((s) => [s.short!, s]))
@@ -309,6 +325,10 @@ repcached ${REPCACHED_VERSION} (TypeScript server ${SERVER_RELEASE}, bundled wit
 --rep-timeout=<s>         native links: a peer silent this long is declared dead (default: 3)
 --rep-secret-file=<file>  shared secret; peers must prove it (also REPCACHED_REP_SECRET_FILE)
 --rep-no-reconnect        never dial a lost peer again (repcached's behaviour)
+-e, --snapshot=<file>     load the items saved in <file> at start; save them there at shutdown
+                          (memcached's --memory-file spelling works too)
+--snapshot-interval=<s>   also save a snapshot every s seconds (default: 0, only at shutdown)
+--snapshot-check=<file>   verify a snapshot, print what it holds as JSON, and exit (0 valid, 1 not)
 `
 }
 

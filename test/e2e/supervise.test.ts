@@ -77,6 +77,12 @@ pairs: [[node1, node2]]
 
     // Both down: the pair is started again, and the event says the data was lost.
     assert.equal((await repctl(['stop'])).code, 0)
+    // node1 was repaired moments ago, by an earlier run: the flapping guard carries over between runs.
+    round = await json<SuperviseResult>(['supervise', '--once'], 0, 'supervise')
+    const backoff = round.events.find((e) => e.event === 'report')
+    assert.deepEqual([backoff?.action, backoff?.node], ['wait', 'node1'], JSON.stringify(round.events))
+    assert.match(backoff!.reason, /backing off/)
+    await new Promise((r) => setTimeout(r, 2000))
     round = await json<SuperviseResult>(['supervise', '--once'], 0, 'supervise')
     const restart = round.events.find((e) => e.event === 'repair')
     assert.deepEqual([restart?.action, restart?.outcome], ['start_pair', 'ok'])
@@ -88,6 +94,7 @@ pairs: [[node1, node2]]
     process.kill(s.nodes[1]!.pid!, 'SIGKILL')
     await new Promise((r) => setTimeout(r, 300))
     const squatter: Server = await new Promise((resolve) => { const srv = createServer(); srv.listen(p2, '127.0.0.1', () => resolve(srv)) })
+    await new Promise((r) => setTimeout(r, 2000)) // the restart of the pair counts as a repair of node2: its backoff
     try {
       round = await json<SuperviseResult>(['supervise', '--once'], 0, 'supervise')
       const failed = round.events.find((e) => e.event === 'repair')

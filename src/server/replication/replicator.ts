@@ -47,6 +47,9 @@ const RECONNECT_MAX_MS = 10_000
 /** Deletes remembered for versioning between native peers. */
 const TOMBSTONE_MAX_AGE_S = 3600
 
+/** How the node's snapshot fits the start: loaded by a master, left unread by a slave (its copy replaces it). */
+export interface SnapshotHooks { load(): void; skip(master: string): void }
+
 interface Counters { copySent: number; copyReceived: number; recopies: number; reconnects: number; heartbeatTimeouts: number; refusedPeers: number }
 
 export class Replicator {
@@ -64,7 +67,7 @@ export class Replicator {
   private readonly nodeId: string
   private readonly housekeeping: NodeJS.Timeout
 
-  constructor(private readonly store: ItemStore, private readonly options: ReplicatorOptions, private readonly log: Logger) {
+  constructor(private readonly store: ItemStore, private readonly options: ReplicatorOptions, private readonly log: Logger, private readonly snapshot?: SnapshotHooks) {
     store.onMutation = (m) => this.onMutation(m)
     this.nodeId = `${options.listenAddress ?? '*'}:${options.listenPort}`
     this.housekeeping = setInterval(() => store.pruneTombstones(TOMBSTONE_MAX_AGE_S), 10_000)
@@ -80,9 +83,14 @@ export class Replicator {
     const peer = this.options.peer
     if (peer !== undefined) {
       const ready = new Promise<void>((resolve) => { this.clientPortsOpen = resolve })
-      if (await this.dial(peer)) return ready
+      if (await this.dial(peer)) {
+        this.snapshot?.skip(`${peer}:${this.options.connectPort}`)
+        return ready
+      }
       this.clientPortsOpen = undefined
     }
+    // Loaded before we listen: a slave that connects must get the snapshot's items in its copy.
+    this.snapshot?.load()
     await this.listen()
     this.scheduleDial()
   }

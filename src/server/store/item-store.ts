@@ -382,6 +382,21 @@ export class ItemStore {
     this.flushTimer.unref()
   }
 
+  /** Every key, lazily, for a snapshot: keys added during the walk may be visited too. */
+  keyWalk(): IterableIterator<string> {
+    return this.map.keys()
+  }
+
+  /** An item from a snapshot at start: kept as saved (absolute exptime, cas) unless it expired meanwhile. */
+  restoreItem(key: string, flags: number, exptime: number, cas: number, value: string): boolean {
+    return this.applyPeerItem(key, flags, exptime, cas, value)
+  }
+
+  /** Forget everything at once (a snapshot that failed half-way through loading). */
+  reset(): void {
+    this.clear()
+  }
+
   /** Every key held now, for a full copy; items that die before they are reached are skipped then. */
   liveKeys(): string[] {
     return Array.from(this.map.keys())

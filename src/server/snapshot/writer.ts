@@ -1,0 +1,91 @@
+// Writing a snapshot while clients keep being served: items are encoded a
+// slice at a time, each slice written with an asynchronous write (the event
+// loop runs between slices), into a temporary file that is fsynced and then
+// renamed over the old snapshot, so a crash mid-write leaves the previous
+// snapshot whole.
+
+import {open, rename, rm} from 'node:fs/promises'
+import {dirname} from 'node:path'
+import {performance} from 'node:perf_hooks'
+import type {Item} from '../store/item.js'
+import {encodeHeader, encodeRecord, HEADER_LEN, newBodyHash, recordSize} from './format.js'
+
+/** What a snapshot needs of the store. */
+export interface SnapshotSource {
+  /** Every key, lazily (keys added while walking may be visited too). */
+  keyWalk(): IterableIterator<string>
+  /** A live item, without touching its recency. */
+  peek(key: string): Item | undefined
+  readonly itemCount: number
+}
+
+export interface SnapshotReport {
+  items: number
+  bytes: number
+  durationMs: number
+  /** The longest stretch spent encoding without yielding to clients. */
+  longestPauseMs: number
+  /** Unix ms when the walk began: everything older than this is in the file. */
+  created: number
+}
+
+/** Encode this many bytes, at most, between two yields to the event loop. */
+const SLICE_BYTES = 1 << 20
+
+export async function writeSnapshot(file: string, source: SnapshotSource): Promise<SnapshotReport> {
+  const t0 = performance.now()
+  const created = Date.now()
+  const tmp = `${file}.tmp`
+  const fh = await open(tmp, 'w', 0o600)
+  let done = false
+  try {
+    const hash = newBodyHash()
+    let pos = HEADER_LEN
+    let items = 0
+    let longestPauseMs = 0
+    // Items written after the walk began may be visited again when re-linked: bound the walk.
+    let budget = source.itemCount * 2 + 1000
+    const walk = source.keyWalk()
+    for (;;) {
+      const s0 = performance.now()
+      const records: Item[] = []
+      let size = 0
+      let finished = false
+      while (size < SLICE_BYTES) {
+        const next = walk.next()
+        if (next.done === true || budget-- <= 0) { finished = true; break }
+        const it = source.peek(next.value)
+        if (it === undefined) continue
+        records.push(it)
+        size += recordSize(it)
+      }
+      const slice = Buffer.allocUnsafe(size)
+      let at = 0
+      for (const it of records) at = encodeRecord(it, slice, at)
+      hash.update(slice)
+      longestPauseMs = Math.max(longestPauseMs, performance.now() - s0)
+      if (size > 0) await fh.write(slice, 0, size, pos)
+      pos += size
+      items += records.length
+      if (finished) break
+    }
+    await fh.write(encodeHeader(created, items, pos - HEADER_LEN, hash), 0, HEADER_LEN, 0)
+    await fh.sync()
+    await fh.close()
+    done = true
+    await rename(tmp, file)
+    await syncDir(dirname(file))
+    return {items, bytes: pos, durationMs: performance.now() - t0, longestPauseMs, created}
+  } finally {
+    if (!done) {
+      await fh.close().catch(() => {})
+      await rm(tmp, {force: true})
+    }
+  }
+}
+
+/** Make the rename itself durable. */
+async function syncDir(dir: string): Promise<void> {
+  const d = await open(dir, 'r')
+  try { await d.sync() } catch { /* some filesystems refuse fsync on a directory */ } finally { await d.close() }
+}
