@@ -18,8 +18,8 @@ export const SERVER_BUNDLE = fileURLToPath(new URL('../../dist/repcached.mjs', i
 const MIN_NODE = [20, 19]
 /** A slave's start includes the full copy: generous for large caches. */
 const START_TIMEOUT_MS = 180_000
-/** SIGTERM lets the server drain replication (5 s by default) before we insist. */
-const STOP_TIMEOUT_MS = 10_000
+/** SIGTERM lets the server drain replication (5 s by default) and write its snapshot (about 1 s per million items) before we insist. */
+const STOP_TIMEOUT_MS = 60_000
 
 function versionOk(v: string): boolean {
   const [major, minor] = v.split('.').map(Number) as [number, number]

@@ -5,6 +5,7 @@ import {fetchStats} from '../client/stats.js'
 import type {NodeConfig} from '../config/schema.js'
 import {RepctlError} from '../errors.js'
 import type {Host} from '../hosts/host.js'
+import {readSnapshot, type NodeSnapshot} from './snapshots.js'
 import {nodePaths} from './topology.js'
 
 export type ProcessState = 'running' | 'stopped' | 'unknown'
@@ -34,6 +35,8 @@ export interface NodeObservation {
   mode: 'legacy' | 'native' | null
   /** Whether the node pairs again by itself after losing its peer. */
   autoReconnect: boolean | null
+  /** The node's last snapshot (a running node's word; for a stopped one, its file as checked on its host). */
+  snapshot: NodeSnapshot | null
 }
 
 const ROLES = new Set(['master', 'slave', 'none'])
@@ -86,7 +89,22 @@ export async function observeForAction(pool: {for(node: NodeConfig): Host}, node
   return seen
 }
 
-export async function observeNode(host: Host, node: NodeConfig): Promise<NodeObservation> {
+async function snapshotSeen(host: Host, node: NodeConfig, process: ProcessState, stats: Record<string, string> | undefined, withSnapshot: boolean): Promise<NodeSnapshot | null> {
+  if (!node.snapshots) return null
+  if (stats !== undefined) {
+    const time = num(stats.snapshot_last_time)
+    return time === null || time === 0 ? null : {time: new Date(time * 1000).toISOString(), items: num(stats.snapshot_last_items) ?? 0, bytes: num(stats.snapshot_last_bytes) ?? 0}
+  }
+  if (process !== 'stopped' || !withSnapshot) return null
+  const seen = await readSnapshot(host, node)
+  return seen.valid ? seen.snapshot : null
+}
+
+/**
+ * `withSnapshot`: also check a stopped node's snapshot file on its host (for
+ * `status`; it reads the whole file, which the supervisor's rounds must not wait for).
+ */
+export async function observeNode(host: Host, node: NodeConfig, withSnapshot = false): Promise<NodeObservation> {
   const proc = await nodeProcess(host, node)
   const stats = proc.process === 'stopped' ? undefined : await fetchStats(node.host, node.port)
   const role = stats?.repl_role
@@ -111,5 +129,6 @@ export async function observeNode(host: Host, node: NodeConfig): Promise<NodeObs
     version: stats?.version ?? null,
     mode: stats?.repl_mode === 'legacy' || stats?.repl_mode === 'native' ? stats.repl_mode : null,
     autoReconnect: stats?.repl_reconnect === '1' ? true : stats?.repl_reconnect === '0' ? false : null,
+    snapshot: await snapshotSeen(host, node, proc.process, stats, withSnapshot),
   }
 }

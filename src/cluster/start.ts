@@ -7,6 +7,7 @@ import type {HostPool} from '../hosts/pool.js'
 import {installBundle, preflight, startNode, waitUntil} from './node-control.js'
 import {observeForAction, observeNode, type NodeObservation} from './observe.js'
 import type {Plan, Step} from './plan.js'
+import {chooseMaster, readSnapshot} from './snapshots.js'
 import {selectPairs} from './topology.js'
 import {pairVerdict} from './verdict.js'
 
@@ -44,7 +45,11 @@ export function decideStart(preferred: Obs, other: Obs): StartDecision {
 
 export interface StartResult {
   cluster: string
-  pairs: {nodes: [string, string]; master: string | null; started: string[]; alreadyRunning: boolean}[]
+  pairs: {
+    nodes: [string, string]; master: string | null; started: string[]; alreadyRunning: boolean
+    /** Both nodes were down: the snapshot the master started from (null: none, the pair started empty). */
+    restoredFrom: {node: string; time: string; items: number} | null
+  }[]
 }
 
 /** Steps that start one node and wait until it serves (a slave: after its copy). */
@@ -83,7 +88,7 @@ export async function planStart(config: ClusterConfig, pool: HostPool, pair: str
   for (const [a, b] of selectPairs(config, pair)) {
     const [oa, ob] = await observeForAction(pool, [a, b]) as [NodeObservation, NodeObservation]
     const d = decideStart(oa, ob)
-    const entry = {nodes: [a.name, b.name] as [string, string], master: pairVerdict(oa, ob).master, started: [] as string[], alreadyRunning: false}
+    const entry: StartResult['pairs'][number] = {nodes: [a.name, b.name], master: pairVerdict(oa, ob).master, started: [], alreadyRunning: false, restoredFrom: null}
     result.pairs.push(entry)
     switch (d.action) {
       case 'refuse':
@@ -92,13 +97,33 @@ export async function planStart(config: ClusterConfig, pool: HostPool, pair: str
         entry.alreadyRunning = true
         steps.push({title: `Pair ${a.name},${b.name}: ${d.reason}`, run: async () => undefined})
         break
-      case 'start_both':
+      case 'start_both': {
         entry.master = a.name
         entry.started = [a.name, b.name]
+        // Decided once both bundles are installed: the installed server judges its own snapshot.
+        let choice = chooseMaster(a.name, {valid: false, reason: 'not checked'}, b.name, {valid: false, reason: 'not checked'})
+        const byName = (name: string): NodeConfig => (name === a.name ? a : b)
         // Both preflights first, so that a taken port stops us before anything runs.
         steps.push({title: `Check ${a.name} and ${b.name}`, run: async () => { await preflight(pool.for(a), a); await preflight(pool.for(b), b) }})
-        steps.push(...startSteps(pool, a, b, 'master').slice(1), ...startSteps(pool, b, a, 'slave').slice(1), verifyPairedStep(pool, a, b))
+        for (const n of [a, b]) steps.push({title: `Install repcached for ${n.name}`, run: async () => (await installBundle(pool.for(n), n)) === 'unchanged' ? 'up to date' : 'installed'})
+        steps.push({
+          title: `Choose the master of ${a.name},${b.name}: the node with the newest snapshot`,
+          run: async () => {
+            const [sa, sb] = await Promise.all([readSnapshot(pool.for(a), a), readSnapshot(pool.for(b), b)])
+            choice = chooseMaster(a.name, sa, b.name, sb)
+            entry.master = choice.first
+            entry.started = [choice.first, choice.second]
+            entry.restoredFrom = choice.from === null ? null : {node: choice.first, time: choice.from.time, items: choice.from.items}
+            return choice.why
+          },
+        })
+        steps.push(
+          {title: 'Start the master', run: async () => `${choice.first}: pid ${await startNode(pool.for(byName(choice.first)), byName(choice.first), byName(choice.second))}`},
+          {title: 'Start the slave (full copy)', run: async () => `${choice.second}: pid ${await startNode(pool.for(byName(choice.second)), byName(choice.second), byName(choice.first))}`},
+          verifyPairedStep(pool, a, b),
+        )
         break
+      }
       case 'start_slave': {
         const node = d.node === a.name ? a : b
         const master = node === a ? b : a

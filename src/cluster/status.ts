@@ -14,7 +14,7 @@ export interface StatusReport {
 }
 
 export async function gatherStatus(config: ClusterConfig, pool: HostPool): Promise<StatusReport> {
-  const nodes = await Promise.all(config.nodes.map((n) => observeNode(pool.for(n), n)))
+  const nodes = await Promise.all(config.nodes.map((n) => observeNode(pool.for(n), n, true)))
   const byName = new Map(nodes.map((n) => [n.name, n]))
   const pairs = config.pairs.map(([a, b]) => {
     const v = pairVerdict(byName.get(a)!, byName.get(b)!)

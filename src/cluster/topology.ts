@@ -5,11 +5,11 @@ import {join} from 'node:path'
 import type {ClusterConfig, NodeConfig} from '../config/schema.js'
 import {RepctlError} from '../errors.js'
 
-export interface NodePaths { dir: string; bundle: string; pidFile: string; logFile: string }
+export interface NodePaths { dir: string; bundle: string; pidFile: string; logFile: string; snapshot: string }
 
 export function nodePaths(node: NodeConfig): NodePaths {
   const dir = join(node.stateDir, node.name)
-  return {dir, bundle: join(dir, 'repcached.mjs'), pidFile: join(dir, 'repcached.pid'), logFile: join(dir, 'repcached.log')}
+  return {dir, bundle: join(dir, 'repcached.mjs'), pidFile: join(dir, 'repcached.pid'), logFile: join(dir, 'repcached.log'), snapshot: join(dir, 'snapshot.rcs')}
 }
 
 /** The node's server flags: its peer as -x, so a restart of either node rejoins as slave. */
@@ -26,6 +26,7 @@ export function serverArgs(node: NodeConfig, peer: NodeConfig): string[] {
     '-x', peer.host,
     '-X', `${node.replicationPort}:${peer.replicationPort}`,
     '-q', String(node.queueMax),
+    ...(node.snapshots ? ['--snapshot', paths.snapshot, '--snapshot-interval', String(node.snapshotInterval)] : []),
   ]
 }
 

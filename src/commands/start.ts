@@ -4,7 +4,7 @@ import {runSteps} from '../cli/tasks.js'
 import {planStart, type StartResult} from '../cluster/start.js'
 
 export default class Start extends BaseCommand {
-  static override description = `Start the pair(s): the first node as master, then its peer as slave with a full copy.
+  static override description = `Start the pair(s): when both nodes are down, the node with the newest valid snapshot (else the first node) as master, with that snapshot's items, then its peer as slave with a full copy.
 Each node is started with its peer as -x, so a plain restart of either rejoins as slave. Nodes already running are left alone; a healthy pair is not touched.`
   static override examples = ['<%= config.bin %> start', '<%= config.bin %> start --pair node1,node2', '<%= config.bin %> start --json']
   static override flags = {
@@ -19,7 +19,8 @@ Each node is started with its peer as -x, so a plain restart of either rejoins a
     await runSteps(plan.steps, this.jsonEnabled())
     const result = plan.result()
     for (const p of result.pairs) {
-      this.log(p.alreadyRunning ? `${p.nodes.join(',')}: already running, nothing changed` : `${p.nodes.join(',')}: paired, master ${p.master}`)
+      const restored = p.restoredFrom === null ? '' : `, restored ${p.restoredFrom.items} items from ${p.restoredFrom.node}'s snapshot of ${p.restoredFrom.time}`
+      this.log(p.alreadyRunning ? `${p.nodes.join(',')}: already running, nothing changed` : `${p.nodes.join(',')}: paired, master ${p.master}${restored}`)
     }
     return result
   }

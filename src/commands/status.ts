@@ -8,8 +8,9 @@ export function renderStatus(r: StatusReport): string {
   const rows = r.nodes.map((n) => [
     n.name, `${n.host}:${n.port}`, n.pid === null ? '-' : String(n.pid), n.process, n.role ?? '-', n.state ?? '-', n.peer ?? '-',
     n.items === null ? '-' : String(n.items), humanBytes(n.bytes), n.queue === null ? '-' : String(n.queue), n.lagMs === null ? '-' : `${n.lagMs}ms`, humanDuration(n.uptime),
+    n.snapshot === null ? '-' : `${humanDuration(Math.max(0, Math.round((Date.now() - Date.parse(n.snapshot.time)) / 1000)))} ago, ${humanBytes(n.snapshot.bytes)}`,
   ])
-  const body = table(['NODE', 'ADDRESS', 'PID', 'PROCESS', 'ROLE', 'STATE', 'PEER', 'ITEMS', 'MEMORY', 'QUEUE', 'LAG', 'UPTIME'], rows)
+  const body = table(['NODE', 'ADDRESS', 'PID', 'PROCESS', 'ROLE', 'STATE', 'PEER', 'ITEMS', 'MEMORY', 'QUEUE', 'LAG', 'UPTIME', 'SNAPSHOT'], rows)
   const verdicts = r.pairs.map((p) => `pair ${p.nodes.join(',')}: ${p.verdict} — ${p.reason}`)
   return `${body}\n\n${verdicts.join('\n')}\n${renderSupervisor(r.supervisor)}\ncluster ${r.cluster}: ${r.health.toUpperCase()}\n`
 }

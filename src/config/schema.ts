@@ -12,8 +12,12 @@ export interface NodeSettings {
   memory: number
   maxConnections: number
   queueMax: number
-  /** Where the node's bundle, pid file and log live (a subdirectory per node). */
+  /** Where the node's bundle, pid file, log and snapshot live (a subdirectory per node). */
   stateDir: string
+  /** Keep the node's items in a snapshot file (written at stop and every snapshotInterval s, loaded at start). */
+  snapshots: boolean
+  /** Seconds between snapshots while running; 0: only at stop. */
+  snapshotInterval: number
 }
 
 /** How to reach a node's host over SSH; absent for nodes on this machine. */
@@ -47,7 +51,7 @@ export interface ClusterConfig {
 
 export const BUILT_IN_SOURCE = 'built-in defaults'
 
-export const DEFAULTS: NodeSettings = {port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: '~/.repctl'}
+export const DEFAULTS: NodeSettings = {port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: '~/.repctl', snapshots: true, snapshotInterval: 60}
 
 /** The pair every command uses when there is no config file at all. */
 export const BUILT_IN_CONFIG = {
@@ -67,6 +71,8 @@ const SETTING_RULES: Record<keyof NodeSettings, (v: unknown) => string | undefin
   maxConnections: (v) => intIn(v, 1, 1_000_000),
   queueMax: (v) => intIn(v, 1, 100_000_000),
   stateDir: (v) => (typeof v === 'string' && v.trim() !== '' && !/[\n\0]/.test(v) ? undefined : 'must be a directory path'),
+  snapshots: (v) => (typeof v === 'boolean' ? undefined : 'must be true or false'),
+  snapshotInterval: (v) => intIn(v, 0, 86_400),
 }
 
 function intIn(v: unknown, min: number, max: number): string | undefined {

@@ -273,7 +273,7 @@ describe('repctl end to end: one pair through failover, rejoin, promote, stop an
 
   it('start brings the pair up: node1 master, node2 slave; status healthy, exit 0', async () => {
     const r = await json<StartResult>('start', [], 0)
-    assert.deepEqual(r, {cluster: 'local', pairs: [{nodes: ['node1', 'node2'], master: 'node1', started: ['node1', 'node2'], alreadyRunning: false}]})
+    assert.deepEqual(r, {cluster: 'local', pairs: [{nodes: ['node1', 'node2'], master: 'node1', started: ['node1', 'node2'], alreadyRunning: false, restoredFrom: null}]})
     const s = await status(0)
     assert.equal(s.health, 'healthy')
     assert.deepEqual(s.pairs, [{nodes: ['node1', 'node2'], master: 'node1', verdict: 'ok', reason: s.pairs[0]!.reason}])
@@ -293,7 +293,7 @@ describe('repctl end to end: one pair through failover, rejoin, promote, stop an
   it('start again on a healthy pair changes nothing', async () => {
     const before = await status(0)
     const r = await json<StartResult>('start', [], 0)
-    assert.deepEqual(r, {cluster: 'local', pairs: [{nodes: ['node1', 'node2'], master: 'node1', started: [], alreadyRunning: true}]})
+    assert.deepEqual(r, {cluster: 'local', pairs: [{nodes: ['node1', 'node2'], master: 'node1', started: [], alreadyRunning: true, restoredFrom: null}]})
     const human = await repctl(['start'], work)
     assert.equal(human.code, 0, describeRun(['start'], human))
     assert.match(human.stdout, /already running, nothing changed/)

@@ -57,7 +57,7 @@ class Cluster {
     const [p1, r1, p2, r2] = [await freePort(HOST_A), await freePort(HOST_A), await freePort(HOST_B), await freePort(HOST_B)]
     const state = join(dir, 'state')
     writeFileSync(join(dir, 'repctl.config.yaml'), `cluster: ${name}
-defaults: { stateDir: ${JSON.stringify(state)}, memory: 256 }
+defaults: { stateDir: ${JSON.stringify(state)}, memory: 256, snapshotInterval: 1 }
 nodes:
   node1: { host: ${HOST_A}, port: ${p1}, replicationPort: ${r1} }
   node2: { host: ${HOST_B}, port: ${p2}, replicationPort: ${r2} }
@@ -326,22 +326,51 @@ describe('repctl supervise under faults, with writes running throughout', {timeo
     }
   })
 
-  it('both nodes killed: the supervisor starts the pair again and reports the data loss', {timeout: 120_000}, async (t: TestContext) => {
+  it('both nodes killed: the supervisor starts the pair again from the newest snapshot', {timeout: 120_000}, async (t: TestContext) => {
     const c = await Cluster.create('kill-both')
     try {
       await c.start()
       c.startSupervisor()
-      const ws = writers(c, 1)
-      await writeSome(ws, 1000)
+      // One writer fills keys once and stops; another keeps overwriting and deleting its keys throughout.
+      const once = new Writer({targets: c.endpoints(), prefix: 'once-', keys: 5000}).start()
+      const churn = new Writer({targets: c.endpoints(), prefix: 'churn-', keys: 3000, deleteEvery: 5}).start()
+      const ws = [once, churn]
+      await writeSome([once], 5000)
+      await once.stop()
+      // Wait for a snapshot taken after these writes (every second here), with writes still running.
+      const written = Date.now()
+      assert.ok(await eventually(async () => Number(await stat(c.nodes[0].port, 'snapshot_last_time', c.nodes[0].host)) * 1000 > written + 1000, 10_000, 50))
       const killedAt = Date.now()
       for (const n of c.nodes) process.kill(c.pid(n)!, 'SIGKILL')
       const restart = await c.waitEvent((e) => e.event === 'repair' && e.action === 'start_pair')
       assert.equal(restart.outcome, 'ok', restart.reason)
-      assert.match(restart.reason, /data is lost/)
+      const m = /restored (\d+) items from (node\d)'s snapshot of (\S+)/.exec(restart.reason)
+      assert.ok(m !== null, restart.reason)
       const healedMs = await c.waitHealthy(killedAt)
       for (const n of c.nodes) pids.add(c.pid(n)!)
       await Promise.all(ws.map((w) => w.stop()))
-      t.diagnostic(`both killed: pair serving again after ${healedMs} ms, empty (event: ${restart.reason})`)
+      // Every key whose last write was acknowledged well before the snapshot holds that write
+      // (the margin covers what the slave had not yet received, had its snapshot been the newer one).
+      const snapshotAt = Date.parse(m[3]!)
+      const master = await c.master()
+      let older = 0
+      let lostRecent = 0
+      for (const w of ws) {
+        const found = await readKeys(master, [...w.acked.keys()])
+        for (const [k, v] of w.acked) {
+          if (w.uncertain.has(k)) continue
+          const at = w.ackTimes.get(k)!
+          if (at < snapshotAt - 500) {
+            older++
+            assert.equal(found.get(k) ?? null, v, `${k}, acknowledged ${snapshotAt - at} ms before the snapshot`)
+          } else if (found.get(k) !== v) {
+            lostRecent++
+          }
+        }
+      }
+      assert.ok(older > 1000, `${older} keys were checked`)
+      await assertConverged(c, ws)
+      t.diagnostic(`both killed: pair serving again ${healedMs} ms after the kill, ${m[1]} items restored from ${m[2]}'s snapshot taken ${killedAt - snapshotAt} ms before the kill; all ${older} keys written before it are back; ${lostRecent} keys written after it lost their last write`)
     } finally { await c.cleanup() }
   })
 

@@ -41,7 +41,7 @@ type StopEntry = StopResult['nodes'][number]
 const KEYS = {
   init: allOf<keyof InitResult>()(['file', 'overwritten']),
   start: allOf<keyof StartResult>()(['cluster', 'pairs']),
-  startPair: allOf<keyof StartPair>()(['nodes', 'master', 'started', 'alreadyRunning']),
+  startPair: allOf<keyof StartPair>()(['nodes', 'master', 'started', 'alreadyRunning', 'restoredFrom']),
   stop: allOf<keyof StopResult>()(['nodes']),
   stopEntry: allOf<keyof StopEntry>()(['name', 'outcome']),
   status: allOf<keyof StatusReport>()(['cluster', 'health', 'pairs', 'nodes', 'supervisor']),
@@ -49,7 +49,7 @@ const KEYS = {
   statusPair: allOf<keyof PairEntry>()(['nodes', 'master', 'verdict', 'reason']),
   statusNode: allOf<keyof NodeObservation>()([
     'name', 'host', 'port', 'replicationPort', 'transport', 'pid', 'process', 'reachable', 'role', 'state', 'peer',
-    'items', 'bytes', 'queue', 'lagMs', 'uptime', 'version', 'mode', 'autoReconnect',
+    'items', 'bytes', 'queue', 'lagMs', 'uptime', 'version', 'mode', 'autoReconnect', 'snapshot',
   ]),
   promote: allOf<keyof PromoteResult>()(['node', 'previousMaster', 'action']),
   rejoin: allOf<keyof RejoinResult>()(['node', 'master', 'restarted', 'changed']),
@@ -114,12 +114,12 @@ function objectSchemas(schema: unknown, path = '#'): {path: string; node: Record
 const node1: NodeObservation = {
   name: 'node1', host: '127.0.0.1', port: 11211, replicationPort: 11212, transport: 'local', pid: 2576, process: 'running', reachable: true,
   role: 'master', state: 'paired', peer: '127.0.0.1:45353', items: 10, bytes: 1234, queue: 0, lagMs: null, uptime: 2, version: '1.6.18',
-  mode: 'native', autoReconnect: true,
+  mode: 'native', autoReconnect: true, snapshot: {time: '2026-11-24T03:34:57.000Z', items: 10, bytes: 1454},
 }
 const node2Down: NodeObservation = {
   name: 'node2', host: '127.0.0.1', port: 11311, replicationPort: 11312, transport: 'local', pid: null, process: 'stopped', reachable: true,
   role: null, state: null, peer: null, items: null, bytes: null, queue: null, lagMs: null, uptime: null, version: null,
-  mode: null, autoReconnect: null,
+  mode: null, autoReconnect: null, snapshot: null,
 }
 const noSupervisor: SupervisorInfo = {running: false, pid: null, lastAction: null}
 const supervising: SupervisorInfo = {
@@ -151,11 +151,12 @@ const unknownHost: StatusReport = {
 const samples: {[K in SchemaName]: unknown[]} = {
   init: [{file: '/srv/repctl.config.yaml', overwritten: false} satisfies InitResult, {file: '/x/y.yaml', overwritten: true} satisfies InitResult],
   start: [
-    {cluster: 'local', pairs: [{nodes: ['node1', 'node2'], master: 'node1', started: ['node1', 'node2'], alreadyRunning: false}]} satisfies StartResult,
-    {cluster: 'local', pairs: [{nodes: ['node1', 'node2'], master: 'node2', started: [], alreadyRunning: true}]} satisfies StartResult,
+    {cluster: 'local', pairs: [{nodes: ['node1', 'node2'], master: 'node1', started: ['node1', 'node2'], alreadyRunning: false, restoredFrom: null}]} satisfies StartResult,
+    {cluster: 'local', pairs: [{nodes: ['node1', 'node2'], master: 'node2', started: ['node2', 'node1'], alreadyRunning: false, restoredFrom: {node: 'node2', time: '2026-11-24T03:34:57.325Z', items: 1000000}}]} satisfies StartResult,
+    {cluster: 'local', pairs: [{nodes: ['node1', 'node2'], master: 'node2', started: [], alreadyRunning: true, restoredFrom: null}]} satisfies StartResult,
     {cluster: 'c', pairs: [
-      {nodes: ['a', 'b'], master: 'b', started: ['a'], alreadyRunning: false},
-      {nodes: ['c', 'd'], master: null, started: [], alreadyRunning: true},
+      {nodes: ['a', 'b'], master: 'b', started: ['a'], alreadyRunning: false, restoredFrom: null},
+      {nodes: ['c', 'd'], master: null, started: [], alreadyRunning: true, restoredFrom: null},
     ]} satisfies StartResult,
     {cluster: 'local', pairs: []} satisfies StartResult,
   ],

@@ -13,7 +13,7 @@ const FILE = '/srv/app/repctl.config.yaml'
 const BASE = '/srv/app'
 
 const node = (name: string, host: string, over: Partial<NodeConfig> = {}): NodeConfig => ({
-  name, host, port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: join(homedir(), '.repctl'), ssh: undefined, ...over,
+  name, host, port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: join(homedir(), '.repctl'), snapshots: true, snapshotInterval: 60, ssh: undefined, ...over,
 })
 
 /** Two nodes on one address with distinct ports: the smallest valid local pair. */
@@ -47,14 +47,14 @@ describe('validateConfig: valid configs', () => {
       name: 'defaults overridden, then per node',
       raw: {
         defaults: {memory: 128, maxConnections: 50, queueMax: 100, stateDir: '/var/lib/repctl', port: 20000, replicationPort: 20001},
-        nodes: {node1: {host: '127.0.0.1'}, node2: {host: '127.0.0.1', port: 20100, replicationPort: 20101, memory: 512, maxConnections: 7, queueMax: 9, stateDir: '/opt/repctl'}},
+        nodes: {node1: {host: '127.0.0.1'}, node2: {host: '127.0.0.1', port: 20100, replicationPort: 20101, memory: 512, maxConnections: 7, queueMax: 9, stateDir: '/opt/repctl', snapshots: false}},
         pairs: [['node2', 'node1']],
       },
       expect: {
         cluster: 'local',
         nodes: [
-          {name: 'node1', host: '127.0.0.1', port: 20000, replicationPort: 20001, memory: 128, maxConnections: 50, queueMax: 100, stateDir: '/var/lib/repctl', ssh: undefined},
-          {name: 'node2', host: '127.0.0.1', port: 20100, replicationPort: 20101, memory: 512, maxConnections: 7, queueMax: 9, stateDir: '/opt/repctl', ssh: undefined},
+          {name: 'node1', host: '127.0.0.1', port: 20000, replicationPort: 20001, memory: 128, maxConnections: 50, queueMax: 100, stateDir: '/var/lib/repctl', snapshots: true, snapshotInterval: 60, ssh: undefined},
+          {name: 'node2', host: '127.0.0.1', port: 20100, replicationPort: 20101, memory: 512, maxConnections: 7, queueMax: 9, stateDir: '/opt/repctl', snapshots: false, snapshotInterval: 60, ssh: undefined},
         ],
         pairs: [['node2', 'node1']],
       },
@@ -111,7 +111,7 @@ describe('validateConfig: valid configs', () => {
 
   it('leaves DEFAULTS untouched', () => {
     validateConfig({defaults: {memory: 999}, nodes: LOCAL}, FILE, BASE)
-    assert.deepEqual(DEFAULTS, {port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: '~/.repctl'})
+    assert.deepEqual(DEFAULTS, {port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: '~/.repctl', snapshots: true, snapshotInterval: 60})
   })
 })
 
@@ -143,6 +143,8 @@ describe('validateConfig: invalid configs name the file and the key path', () =>
     {name: 'port as a string', raw: withNode1({port: '11211'}), says: 'nodes.node1.port: must be a whole number from 1 to 65535 (got "11211")'},
     {name: 'port not whole', raw: withNode1({port: 11211.5}), says: 'nodes.node1.port: must be a whole number from 1 to 65535 (got 11211.5)'},
     {name: 'memory as a boolean', raw: withNode1({memory: true}), says: 'nodes.node1.memory: must be a whole number from 1 to 1048576 (got true)'},
+    {name: 'snapshots as a string', raw: withNode1({snapshots: 'yes'}), says: 'nodes.node1.snapshots: must be true or false (got "yes")'},
+    {name: 'snapshotInterval negative', raw: withDefaults({snapshotInterval: -5}), says: 'defaults.snapshotInterval: must be a whole number from 0 to 86400 (got -5)'},
     {name: 'maxConnections zero', raw: withDefaults({maxConnections: 0}), says: 'defaults.maxConnections: must be a whole number from 1 to 1000000 (got 0)'},
     {name: 'queueMax negative', raw: withNode1({queueMax: -1}), says: 'nodes.node1.queueMax: must be a whole number from 1 to 100000000 (got -1)'},
     {name: 'stateDir a number', raw: withDefaults({stateDir: 5}), says: 'defaults.stateDir: must be a directory path (got 5)'},
@@ -364,8 +366,8 @@ describe('loadConfig with real files', () => {
     assert.deepEqual(c, {
       cluster: 'local',
       nodes: [
-        {name: 'node1', host: '127.0.0.1', port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: state, ssh: undefined},
-        {name: 'node2', host: '127.0.0.1', port: 11311, replicationPort: 11312, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: state, ssh: undefined},
+        {name: 'node1', host: '127.0.0.1', port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: state, snapshots: true, snapshotInterval: 60, ssh: undefined},
+        {name: 'node2', host: '127.0.0.1', port: 11311, replicationPort: 11312, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: state, snapshots: true, snapshotInterval: 60, ssh: undefined},
       ],
       pairs: [['node1', 'node2']],
       source: BUILT_IN_SOURCE,

@@ -5,6 +5,7 @@ import type {LinkState, NodeObservation, Role} from '../../src/cluster/observe.j
 import {decidePromote, planPromote, type PromoteDecision} from '../../src/cluster/promote.js'
 import {decideRejoin, planRejoin, type RejoinDecision} from '../../src/cluster/rejoin.js'
 import {decideStart, planStart, type StartDecision} from '../../src/cluster/start.js'
+import {chooseMaster, type SnapshotSeen} from '../../src/cluster/snapshots.js'
 import {nodePaths} from '../../src/cluster/topology.js'
 import {validateConfig, type ClusterConfig, type NodeConfig} from '../../src/config/schema.js'
 import {RepctlError, type ErrorCode} from '../../src/errors.js'
@@ -329,7 +330,7 @@ describe('plans refuse or ask for confirmation before any step', () => {
     script(running('master', 'paired'), running('slave', 'paired'))
     const start = await planStart(config, pool, undefined)
     assert.equal(start.steps.length, 1)
-    assert.deepEqual(start.result().pairs, [{nodes: ['node1', 'node2'], master: 'node1', started: [], alreadyRunning: true}])
+    assert.deepEqual(start.result().pairs, [{nodes: ['node1', 'node2'], master: 'node1', started: [], alreadyRunning: true, restoredFrom: null}])
     const rejoin = await planRejoin(config, pool, 'node2')
     assert.deepEqual(rejoin.result(), {node: 'node2', master: 'node1', restarted: false, changed: false})
     const promote = await planPromote(config, pool, 'node1', async () => assert.fail('no confirmation is needed'))
@@ -362,9 +363,30 @@ describe('plans refuse or ask for confirmation before any step', () => {
   it('a slave that is down next to a live master: start plans that slave only', async () => {
     script(running('master', 'listening'), {kind: 'stopped'})
     const plan = await planStart(config, pool, undefined)
-    assert.deepEqual(plan.result().pairs, [{nodes: ['node1', 'node2'], master: 'node1', started: ['node2'], alreadyRunning: false}])
+    assert.deepEqual(plan.result().pairs, [{nodes: ['node1', 'node2'], master: 'node1', started: ['node2'], alreadyRunning: false, restoredFrom: null}])
     assert.ok(plan.steps.some((s) => s.title === 'Start node2 as slave of node1 (full copy)'))
     assert.ok(!plan.steps.some((s) => s.title.startsWith('Start node1')))
     assert.deepEqual(host.changes, [])
   })
+})
+
+describe('chooseMaster: a pair whose nodes are both down starts from its newest snapshot', () => {
+  const valid = (time: string, items = 5): SnapshotSeen => ({valid: true, snapshot: {time, items, bytes: 100}})
+  const none: SnapshotSeen = {valid: false, reason: 'no such file'}
+  const damaged: SnapshotSeen = {valid: false, reason: 'checksum mismatch (the file is damaged)'}
+  const table: [string, SnapshotSeen, SnapshotSeen, string, string | null][] = [
+    ['no snapshots: the first node, empty', none, none, 'a', null],
+    ['only the second has one: the second', none, valid('2026-11-24T03:00:00.000Z'), 'b', '2026-11-24T03:00:00.000Z'],
+    ['only the first has one: the first', valid('2026-11-24T03:00:00.000Z'), none, 'a', '2026-11-24T03:00:00.000Z'],
+    ['the newer wins', valid('2026-11-24T03:00:00.000Z'), valid('2026-11-24T03:00:01.000Z'), 'b', '2026-11-24T03:00:01.000Z'],
+    ['a tie keeps the first', valid('2026-11-24T03:00:00.000Z'), valid('2026-11-24T03:00:00.000Z'), 'a', '2026-11-24T03:00:00.000Z'],
+    ['a damaged newer file does not count', valid('2026-11-24T03:00:00.000Z'), damaged, 'a', '2026-11-24T03:00:00.000Z'],
+  ]
+  for (const [name, sa, sb, first, from] of table) {
+    it(name, () => {
+      const c = chooseMaster('a', sa, 'b', sb)
+      assert.deepEqual([c.first, c.second, c.from?.time ?? null], [first, first === 'a' ? 'b' : 'a', from])
+      if (from === null) assert.match(c.why, /starts empty/)
+    })
+  }
 })

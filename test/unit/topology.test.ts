@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {findNode, nodePaths, pairOf, selectPairs, serverArgs} from '../../src/cluster/topology.js'
+import {findNode, nodePaths, pairOf, selectPairs, serverArgs, type NodePaths} from '../../src/cluster/topology.js'
 import {validateConfig, type ClusterConfig} from '../../src/config/schema.js'
 import {RepctlError, type ErrorCode} from '../../src/errors.js'
 
@@ -14,7 +14,7 @@ const CONFIG: ClusterConfig = validateConfig({
     node1: {host: '127.0.0.1', port: 11211, replicationPort: 11212},
     node2: {host: '127.0.0.1', port: 11311, replicationPort: 11312, memory: 256, stateDir: '/opt/state'},
     'cache-a': {host: '127.0.0.2', port: 21211, replicationPort: 21212},
-    'cache-b': {host: '127.0.0.3', port: 21211, replicationPort: 21212, queueMax: 10},
+    'cache-b': {host: '127.0.0.3', port: 21211, replicationPort: 21212, queueMax: 10, snapshots: false},
   },
   pairs: [['node1', 'node2'], ['cache-a', 'cache-b']],
 }, SOURCE, '/srv/app')
@@ -29,10 +29,10 @@ function throws(fn: () => unknown, code: ErrorCode, message: string): void {
 }
 
 describe('nodePaths', () => {
-  const cases: [string, {dir: string; bundle: string; pidFile: string; logFile: string}][] = [
-    ['node1', {dir: '/var/lib/repctl/node1', bundle: '/var/lib/repctl/node1/repcached.mjs', pidFile: '/var/lib/repctl/node1/repcached.pid', logFile: '/var/lib/repctl/node1/repcached.log'}],
-    ['node2', {dir: '/opt/state/node2', bundle: '/opt/state/node2/repcached.mjs', pidFile: '/opt/state/node2/repcached.pid', logFile: '/opt/state/node2/repcached.log'}],
-    ['cache-a', {dir: '/var/lib/repctl/cache-a', bundle: '/var/lib/repctl/cache-a/repcached.mjs', pidFile: '/var/lib/repctl/cache-a/repcached.pid', logFile: '/var/lib/repctl/cache-a/repcached.log'}],
+  const cases: [string, NodePaths][] = [
+    ['node1', {dir: '/var/lib/repctl/node1', bundle: '/var/lib/repctl/node1/repcached.mjs', pidFile: '/var/lib/repctl/node1/repcached.pid', logFile: '/var/lib/repctl/node1/repcached.log', snapshot: '/var/lib/repctl/node1/snapshot.rcs'}],
+    ['node2', {dir: '/opt/state/node2', bundle: '/opt/state/node2/repcached.mjs', pidFile: '/opt/state/node2/repcached.pid', logFile: '/opt/state/node2/repcached.log', snapshot: '/opt/state/node2/snapshot.rcs'}],
+    ['cache-a', {dir: '/var/lib/repctl/cache-a', bundle: '/var/lib/repctl/cache-a/repcached.mjs', pidFile: '/var/lib/repctl/cache-a/repcached.pid', logFile: '/var/lib/repctl/cache-a/repcached.log', snapshot: '/var/lib/repctl/cache-a/snapshot.rcs'}],
   ]
   for (const [name, paths] of cases) {
     it(`${name}: a directory per node under its stateDir`, () => assert.deepEqual(nodePaths(findNode(CONFIG, name)), paths))
@@ -44,14 +44,17 @@ describe('serverArgs: the repcached command line', () => {
     ['node1', 'node2', [
       '/var/lib/repctl/node1/repcached.mjs', '-d', '-v', '-P', '/var/lib/repctl/node1/repcached.pid',
       '-p', '11211', '-l', '127.0.0.1', '-m', '128', '-c', '2048', '-x', '127.0.0.1', '-X', '11212:11312', '-q', '4096',
+      '--snapshot', '/var/lib/repctl/node1/snapshot.rcs', '--snapshot-interval', '60',
     ]],
     ['node2', 'node1', [
       '/opt/state/node2/repcached.mjs', '-d', '-v', '-P', '/opt/state/node2/repcached.pid',
       '-p', '11311', '-l', '127.0.0.1', '-m', '256', '-c', '2048', '-x', '127.0.0.1', '-X', '11312:11212', '-q', '4096',
+      '--snapshot', '/opt/state/node2/snapshot.rcs', '--snapshot-interval', '60',
     ]],
     ['cache-a', 'cache-b', [
       '/var/lib/repctl/cache-a/repcached.mjs', '-d', '-v', '-P', '/var/lib/repctl/cache-a/repcached.pid',
       '-p', '21211', '-l', '127.0.0.2', '-m', '128', '-c', '2048', '-x', '127.0.0.3', '-X', '21212:21212', '-q', '4096',
+      '--snapshot', '/var/lib/repctl/cache-a/snapshot.rcs', '--snapshot-interval', '60',
     ]],
     ['cache-b', 'cache-a', [
       '/var/lib/repctl/cache-b/repcached.mjs', '-d', '-v', '-P', '/var/lib/repctl/cache-b/repcached.pid',

@@ -127,7 +127,7 @@ export function decideRepair(a: Obs, b: Obs, memory: PairMemory, now: number, p:
     case 'down': {
       const g = guard(a.name, mem, now, p)
       if (!g.ok) return done(g.act, g.giveUp)
-      return done({action: 'start_pair', first: a.name, second: b.name, reason: 'both nodes are down; starting the pair again (their data is lost)'})
+      return done({action: 'start_pair', first: a.name, second: b.name, reason: 'both nodes are down; starting the pair again, from its newest snapshot if it has one'})
     }
     case 'split_brain': {
       if (mem.splitSince === undefined) mem.splitSince = now

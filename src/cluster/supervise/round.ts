@@ -78,7 +78,12 @@ export async function superviseRound(config: ClusterConfig, pool: HostPool, stat
     let reason = act.reason
     try {
       if (act.action === 'rejoin') await runPlan(planRejoin(config, pool, act.node))
-      else if (act.action === 'start_pair') await runPlan(planStart(config, pool, `${act.first},${act.second}`))
+      else if (act.action === 'start_pair') {
+        const plan = await planStart(config, pool, `${act.first},${act.second}`)
+        for (const step of plan.steps) await step.run()
+        const from = plan.result().pairs[0]?.restoredFrom ?? null
+        reason = from === null ? `${reason}: there was none, the data is lost` : `${reason}: restored ${from.items} items from ${from.node}'s snapshot of ${from.time}`
+      }
       else await runPlan(planPromote(config, pool, act.keep, async () => true))
     } catch (e) {
       outcome = 'failed'
