@@ -1,0 +1,175 @@
+// npm run bench: our server side by side with the real memcached on this
+// machine, same load, interleaved rounds (A B A B …), medians and ratios.
+// See bench/README.md for how to read it. Nothing here is asserted: the
+// figures are for people (and bench/history.md), not for the test suite.
+
+import {readFileSync} from 'node:fs'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {cpus, tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {parseArgs} from 'node:util'
+import {eventually, startNode, stat} from '../test/helpers/pair.js'
+import {freePort} from '../test/helpers/ports.js'
+import {launch, SERVER_BUNDLE, startMemcached, startOurServer, type RunningServer, which} from '../test/helpers/processes.js'
+import {locateMcload, runLoad, type LoadResult, type LoadSpec} from './lib/mcload.js'
+
+const {values: opts} = parseArgs({options: {
+  json: {type: 'boolean', default: false},
+  rounds: {type: 'string', default: '3'},
+  seconds: {type: 'string', default: '4'},
+  quick: {type: 'boolean', default: false},
+  only: {type: 'string'},
+}})
+const rounds = opts.quick ? 1 : Number(opts.rounds)
+const seconds = opts.quick ? 2 : Number(opts.seconds)
+const say = (line: string): void => { if (!opts.json) process.stderr.write(`${line}\n`) }
+const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2 }
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+const selected = (name: string): boolean => opts.only === undefined || opts.only.split(',').includes(name)
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return m === null ? NaN : Number(m[1]) / 1024
+}
+
+interface Row { name: string; unit: string; ours: number; memcached: number | null; ratio: number | null; target: string; met: boolean | null; note?: string }
+const rows: Row[] = []
+function row(name: string, unit: string, ours: number, memcached: number | null, target: string, met: (ours: number, ratio: number | null) => boolean | null, note?: string): void {
+  const ratio = memcached === null || memcached === 0 ? null : ours / memcached
+  rows.push({name, unit, ours, memcached, ratio, target, met: met(ours, ratio), note})
+}
+
+const mc = locateMcload()
+const haveMemcached = which('memcached') !== undefined
+const scratch = mkdtempSync(join(tmpdir(), 'repctl-bench-'))
+const started: RunningServer[] = []
+async function track<T extends RunningServer>(p: Promise<T>): Promise<T> { const s = await p; started.push(s); return s }
+async function stopAll(): Promise<void> { for (const s of started.splice(0)) await s.stop('SIGKILL') }
+
+say(`repctl bench — ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}; load generator: ${mc.how}`)
+say(haveMemcached ? 'memcached: found, run side by side with -t 1' : 'memcached: not installed, ours only (install it for ratios)')
+
+// ---- throughput: three workloads, interleaved rounds ---------------------------------------------
+const workloads: {name: string; spec: Partial<LoadSpec>; target: number}[] = [
+  {name: 'one request in flight (50 conns, 90% get)', spec: {depth: 1}, target: 0.7},
+  {name: '16 pipelined per connection', spec: {depth: 16}, target: 2.0},
+  {name: '10-key multiget', spec: {multiget: 10}, target: 0.8},
+]
+if (selected('throughput')) {
+  const ours = await track(startOurServer(['-m', '1024']))
+  const theirs = haveMemcached ? await track(startMemcached(['-t', '1', '-m', '1024'])) : undefined
+  for (const w of workloads) {
+    const a: LoadResult[] = []
+    const b: LoadResult[] = []
+    for (let r = 0; r < rounds; r++) {
+      a.push(runLoad(mc.path, {port: ours.port, pid: ours.pid, seconds, ...w.spec}))
+      if (theirs !== undefined) b.push(runLoad(mc.path, {port: theirs.port, pid: theirs.pid, seconds, ...w.spec}))
+      say(`  ${w.name}, round ${r + 1}: ours ${a.at(-1)!.ops} ops/s${theirs === undefined ? '' : `, memcached ${b.at(-1)!.ops}`}`)
+    }
+    const m = (xs: LoadResult[], f: (x: LoadResult) => number | null): number | null => xs.length === 0 ? null : median(xs.map((x) => f(x) ?? NaN))
+    row(`${w.name}: ops/s`, 'ops/s', m(a, (x) => x.ops)!, m(b, (x) => x.ops), `≥ ${w.target}×`, (_o, ratio) => ratio === null ? null : ratio >= w.target)
+    row(`${w.name}: ops per server CPU-second`, 'ops/cpu-s', m(a, (x) => x.opsPerCpuS)!, m(b, (x) => x.opsPerCpuS), '', () => null)
+    row(`${w.name}: p50 latency`, 'µs', m(a, (x) => x.p50)!, m(b, (x) => x.p50), '', () => null)
+    row(`${w.name}: p99 latency`, 'µs', m(a, (x) => x.p99)!, m(b, (x) => x.p99), '', () => null)
+  }
+  await stopAll()
+}
+
+// ---- memory: RSS holding 1M × 100-byte items --------------------------------------------------------
+if (selected('memory')) {
+  const ours = await track(startOurServer(['-m', '1024']))
+  runLoad(mc.path, {port: ours.port, keys: 1_000_000, seconds: 1, warm: 0, conns: 4, getRatio: 1})
+  await sleep(2000)
+  const oursRss = rssMb(ours.pid)
+  let theirsRss: number | null = null
+  if (haveMemcached) {
+    const theirs = await track(startMemcached(['-t', '1', '-m', '1024']))
+    runLoad(mc.path, {port: theirs.port, keys: 1_000_000, seconds: 1, warm: 0, conns: 4, getRatio: 1})
+    await sleep(1000)
+    theirsRss = rssMb(theirs.pid)
+  }
+  say(`  RSS with 1M items: ours ${oursRss.toFixed(0)} MB${theirsRss === null ? '' : `, memcached ${theirsRss.toFixed(0)} MB`}`)
+  row('RSS holding 1M × 100-byte items', 'MB', oursRss, theirsRss, '≤ 1.4×', (_o, ratio) => ratio === null ? null : ratio <= 1.4)
+  await stopAll()
+}
+
+// ---- replication: cost, full copy, failover ----------------------------------------------------------
+if (selected('replication')) {
+  const [ra, rb] = [await freePort(), await freePort()]
+  const single = await track(startOurServer(['-m', '1024']))
+  const master = await track(startNode({repListen: ra, repConnect: rb, peer: '127.0.0.1', extra: ['-m', '1024']}))
+  await track(startNode({repListen: rb, repConnect: ra, peer: '127.0.0.1', extra: ['-m', '1024']}))
+  const on: number[] = []
+  const off: number[] = []
+  for (let r = 0; r < rounds; r++) {
+    off.push(runLoad(mc.path, {port: single.port, seconds}).ops)
+    on.push(runLoad(mc.path, {port: master.port, seconds}).ops)
+    say(`  replication cost, round ${r + 1}: alone ${off.at(-1)} ops/s, paired master ${on.at(-1)} ops/s`)
+  }
+  row('throughput with replication on (paired master), vs off (one node)', 'ops/s', median(on), median(off), 'cost ≤ 10% (≥ 0.9×)', (_o, ratio) => ratio === null ? null : ratio >= 0.9, 'memcached column: our node alone')
+  await stopAll()
+
+  // Full copy of 1M items: the slave opens its client port once the copy has arrived.
+  const [r1, r2] = [await freePort(), await freePort()]
+  const m1 = await track(startNode({repListen: r1, repConnect: r2, peer: '127.0.0.1', extra: ['-m', '1024']}))
+  runLoad(mc.path, {port: m1.port, keys: 1_000_000, seconds: 1, warm: 0, conns: 4, getRatio: 1})
+  const t0 = Date.now()
+  const s1 = await track(startNode({repListen: r2, repConnect: r1, peer: '127.0.0.1', extra: ['-m', '1024']}, 120_000))
+  const copyS = (Date.now() - t0) / 1000
+  const items = Number(await stat(s1.port, 'curr_items'))
+  say(`  full copy: ${items} items in ${copyS.toFixed(2)} s`)
+  row('full copy of 1M × 100-byte items (start of slave to its port open)', 's', copyS, null, '≤ 2 s', (o) => o <= 2)
+  row('replication link during the full copy', 'items/s', items / copyS, null, '≥ 400k', (o) => o >= 400_000)
+
+  // kill -9 of the master: time until the survivor says it is master.
+  const k0 = Date.now()
+  process.kill(m1.pid, 'SIGKILL')
+  await eventually(async () => (await stat(s1.port, 'repl_role').catch(() => undefined)) === 'master', 10_000, 1)
+  const failoverMs = Date.now() - k0
+  say(`  kill -9 master → survivor master: ${failoverMs} ms`)
+  row('kill -9 of the master → survivor serving as master', 'ms', failoverMs, null, '', () => null)
+  await stopAll()
+}
+
+// ---- snapshots: 1M items written while serving, and loaded at start ---------------------------------
+if (selected('snapshot')) {
+  const file = join(scratch, 'bench.rcs')
+  const port = await freePort()
+  const args = (p: number): string[] => [SERVER_BUNDLE, '-p', String(p), '-l', '127.0.0.1', '-X', '0', '-m', '1024', '-e', file, '--snapshot-interval', '2']
+  const s = await track(launch(process.execPath, args, 'repcached', {port}))
+  runLoad(mc.path, {port, keys: 1_000_000, seconds: 1, warm: 0, conns: 4, getRatio: 1})
+  const quiet = runLoad(mc.path, {port, keys: 1_000_000, seconds: 1, warm: 0, depth: 1, conns: 10})
+  // A run long enough to overlap snapshots (every 2 s).
+  const busy = runLoad(mc.path, {port, keys: 1_000_000, seconds: 6, warm: 0, depth: 1, conns: 10})
+  const writeMs = Number(await stat(port, 'snapshot_last_duration_ms'))
+  const pauseMs = Number(await stat(port, 'snapshot_last_pause_ms'))
+  const bytes = Number(await stat(port, 'snapshot_last_bytes'))
+  await s.stop('SIGTERM')
+  started.splice(started.indexOf(s), 1)
+  const t0 = Date.now()
+  const again = await track(launch(process.execPath, args, 'repcached', {port, readyTimeoutMs: 120_000}))
+  const loadMs = Date.now() - t0
+  const loaded = Number(await stat(port, 'snapshot_loaded_items'))
+  say(`  snapshot of 1M items: ${(bytes / 1e6).toFixed(0)} MB written in ${writeMs} ms (longest pause ${pauseMs} ms); p99 ${quiet.p99} µs without, ${busy.p99} µs with snapshots running; ${loaded} items loaded, port open ${loadMs} ms after start`)
+  row('snapshot of 1M items: write time (while serving)', 'ms', writeMs, null, '', () => null)
+  row('snapshot of 1M items: longest stall of the event loop while writing', 'ms', pauseMs, null, '', () => null)
+  row('client p99 latency while snapshots run (1 in flight, 10 conns)', 'µs', busy.p99, quiet.p99, '', () => null, 'memcached column: same server, no snapshot running')
+  row('snapshot of 1M items: start to port open (load)', 'ms', loadMs, null, '', () => null)
+  await again.stop('SIGKILL')
+  started.splice(started.indexOf(again), 1)
+}
+
+await stopAll()
+rmSync(scratch, {recursive: true, force: true})
+
+const result = {date: new Date().toISOString(), node: process.version, cpus: cpus().length, loadGenerator: mc.how, memcached: haveMemcached, rounds, seconds, rows}
+if (opts.json) {
+  process.stdout.write(JSON.stringify(result, null, 2) + '\n')
+} else {
+  const fmt = (x: number | null, unit: string): string => x === null || Number.isNaN(x) ? '—' : unit === 'ops/s' || unit === 'ops/cpu-s' || unit === 'items/s' ? Math.round(x).toLocaleString('en-US') : unit === 's' ? x.toFixed(2) : Math.round(x).toString()
+  const lines = ['| measure | unit | ours | memcached | ratio | target | met |', '| --- | --- | --- | --- | --- | --- | --- |']
+  for (const r of rows) {
+    lines.push(`| ${r.name}${r.note === undefined ? '' : ` (${r.note})`} | ${r.unit} | ${fmt(r.ours, r.unit)} | ${fmt(r.memcached, r.unit)} | ${r.ratio === null ? '—' : `${r.ratio.toFixed(2)}×`} | ${r.target || '—'} | ${r.met === null ? '—' : r.met ? 'yes' : '**no**'} |`)
+  }
+  process.stdout.write(`\n${lines.join('\n')}\n\n${rounds} round(s) of ${seconds} s per workload, medians; ${mc.how}.\n`)
+}
