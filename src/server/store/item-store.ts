@@ -412,12 +412,13 @@ export class ItemStore {
   applyPeerItem(key: string, flags: number, exptime: number, cas: number, value: string, newerOnly = false): boolean {
     // Later local versions must not reuse a cas the peer handed out.
     if (cas >= this.nextCas) this.nextCas = cas + 1
-    const old = this.peek(key)
+    const t = now()
+    // One lookup: a full copy applies a million of these.
+    const stale = this.map.get(key)
+    const old = stale !== undefined && !this.dead(stale, t) ? stale : undefined
     if (newerOnly && ((old !== undefined && old.cas >= cas) || (this.tombstone(key) ?? -1) >= cas)) return false
     const size = itemTotalSize(key.length, flags, value.length, this.options.useCas)
-    const stale = this.map.get(key)
     if (stale !== undefined) this.unlink(stale)
-    const t = now()
     if (size > this.options.itemSizeMax || (exptime !== 0 && exptime <= t) || !this.makeRoom(size + JS_OVERHEAD_PER_ITEM, undefined)) {
       if (old !== undefined) this.changed({kind: 'delete', key, origin: 'peer'})
       return false
