@@ -29,8 +29,12 @@ export interface SnapshotReport {
   created: number
 }
 
-/** Encode this many bytes, at most, between two yields to the event loop. */
-const SLICE_BYTES = 1 << 20
+/**
+ * Encode this many bytes, at most, between two yields to the event loop. Measured with 1M items and
+ * a snapshot every 2 s (npm run bench): 1 MiB slices wrote in 0.8 s but pushed client p99 from
+ * 0.33 to 5.3 ms; 64 KiB take 1.3 s and keep p99 under 0.9 ms.
+ */
+const SLICE_BYTES = 64 << 10
 
 export async function writeSnapshot(file: string, source: SnapshotSource): Promise<SnapshotReport> {
   const t0 = performance.now()
