@@ -19,13 +19,14 @@ const {values: opts} = parseArgs({options: {
   seconds: {type: 'string', default: '4'},
   quick: {type: 'boolean', default: false},
   only: {type: 'string'},
+  long: {type: 'string'},
 }})
 const rounds = opts.quick ? 1 : Number(opts.rounds)
 const seconds = opts.quick ? 2 : Number(opts.seconds)
 const say = (line: string): void => { if (!opts.json) process.stderr.write(`${line}\n`) }
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2 }
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
-const selected = (name: string): boolean => opts.only === undefined || opts.only.split(',').includes(name)
+const selected = (name: string): boolean => opts.long === undefined && (opts.only === undefined || opts.only.split(',').includes(name))
 
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
@@ -160,6 +161,24 @@ if (selected('snapshot')) {
   row('snapshot of 1M items: start to port open (load)', 'ms', loadMs, null, '', () => null)
   await s.stop('SIGKILL')
   started.splice(started.indexOf(s), 1)
+}
+
+// ---- stability: --long MINUTES of the same load, minute by minute ------------------------------------
+if (opts.long !== undefined) {
+  const minutes = Number(opts.long)
+  const s = await track(startOurServer(['-m', '1024']))
+  const perMinute: {ops: number; rssMb: number}[] = []
+  for (let m = 0; m < minutes; m++) {
+    // 100k keys and 10% sets: the store fills, then churns (overwrites) for the rest of the run.
+    const r = runLoad(mc.path, {port: s.port, pid: s.pid, seconds: 60, warm: m === 0 ? 1 : 0, keys: 100_000})
+    perMinute.push({ops: r.ops, rssMb: rssMb(s.pid)})
+    say(`  minute ${m + 1}: ${r.ops} ops/s, RSS ${rssMb(s.pid).toFixed(0)} MB`)
+  }
+  const first = perMinute[0]!
+  const last = perMinute.at(-1)!
+  row(`last minute's throughput vs the first (${minutes}-minute run, one in flight, 100k keys)`, 'ops/s', last.ops, first.ops, '≥ 0.9×', (_o, ratio) => ratio === null ? null : ratio >= 0.9, 'memcached column: our first minute')
+  row(`RSS after the last minute vs after the first`, 'MB', last.rssMb, first.rssMb, 'flat (≤ 1.1×)', (_o, ratio) => ratio === null ? null : ratio <= 1.1, 'memcached column: our first minute')
+  await stopAll()
 }
 
 await stopAll()
