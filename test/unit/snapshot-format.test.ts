@@ -22,8 +22,8 @@ class FakeStore {
   readonly items = new Map<string, Saved>()
   resets = 0
   get itemCount(): number { return this.items.size }
-  keyWalk(): IterableIterator<string> { return this.items.keys() }
-  peek(key: string): Item | undefined { return this.items.get(key) as Item | undefined }
+  itemWalk(): IterableIterator<Item> { return this.items.values() as IterableIterator<Item> }
+  isLive(_it: Item): boolean { return true }
   restoreItem(key: string, flags: number, exptime: number, cas: number, value: string): boolean {
     this.items.set(key, {key, flags, exptime, cas, value})
     return true
@@ -119,7 +119,7 @@ describe('snapshot file format', () => {
     await writeSnapshot(file, sample())
     const before = readFileSync(file)
     const broken = sample()
-    broken.peek = () => { throw new Error('store exploded') }
+    broken.isLive = () => { throw new Error('store exploded') }
     await assert.rejects(writeSnapshot(file, broken), /store exploded/)
     assert.deepEqual(readFileSync(file), before)
     assert.equal(existsSync(`${file}.tmp`), false)

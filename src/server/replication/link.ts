@@ -61,9 +61,9 @@ export class ReplicationLink {
   /** After a -q overflow: the keys changed since, sent as their current state once the peer reads again. */
   private overflowKeys: Set<string> | undefined
   private overflowFlush: number | undefined
-  private copyKeys: string[] | undefined
+  /** The full copy in progress: a walk over the store's items (deleted ones are skipped by the walk itself). */
+  private copyItems: IterableIterator<Item> | undefined
   private copyTombstones: [string, number][] = []
-  private copyPos = 0
   private scheduled = false
   private ended = false
   private readonly decoder: PeerDecoder
@@ -125,9 +125,8 @@ export class ReplicationLink {
   /** Send every live item (and, native, every remembered delete), then marugoto_end. */
   startCopy(): void {
     if (!this.opts.sendsCopy) return
-    this.copyKeys = this.store.liveKeys()
+    this.copyItems = this.store.itemWalk()
     if (this.opts.mode === 'native') this.copyTombstones = this.store.tombstoneEntries()
-    this.copyPos = 0
     this.log.info('replication: marugoto copying')
     this.schedule()
   }
@@ -178,12 +177,12 @@ export class ReplicationLink {
     if (this.queueHead === this.queue.length) { this.queue.length = 0; this.queueHead = 0 }
     else if (this.queueHead > 4096) { this.queue.splice(0, this.queueHead); this.queueHead = 0 }
     if (this.overflowKeys !== undefined && this.queueHead === this.queue.length && room()) out += this.overflowBatch(room)
-    if (this.copyKeys !== undefined && this.queueLength === 0) out += this.copyBatch(room)
+    if (this.copyItems !== undefined && this.queueLength === 0) out += this.copyBatch(room)
     if (out.length > 0) {
       socket.write(out, 'latin1')
       this.lastSentAt = Date.now()
     }
-    if (socket.writableLength < SEND_HIGH_WATER && (this.queueLength > 0 || this.copyKeys !== undefined)) this.schedule()
+    if (socket.writableLength < SEND_HIGH_WATER && (this.queueLength > 0 || this.copyItems !== undefined)) this.schedule()
   }
 
   private overflowBatch(room: () => boolean): string {
@@ -203,25 +202,30 @@ export class ReplicationLink {
   }
 
   private copyBatch(room: () => boolean): string {
-    const keys = this.copyKeys!
+    const walk = this.copyItems!
     let out = ''
     let n = 0
-    while (this.copyPos < keys.length && n < COPY_BATCH && room()) {
-      const it = this.store.peek(keys[this.copyPos++]!)
-      if (it === undefined) continue // gone since the snapshot: nothing to copy
+    let finished = false
+    const t = Date.now()
+    // Items stored after the copy began are also in the queue; meeting them here too is harmless.
+    while (n < COPY_BATCH && room()) {
+      const next = walk.next()
+      if (next.done === true) { finished = true; break }
+      const it = next.value
+      if (!this.store.isLive(it)) continue // expired or flushed: nothing to copy
       out += this.encodeItem(it)
-      this.noteSent() // the peer acknowledges copy messages too: count them alike, or the lag would read low
+      this.noteSent(t) // the peer acknowledges copy messages too: count them alike, or the lag would read low
       this.counters.copySent++
       n++
     }
-    if (this.copyPos >= keys.length) {
+    if (finished) {
       for (const [key, cas] of this.copyTombstones) {
         if (this.store.peek(key) !== undefined) continue
         out += encodeDelete(key, cas)
         this.noteSent()
       }
       this.copyTombstones = []
-      this.copyKeys = undefined
+      this.copyItems = undefined
       this.copySent = true
       out += MARUGOTO_END
       this.noteSent()
@@ -251,11 +255,11 @@ export class ReplicationLink {
     return it !== undefined ? this.encodeItem(it) : encodeDelete(e.key, this.store.tombstone(e.key) ?? this.store.newCas())
   }
 
-  private noteSent(): void {
+  private noteSent(at = Date.now()): void {
     this.counters.sent++
     if (this.opts.mode === 'native') {
       this.sentData++
-      this.unacked.push(Date.now())
+      this.unacked.push(at)
     }
   }
 
@@ -337,7 +341,7 @@ export class ReplicationLink {
   /** Shutdown: send what is queued (and the rest of a copy), bounded by `timeoutMs`, then close. */
   async drain(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs
-    while (!this.ended && (this.queueLength > 0 || this.copyKeys !== undefined || this.socket.writableLength > 0)) {
+    while (!this.ended && (this.queueLength > 0 || this.copyItems !== undefined || this.socket.writableLength > 0)) {
       if (Date.now() >= deadline) { this.close('shutdown drain timed out'); return false }
       this.pump()
       await new Promise((r) => setTimeout(r, 5))
@@ -366,7 +370,7 @@ export class ReplicationLink {
     this.queue.length = 0
     this.queueHead = 0
     this.overflowKeys = undefined
-    this.copyKeys = undefined
+    this.copyItems = undefined
     this.socket.destroy()
     this.log.info(`replication: close (${reason})`)
     this.events.closed(reason, cause)

@@ -12,10 +12,10 @@ import {encodeHeader, encodeRecord, HEADER_LEN, newBodyHash, recordSize} from '.
 
 /** What a snapshot needs of the store. */
 export interface SnapshotSource {
-  /** Every key, lazily (keys added while walking may be visited too). */
-  keyWalk(): IterableIterator<string>
-  /** A live item, without touching its recency. */
-  peek(key: string): Item | undefined
+  /** Every item, lazily (items stored while walking may be met too). */
+  itemWalk(): IterableIterator<Item>
+  /** Not expired, not flushed. */
+  isLive(it: Item): boolean
   readonly itemCount: number
 }
 
@@ -49,7 +49,7 @@ export async function writeSnapshot(file: string, source: SnapshotSource): Promi
     let longestPauseMs = 0
     // Items written after the walk began may be visited again when re-linked: bound the walk.
     let budget = source.itemCount * 2 + 1000
-    const walk = source.keyWalk()
+    const walk = source.itemWalk()
     for (;;) {
       const s0 = performance.now()
       const records: Item[] = []
@@ -58,8 +58,8 @@ export async function writeSnapshot(file: string, source: SnapshotSource): Promi
       while (size < SLICE_BYTES) {
         const next = walk.next()
         if (next.done === true || budget-- <= 0) { finished = true; break }
-        const it = source.peek(next.value)
-        if (it === undefined) continue
+        const it = next.value
+        if (!source.isLive(it)) continue
         records.push(it)
         size += recordSize(it)
       }

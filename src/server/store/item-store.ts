@@ -382,9 +382,18 @@ export class ItemStore {
     this.flushTimer.unref()
   }
 
-  /** Every key, lazily, for a snapshot: keys added during the walk may be visited too. */
-  keyWalk(): IterableIterator<string> {
-    return this.map.keys()
+  /**
+   * Every item, lazily, in storage order, for a full copy or a snapshot: no
+   * lookup per item. Items removed during the walk are skipped; items stored
+   * (or re-stored) during it may be met. Check each with isLive.
+   */
+  itemWalk(): IterableIterator<Item> {
+    return this.map.values()
+  }
+
+  /** Not expired and not flushed (what peek would return). */
+  isLive(it: Item): boolean {
+    return !this.dead(it, now())
   }
 
   /** An item from a snapshot at start: kept as saved (absolute exptime, cas) unless it expired meanwhile. */
@@ -395,11 +404,6 @@ export class ItemStore {
   /** Forget everything at once (a snapshot that failed half-way through loading). */
   reset(): void {
     this.clear()
-  }
-
-  /** Every key held now, for a full copy; items that die before they are reached are skipped then. */
-  liveKeys(): string[] {
-    return Array.from(this.map.keys())
   }
 
   /**
