@@ -1,9 +1,9 @@
 // repcached entry point: flags, daemon, store, listeners, signals.
 
 import {readFileSync} from 'node:fs'
-import {setFlagsFromString} from 'node:v8'
 import type {ServerContext} from './context.js'
 import {daemonize, dropPrivileges, isDaemonChild, removePidFile, reportReady, writePidFile} from './daemon.js'
+import {steadyHeap} from './heap.js'
 import {Logger} from './log.js'
 import {helpText, licenseText, parseOptions, UsageError, type ServerOptions} from './options.js'
 import {replicationOffLines, Replicator} from './replication/replicator.js'
@@ -66,7 +66,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   // balloon to several times the live data. Growing it by 20% at a time keeps
   // RSS close to -m (measured: 206 MB instead of 470 MB at -m 64 under
   // eviction churn) for about 10% of throughput in that worst case.
-  setFlagsFromString('--heap-growing-percent=20')
+  steadyHeap()
   startClock()
   const store = new ItemStore({
     maxBytes: options.memoryLimitBytes,

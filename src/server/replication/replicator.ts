@@ -11,6 +11,7 @@
 // re-forms. Only one side dials (see shouldDial), so one link forms.
 
 import {connect, createServer, isIP, type Server, type Socket} from 'node:net'
+import {beginBulkLoad, endBulkLoad} from '../heap.js'
 import type {Logger} from '../log.js'
 import type {StatLine} from '../stats.js'
 import {absoluteExpiry, now} from '../store/clock.js'
@@ -85,7 +86,9 @@ export class Replicator {
       const ready = new Promise<void>((resolve) => { this.clientPortsOpen = resolve })
       if (await this.dial(peer)) {
         this.snapshot?.skip(`${peer}:${this.options.connectPort}`)
-        return ready
+        // The full copy fills the store in one go.
+        beginBulkLoad()
+        return ready.finally(endBulkLoad)
       }
       this.clientPortsOpen = undefined
     }

@@ -1,6 +1,7 @@
 // The node's snapshots over its life: loaded once at start, written every
 // --snapshot-interval seconds and once more at shutdown, never two at a time.
 
+import {beginBulkLoad, endBulkLoad} from '../heap.js'
 import type {Logger} from '../log.js'
 import type {StatLine} from '../stats.js'
 import type {ItemStore} from '../store/item-store.js'
@@ -18,7 +19,9 @@ export class Snapshots {
 
   /** Load the snapshot into the (empty) store; every outcome is logged. */
   load(): LoadResult {
-    const r = loadSnapshot(this.file, this.store)
+    beginBulkLoad()
+    let r: LoadResult
+    try { r = loadSnapshot(this.file, this.store) } finally { endBulkLoad() }
     if (r.loaded) {
       this.loaded = this.store.itemCount
       this.last = {items: this.loaded, bytes: r.bytes, durationMs: 0, longestPauseMs: 0, created: r.created}
