@@ -35,7 +35,7 @@ export interface NodeObservation {
   mode: 'legacy' | 'native' | null
   /** Whether the node pairs again by itself after losing its peer. */
   autoReconnect: boolean | null
-  /** The node's last snapshot (a running node's word; for a stopped one, its file as checked on its host). */
+  /** The node's last snapshot (a running node's word; for a stopped one, its file's header as read on its host). */
   snapshot: NodeSnapshot | null
 }
 
@@ -96,13 +96,13 @@ async function snapshotSeen(host: Host, node: NodeConfig, process: ProcessState,
     return time === null || time === 0 ? null : {time: new Date(time * 1000).toISOString(), items: num(stats.snapshot_last_items) ?? 0, bytes: num(stats.snapshot_last_bytes) ?? 0}
   }
   if (process !== 'stopped' || !withSnapshot) return null
-  const seen = await readSnapshot(host, node)
+  const seen = await readSnapshot(host, node, false)
   return seen.valid ? seen.snapshot : null
 }
 
 /**
- * `withSnapshot`: also check a stopped node's snapshot file on its host (for
- * `status`; it reads the whole file, which the supervisor's rounds must not wait for).
+ * `withSnapshot`: also read a stopped node's snapshot header on its host (for
+ * `status`; it costs a process start on the host, which the supervisor's rounds need not pay).
  */
 export async function observeNode(host: Host, node: NodeConfig, withSnapshot = false): Promise<NodeObservation> {
   const proc = await nodeProcess(host, node)

@@ -11,13 +11,17 @@ export interface NodeSnapshot { time: string; items: number; bytes: number }
 
 export type SnapshotSeen = {valid: true; snapshot: NodeSnapshot} | {valid: false; reason: string}
 
-/** What the node's snapshot file holds; `missing` and damage are both "not valid", with the reason. */
-export async function readSnapshot(host: Host, node: NodeConfig): Promise<SnapshotSeen> {
+/**
+ * What the node's snapshot file holds; `missing` and damage are both "not
+ * valid", with the reason. `verify`: read it all and check its checksum (to
+ * choose a master); otherwise its header only (for status).
+ */
+export async function readSnapshot(host: Host, node: NodeConfig, verify = true): Promise<SnapshotSeen> {
   if (!node.snapshots) return {valid: false, reason: 'snapshots are off for this node'}
   const paths = nodePaths(node)
   let r
   try {
-    r = await host.run(host.nodePath, [paths.bundle, '--snapshot-check', paths.snapshot], {timeoutMs: 120_000})
+    r = await host.run(host.nodePath, [paths.bundle, verify ? '--snapshot-check' : '--snapshot-info', paths.snapshot], {timeoutMs: 120_000})
   } catch (e) {
     return {valid: false, reason: `cannot check it on ${host.label}: ${(e as Error).message}`}
   }

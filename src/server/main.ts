@@ -49,8 +49,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (options.action === 'help') { process.stdout.write(helpText()); return }
   if (options.action === 'version') { process.stdout.write(`memcached ${MEMCACHED_VERSION}\n`); return }
   if (options.action === 'license') { process.stdout.write(licenseText()); return }
-  if (options.action === 'check-snapshot') {
-    const r = checkSnapshot(options.checkFile!)
+  if (options.action === 'check-snapshot' || options.action === 'snapshot-info') {
+    const r = checkSnapshot(options.checkFile!, options.action === 'snapshot-info')
     const info = r.ok
       ? {file: options.checkFile, valid: true, created: new Date(r.header.created).toISOString(), items: r.header.items, bytes: r.bytes, version: r.header.version}
       : {file: options.checkFile, valid: false, missing: r.missing, reason: r.reason}

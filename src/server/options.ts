@@ -58,7 +58,7 @@ export interface ServerOptions {
   /** Accepted flags that change nothing here, reported at -v. */
   ignored: string[]
   /** What to do instead of serving: print help, version or license. */
-  action: 'serve' | 'help' | 'version' | 'license' | 'check-snapshot'
+  action: 'serve' | 'help' | 'version' | 'license' | 'check-snapshot' | 'snapshot-info'
 }
 
 /** A command-line mistake: one line for the operator, exit code 64 (EX_USAGE). */
@@ -228,6 +228,11 @@ const SPECS: OptionSpec[] = [
     o.checkFile = v
     o.action = 'check-snapshot'
   }},
+  {long: ['snapshot-info'], takesValue: true, set: (o, v, f) => {
+    if (v === '') throw new UsageError(`${f}: the file path is empty`)
+    o.checkFile = v
+    o.action = 'snapshot-info'
+  }},
 ]
 
 const BY_SHORT = new Map(SPECS.filter((s) => s.short !== undefined).map((s) => [s.short!, s]))
@@ -329,6 +334,7 @@ repcached ${REPCACHED_VERSION} (TypeScript server ${SERVER_RELEASE}, bundled wit
                           (memcached's --memory-file spelling works too)
 --snapshot-interval=<s>   also save a snapshot every s seconds (default: 0, only at shutdown)
 --snapshot-check=<file>   verify a snapshot, print what it holds as JSON, and exit (0 valid, 1 not)
+--snapshot-info=<file>    the same from the header alone (the body's checksum is not read)
 `
 }
 

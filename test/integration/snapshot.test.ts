@@ -48,8 +48,8 @@ async function fill(port: number, prefix: string, n: number, exptime = 0): Promi
 
 const keys = (prefix: string, n: number): string[] => Array.from({length: n}, (_, i) => `${prefix}${i}`)
 
-function check(file: string): {code: number | null; doc: Record<string, unknown>} {
-  const r = spawnSync(process.execPath, [SERVER_BUNDLE, '--snapshot-check', file], {encoding: 'utf8'})
+function check(file: string, how = '--snapshot-check'): {code: number | null; doc: Record<string, unknown>} {
+  const r = spawnSync(process.execPath, [SERVER_BUNDLE, how, file], {encoding: 'utf8'})
   return {code: r.status, doc: JSON.parse(r.stdout) as Record<string, unknown>}
 }
 
@@ -125,6 +125,15 @@ describe('snapshots (--snapshot / -e)', () => {
     assert.equal(c.code, 0)
     assert.deepEqual({...c.doc, created: typeof c.doc.created}, {file, valid: true, created: 'string', items: 10, bytes: statSync(file).size, version: 1})
     assert.deepEqual(check(join(dir, 'missing.rcs')), {code: 1, doc: {file: join(dir, 'missing.rcs'), valid: false, missing: true, reason: 'no such file'}})
+    // --snapshot-info reads the header only: the same answer for a sound file, and a damaged body goes unnoticed.
+    assert.deepEqual(check(file, '--snapshot-info'), c)
+    const bytes = readFileSync(file)
+    bytes[bytes.length - 3]! ^= 1
+    writeFileSync(file, bytes)
+    assert.equal(check(file, '--snapshot-info').code, 0)
+    assert.equal(check(file).code, 1)
+    writeFileSync(file, bytes.subarray(0, bytes.length - 1))
+    assert.match(String(check(file, '--snapshot-info').doc.reason), /truncated or padded/)
   })
 
   it('a write that fails (its directory is gone) is logged and counted; the server keeps serving', async () => {

@@ -13,8 +13,12 @@ export type SnapshotCheck =
   | {ok: true; header: SnapshotHeader; bytes: number}
   | {ok: false; missing: boolean; reason: string}
 
-/** Verify a snapshot file without loading it. */
-export function checkSnapshot(file: string): SnapshotCheck {
+/**
+ * Verify a snapshot file without loading it. `headerOnly`: trust the body
+ * (magic, version and length are still checked) — what `status` needs, without
+ * reading hundreds of MB each time.
+ */
+export function checkSnapshot(file: string, headerOnly = false): SnapshotCheck {
   let fd: number
   try {
     fd = openSync(file, 'r')
@@ -23,7 +27,7 @@ export function checkSnapshot(file: string): SnapshotCheck {
     return {ok: false, missing: code === 'ENOENT', reason: code === 'ENOENT' ? 'no such file' : `cannot open it: ${code ?? (e as Error).message}`}
   }
   try {
-    const header = verify(fd)
+    const header = verify(fd, headerOnly)
     return {ok: true, header, bytes: HEADER_LEN + header.bodyLength}
   } catch (e) {
     if (e instanceof SnapshotError) return {ok: false, missing: false, reason: e.message}
@@ -33,11 +37,12 @@ export function checkSnapshot(file: string): SnapshotCheck {
   }
 }
 
-function verify(fd: number): SnapshotHeader {
+function verify(fd: number, headerOnly: boolean): SnapshotHeader {
   const size = fstatSync(fd).size
   const head = Buffer.alloc(HEADER_LEN)
   const got = readSync(fd, head, 0, HEADER_LEN, 0)
   const header = decodeHeader(head.subarray(0, got), size)
+  if (headerOnly) return header
   const hash = newBodyHash()
   const buf = Buffer.allocUnsafe(CHUNK)
   for (let pos = HEADER_LEN; pos < size;) {
