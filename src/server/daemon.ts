@@ -53,6 +53,12 @@ export function writePidFile(path: string): void {
   }
 }
 
+/** After a failed start: the pid file as it was before (another instance's), or none. */
+export function restorePidFile(path: string, previous: string | undefined): void {
+  if (previous === undefined || previous.trim() === String(process.pid)) { removePidFile(path); return }
+  try { writeFileSync(path, previous) } catch { /* leave it */ }
+}
+
 /** Remove the pid file if it still names this process. */
 export function removePidFile(path: string): void {
   try {

@@ -2,7 +2,7 @@
 
 import {readFileSync} from 'node:fs'
 import type {ServerContext} from './context.js'
-import {daemonize, dropPrivileges, isDaemonChild, removePidFile, reportReady, writePidFile} from './daemon.js'
+import {daemonize, dropPrivileges, isDaemonChild, removePidFile, reportReady, restorePidFile, writePidFile} from './daemon.js'
 import {steadyHeap} from './heap.js'
 import {Logger} from './log.js'
 import {helpText, licenseText, parseOptions, UsageError, type ServerOptions} from './options.js'
@@ -117,14 +117,21 @@ export async function main(argv: readonly string[]): Promise<void> {
   // memcached 1.6's graceful shutdown (the one that keeps its memory file for a warm restart).
   process.on('SIGUSR1', () => { void stop('User defined signal 1') })
   process.on('SIGHUP', () => log.info('SIGHUP ignored'))
+  // Written before the (possibly long) snapshot load or full copy, so that whoever watches the pid
+  // file (repctl) sees this process while it gets ready, instead of starting a second one; a failed
+  // start puts back what was there.
+  let previousPid: string | undefined
   try {
+    if (options.pidFile !== undefined) {
+      try { previousPid = readFileSync(options.pidFile, 'utf8') } catch { previousPid = undefined }
+      writePidFile(options.pidFile)
+    }
     // repcached takes its replication role first: a slave opens client ports only with the full copy in hand.
     // A node that serves alone or as master loads its snapshot before anyone can read or copy from it.
     if (replicator === undefined) snapshots?.load()
     await replicator?.start()
     snapshots?.startPeriodic()
     await clients.open()
-    if (options.pidFile !== undefined) writePidFile(options.pidFile)
     if (options.user !== undefined) {
       if (process.getuid?.() === 0) dropPrivileges(options.user)
       else log.info('note: -u: not running as root, identity unchanged')
@@ -132,6 +139,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       log.info('warning: running as root; pass -u <user> to drop privileges')
     }
   } catch (e) {
+    if (options.pidFile !== undefined) restorePidFile(options.pidFile, previousPid)
     fail((e as Error).message, 1)
   }
   const crawler = setInterval(() => store.crawl(CRAWL_BUDGET), 1000)

@@ -8,7 +8,7 @@
 
 import assert from 'node:assert/strict'
 import {type ChildProcess, spawn} from 'node:child_process'
-import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {createInterface} from 'node:readline'
@@ -157,6 +157,20 @@ pairs: [[node1, node2]]
     await this.stopSupervisor()
     await this.repctl(['stop'])
   }
+}
+
+/** Every live process running this node's server bundle (read from /proc). */
+function serverPids(c: Cluster, n: NodeInfo): number[] {
+  const bundle = join(c.dir, 'state', n.name, 'repcached.mjs')
+  const out: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0')
+      if (argv.includes(bundle)) out.push(Number(entry))
+    } catch { /* gone */ }
+  }
+  return out.sort((a, b) => a - b)
 }
 
 /** Both nodes hold the same state for every key the writers touched. */
@@ -444,6 +458,8 @@ describe('repctl supervise under faults, with writes running throughout', {timeo
         assert.deepEqual(ledger.wrong.length, 0, `${n.name} holds every write`)
       }
       assert.equal(Number(await stat(slave.port, 'curr_items', slave.host)), Number(await stat(master.port, 'curr_items', master.host)))
+      // No second server of the node was started behind the first one's back.
+      for (const n of c.nodes) assert.deepEqual(serverPids(c, n), [c.pid(n)], `one server process for ${n.name}`)
       t.diagnostic(`supervisor killed at "${began.reason}" (nodes then: ${midway}); its successor finished: healthy ${healedMs} ms after the slave died`)
     } finally { await c.cleanup() }
   })

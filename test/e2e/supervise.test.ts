@@ -23,6 +23,10 @@ const work = join(dir, 'work')
 const pids = new Set<number>()
 
 after(() => {
+  // Nodes started by a repair the test never saw (it failed first) are in their pid files.
+  for (const node of ['node1', 'node2']) {
+    try { pids.add(Number(readFileSync(join(dir, 'state', node, 'repcached.pid'), 'utf8').trim())) } catch { /* none */ }
+  }
   for (const pid of pids) { try { process.kill(pid, 'SIGKILL') } catch { /* gone */ } }
   rmSync(dir, {recursive: true, force: true})
 })
