@@ -1,9 +1,9 @@
 import {Flags} from '@oclif/core'
-import {appendFileSync, existsSync, renameSync, statSync} from 'node:fs'
+import {appendFileSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {BaseCommand} from '../cli/base-command.js'
 import {DEFAULT_POLICY, memoryFromEvents, type SplitBrainPolicy} from '../cluster/supervise/decide.js'
-import {claimSupervisor, readEvents, supervisorPaths} from '../cluster/supervise/presence.js'
+import {claimSupervisor, readEvents, rotateEvents, supervisorPaths} from '../cluster/supervise/presence.js'
 import {freshState, superviseRound, type SuperviseEvent} from '../cluster/supervise/round.js'
 import {DEFAULT_UNIT_DIR, installUnit, uninstallUnit, unitName} from '../cluster/supervise/unit.js'
 import {BUILT_IN_SOURCE} from '../config/schema.js'
@@ -93,11 +93,6 @@ Every change and action is an event (one JSON line with --json), also appended t
     this.log(r.changed ? `Removed ${r.file}\nIf it was running: systemctl disable --now ${name} && systemctl daemon-reload` : `No unit at ${r.file}`)
     return {events: [], unit: {action: 'uninstall', file: r.file, changed: r.changed}}
   }
-}
-
-/** Past 4 MiB the events file becomes .1 (one generation kept), so it never fills the disk. */
-function rotateEvents(file: string, limit = 4 * 1024 * 1024): void {
-  if (existsSync(file) && statSync(file).size > limit) renameSync(file, `${file}.1`)
 }
 
 export function renderEvent(e: SuperviseEvent): string {

@@ -279,6 +279,7 @@ describe('repctl end to end: one pair through failover, rejoin, promote, stop an
     assert.deepEqual(s.pairs, [{nodes: ['node1', 'node2'], master: 'node1', verdict: 'ok', reason: s.pairs[0]!.reason}])
     const [n1, n2] = [node(s, 'node1'), node(s, 'node2')]
     assert.deepEqual([n1.process, n1.role, n1.state, n1.port, n1.replicationPort], ['running', 'master', 'paired', port1, rep1])
+    assert.deepEqual([n1.mode, n1.autoReconnect, n2.mode, n2.autoReconnect], ['native', true, 'native', true], 'our nodes link natively and re-pair by themselves')
     assert.deepEqual([n2.process, n2.role, n2.state, n2.port, n2.replicationPort], ['running', 'slave', 'paired', port2, rep2])
     assert.equal(n2.peer, `${LOOPBACK}:${rep1}`)
     assert.ok(n1.pid !== null && n2.pid !== null && alive(n1.pid) && alive(n2.pid))
@@ -430,6 +431,8 @@ describe('repctl end to end: one pair through failover, rejoin, promote, stop an
     const s = await statusUntil((r) => r.pairs[0]!.verdict === 'split_brain', 'split_brain')
     assert.deepEqual([s.health, s.pairs[0]!.master], ['critical', null])
     assert.deepEqual(s.nodes.map((n) => [n.name, n.role]), [['node1', 'master'], ['node2', 'master']])
+    // The supervisor's split-brain rule reads this: these nodes will not re-pair by themselves.
+    assert.deepEqual(s.nodes.map((n) => n.autoReconnect), [false, false])
     const human = await repctl(['status'], work)
     assert.equal(human.code, 2, describeRun(['status'], human))
     assert.match(human.stdout, /split_brain/)

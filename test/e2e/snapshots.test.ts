@@ -7,16 +7,14 @@ import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
-import {execa} from 'execa'
 import type {StartResult} from '../../src/cluster/start.js'
 import type {StatusReport} from '../../src/cluster/status.js'
 import {readKeys, Writer} from '../helpers/load.js'
 import {eventually} from '../helpers/pair.js'
 import {freePort} from '../helpers/ports.js'
-import {ROOT} from '../helpers/processes.js'
+import {repctlIn} from '../helpers/repctl.js'
 import {assertValid} from '../helpers/schemas.js'
 
-const BIN = join(ROOT, 'bin', 'run.js')
 const dir = mkdtempSync(join(tmpdir(), 'repctl-snapshots-'))
 const home = join(dir, 'home')
 const work = join(dir, 'work')
@@ -27,18 +25,7 @@ after(() => {
   rmSync(dir, {recursive: true, force: true})
 })
 
-async function repctl(args: string[]): Promise<{code: number; stdout: string; stderr: string}> {
-  const r = await execa(process.execPath, [BIN, ...args], {cwd: work, env: {PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8'}, extendEnv: false, reject: false, stdin: 'ignore', timeout: 90_000})
-  return {code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr)}
-}
-
-async function json<T>(args: string[], code: number, schema: 'status' | 'start'): Promise<T> {
-  const r = await repctl([...args, '--json'])
-  assert.equal(r.code, code, `repctl ${args.join(' ')}: ${r.stdout}\n${r.stderr}`)
-  const doc = JSON.parse(r.stdout) as T
-  assertValid(schema, doc)
-  return doc
-}
+const {run: repctl, json} = repctlIn(work, home)
 
 async function status(code?: number): Promise<StatusReport> {
   const r = await repctl(['status', '--json'])

@@ -13,16 +13,14 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {createInterface} from 'node:readline'
 import {after, describe, it, type TestContext} from 'node:test'
-import {execa} from 'execa'
 import type {SuperviseEvent} from '../../src/cluster/supervise/round.js'
 import {checkLedger, readKeys, Writer, type Endpoint} from '../helpers/load.js'
 import {eventually, stat} from '../helpers/pair.js'
 import {HOST_A, HOST_B, Partition, partitionMissing} from '../helpers/partition.js'
 import {freePort} from '../helpers/ports.js'
-import {ROOT} from '../helpers/processes.js'
+import {REPCTL_BIN, repctlIn, type RepctlRun} from '../helpers/repctl.js'
 import {assertValid} from '../helpers/schemas.js'
 
-const BIN = join(ROOT, 'bin', 'run.js')
 const root = mkdtempSync(join(tmpdir(), 'repctl-faults-'))
 const home = join(root, 'home')
 mkdirSync(home)
@@ -71,9 +69,8 @@ pairs: [[node1, node2]]
 
   endpoints(): Endpoint[] { return this.nodes.map((n) => ({host: n.host, port: n.port})) }
 
-  async repctl(args: string[]): Promise<{code: number; stdout: string; stderr: string}> {
-    const r = await execa(process.execPath, [BIN, ...args], {cwd: this.dir, env: ENV, extendEnv: false, reject: false, stdin: 'ignore', timeout: 90_000})
-    return {code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr)}
+  repctl(args: string[]): Promise<RepctlRun> {
+    return repctlIn(this.dir, home).run(args)
   }
 
   async start(): Promise<void> {
@@ -118,7 +115,7 @@ pairs: [[node1, node2]]
   }
 
   startSupervisor(extra: string[] = []): void {
-    const child = spawn(process.execPath, [BIN, 'supervise', '--json', '--interval', '1', ...extra], {cwd: this.dir, env: ENV, stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn(process.execPath, [REPCTL_BIN, 'supervise', '--json', '--interval', '1', ...extra], {cwd: this.dir, env: ENV, stdio: ['ignore', 'pipe', 'pipe']})
     this.supervisor = child
     pids.add(child.pid!)
     createInterface({input: child.stdout!}).on('line', (line) => {

@@ -8,15 +8,13 @@ import {createServer, type Server} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
-import {execa} from 'execa'
 import type {StatusReport} from '../../src/cluster/status.js'
 import type {SuperviseResult} from '../../src/commands/supervise.js'
 import {freePort} from '../helpers/ports.js'
-import {ROOT} from '../helpers/processes.js'
 import {RawClient} from '../helpers/raw-client.js'
+import {REPCTL_BIN, repctlIn} from '../helpers/repctl.js'
 import {assertValid} from '../helpers/schemas.js'
 
-const BIN = join(ROOT, 'bin', 'run.js')
 const dir = mkdtempSync(join(tmpdir(), 'repctl-supervise-'))
 const home = join(dir, 'home')
 const work = join(dir, 'work')
@@ -31,18 +29,7 @@ after(() => {
   rmSync(dir, {recursive: true, force: true})
 })
 
-async function repctl(args: string[]): Promise<{code: number; stdout: string; stderr: string}> {
-  const r = await execa(process.execPath, [BIN, ...args], {cwd: work, env: {PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8'}, extendEnv: false, reject: false, stdin: 'ignore', timeout: 60_000})
-  return {code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr)}
-}
-
-async function json<T>(args: string[], code: number, schema: 'status' | 'supervise'): Promise<T> {
-  const r = await repctl([...args, '--json'])
-  assert.equal(r.code, code, `repctl ${args.join(' ')}: ${r.stdout}\n${r.stderr}`)
-  const doc = JSON.parse(r.stdout) as T
-  assertValid(schema, doc)
-  return doc
-}
+const {run: repctl, json} = repctlIn(work, home, 60_000)
 
 async function status(code: number): Promise<StatusReport> {
   const s = await json<StatusReport>(['status'], code, 'status')
@@ -130,7 +117,7 @@ pairs: [[node1, node2]]
     assert.deepEqual(first.unit, {action: 'install', file: join(unitDir, 'repctl-supervise-sup.service'), changed: true})
     const text = readFileSync(first.unit.file, 'utf8')
     const exec = /^ExecStart=(.*)$/m.exec(text)?.[1] ?? ''
-    assert.ok(exec.startsWith(`${process.execPath} ${BIN} supervise --interval 2 --split-brain keep-larger --config ${join(work, 'repctl.config.yaml')}`), exec)
+    assert.ok(exec.startsWith(`${process.execPath} ${REPCTL_BIN} supervise --interval 2 --split-brain keep-larger --config ${join(work, 'repctl.config.yaml')}`), exec)
     assert.match(text, /^Restart=always$/m)
     assert.match(text, /^WantedBy=multi-user.target$/m)
     assert.equal((await json<SuperviseResult>(args, 0, 'supervise')).unit?.changed, false, 'installing again changes nothing')

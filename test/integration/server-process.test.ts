@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict'
 import {spawn, spawnSync} from 'node:child_process'
-import {mkdtempSync, readFileSync, existsSync, statSync, rmSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {connect} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -92,6 +92,20 @@ describe('daemon mode and signals', () => {
     } finally {
       if (alive(pid)) process.kill(pid, 'SIGKILL')
     }
+  })
+
+  it('a failed start leaves the pid file of the instance that runs as it was', async () => {
+    const first = await startOurServer()
+    const pidFile = join(tmp, 'taken.pid')
+    writeFileSync(pidFile, `${first.pid}\n`)
+    try {
+      const r = runServer(['-X', '0', '-P', pidFile, '-p', String(first.port), '-l', '127.0.0.1'])
+      assert.equal(r.status, 1)
+      assert.equal(readFileSync(pidFile, 'utf8'), `${first.pid}\n`)
+      rmSync(pidFile)
+      assert.equal(runServer(['-X', '0', '-P', pidFile, '-p', String(first.port), '-l', '127.0.0.1']).status, 1)
+      assert.equal(existsSync(pidFile), false, 'none there before, none after')
+    } finally { await first.stop() }
   })
 
   it('-d reports a failed start with a non-zero exit (port taken)', async () => {

@@ -3,11 +3,11 @@
 
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
-import {appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
-import {claimSupervisor, readEvents, supervisorInfo, supervisorPaths} from '../../src/cluster/supervise/presence.js'
+import {claimSupervisor, readEvents, rotateEvents, supervisorInfo, supervisorPaths} from '../../src/cluster/supervise/presence.js'
 import {RepctlError} from '../../src/errors.js'
 
 const home = mkdtempSync(join(tmpdir(), 'repctl-presence-'))
@@ -51,5 +51,19 @@ describe('supervisor presence', () => {
     appendFileSync(paths.eventsFile, `${e('repairing', 'first')}\n${e('repair', 'second')}\n${e('observed', 'third')}\n{"time": "2026-11-2`)
     assert.equal(readEvents(paths.eventsFile).length, 3)
     assert.equal((await supervisorInfo('c3', home)).lastAction?.reason, 'second')
+  })
+
+  it('the events file is rotated past its limit, one old generation kept', () => {
+    const file = supervisorPaths('c4', home).eventsFile
+    writeFileSync(file, 'x'.repeat(100))
+    rotateEvents(file, 100)
+    assert.equal(existsSync(`${file}.1`), false, 'at the limit: kept')
+    appendFileSync(file, 'y')
+    rotateEvents(file, 100)
+    assert.deepEqual([existsSync(file), readFileSync(`${file}.1`, 'utf8').length], [false, 101])
+    writeFileSync(file, 'z'.repeat(200))
+    rotateEvents(file, 100)
+    assert.equal(readFileSync(`${file}.1`, 'utf8')[0], 'z', 'the newer generation replaces the older')
+    rotateEvents(file, 100) // no file: nothing to do
   })
 })

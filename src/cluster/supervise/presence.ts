@@ -3,7 +3,7 @@
 // over the same nodes), and the events file that `status` reads for the last
 // action and a restarted supervisor reads to keep its flapping guard.
 
-import {closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync} from 'node:fs'
+import {closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
 import {RepctlError} from '../../errors.js'
@@ -58,6 +58,11 @@ export async function claimSupervisor(cluster: string, home?: string): Promise<(
       if (readFileSync(paths.pidFile, 'utf8').trim() === String(process.pid)) rmSync(paths.pidFile, {force: true})
     } catch { /* already gone */ }
   }
+}
+
+/** Past `limit` bytes (4 MiB) the events file becomes FILE.1 (one generation kept), so it never fills the disk. */
+export function rotateEvents(file: string, limit = 4 * 1024 * 1024): void {
+  if (existsSync(file) && statSync(file).size > limit) renameSync(file, `${file}.1`)
 }
 
 /** Every event in the file that parses (a torn last line after a crash is skipped). */
