@@ -11,6 +11,7 @@ import {checkSnapshot, loadSnapshot} from '../../src/server/snapshot/loader.js'
 import {writeSnapshot} from '../../src/server/snapshot/writer.js'
 import {now} from '../../src/server/store/clock.js'
 import type {Item} from '../../src/server/store/item.js'
+import type {WalkCursor} from '../../src/server/store/item-table.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'repctl-snapfmt-'))
 after(() => rmSync(dir, {recursive: true, force: true}))
@@ -22,8 +23,14 @@ class FakeStore {
   readonly items = new Map<string, Saved>()
   resets = 0
   get itemCount(): number { return this.items.size }
-  itemWalk(): IterableIterator<Item> { return this.items.values() as IterableIterator<Item> }
-  isLive(_it: Item): boolean { return true }
+  startWalk(): WalkCursor { return {base: this.items.size, position: 0, done: this.items.size === 0} }
+  walkItems(c: WalkCursor, atLeast: number): Item[] {
+    const all = [...this.items.values()]
+    const out = all.slice(c.position, c.position + atLeast)
+    c.position += out.length
+    c.done = c.position >= all.length
+    return out
+  }
   restoreItem(key: string, flags: number, exptime: number, cas: number, value: string): boolean {
     this.items.set(key, {key, flags, exptime, cas, value})
     return true
@@ -119,7 +126,7 @@ describe('snapshot file format', () => {
     await writeSnapshot(file, sample())
     const before = readFileSync(file)
     const broken = sample()
-    broken.isLive = () => { throw new Error('store exploded') }
+    broken.walkItems = () => { throw new Error('store exploded') }
     await assert.rejects(writeSnapshot(file, broken), /store exploded/)
     assert.deepEqual(readFileSync(file), before)
     assert.equal(existsSync(`${file}.tmp`), false)

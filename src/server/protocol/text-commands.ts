@@ -172,8 +172,7 @@ function cachedump(args: string[], ctx: ServerContext): string {
   if (id >= 64) return 'CLIENT_ERROR Illegal slab id\r\n'
   let out = ''
   let n = 0
-  for (const it of ctx.store.itemsNewestFirst()) {
-    if (it.cls !== id) continue
+  for (const it of ctx.store.itemsNewestFirst(id)) {
     out += `ITEM ${it.key} [${it.value.length} b; ${it.exptime} s]\r\n`
     if (++n === limit) break
   }

@@ -14,6 +14,7 @@ import type {Logger} from '../log.js'
 import {now} from '../store/clock.js'
 import type {Item} from '../store/item.js'
 import type {ItemStore} from '../store/item-store.js'
+import type {WalkCursor} from '../store/item-table.js'
 import {encodeAck, encodeDelete, encodeFlush, encodeRep, HEARTBEAT, MARUGOTO_END, PeerDecoder, PeerProtocolError, type PeerMessage} from './wire.js'
 
 /** A change waiting to be sent: keys and kinds only; values are read at send time. */
@@ -62,7 +63,7 @@ export class ReplicationLink {
   private overflowKeys: Set<string> | undefined
   private overflowFlush: number | undefined
   /** The full copy in progress: a walk over the store's items (deleted ones are skipped by the walk itself). */
-  private copyItems: IterableIterator<Item> | undefined
+  private copyItems: WalkCursor | undefined
   private copyTombstones: [string, number][] = []
   private scheduled = false
   private ended = false
@@ -125,7 +126,7 @@ export class ReplicationLink {
   /** Send every live item (and, native, every remembered delete), then marugoto_end. */
   startCopy(): void {
     if (!this.opts.sendsCopy) return
-    this.copyItems = this.store.itemWalk()
+    this.copyItems = this.store.startWalk()
     if (this.opts.mode === 'native') this.copyTombstones = this.store.tombstoneEntries()
     this.log.info('replication: marugoto copying')
     this.schedule()
@@ -208,15 +209,15 @@ export class ReplicationLink {
     let finished = false
     const t = Date.now()
     // Items stored after the copy began are also in the queue; meeting them here too is harmless.
+    // Items are encoded in the same turn they are read, so none goes out older than a queued change.
     while (n < COPY_BATCH && room()) {
-      const next = walk.next()
-      if (next.done === true) { finished = true; break }
-      const it = next.value
-      if (!this.store.isLive(it)) continue // expired or flushed: nothing to copy
-      out += this.encodeItem(it)
-      this.noteSent(t) // the peer acknowledges copy messages too: count them alike, or the lag would read low
-      this.counters.copySent++
-      n++
+      if (walk.done) { finished = true; break }
+      for (const it of this.store.walkItems(walk, 1)) {
+        out += this.encodeItem(it)
+        this.noteSent(t) // the peer acknowledges copy messages too: count them alike, or the lag would read low
+        this.counters.copySent++
+        n++
+      }
     }
     if (finished) {
       for (const [key, cas] of this.copyTombstones) {

@@ -8,15 +8,15 @@ import {open, rename, rm} from 'node:fs/promises'
 import {dirname} from 'node:path'
 import {performance} from 'node:perf_hooks'
 import type {Item} from '../store/item.js'
+import type {WalkCursor} from '../store/item-table.js'
 import {encodeHeader, encodeRecord, HEADER_LEN, newBodyHash, recordSize} from './format.js'
 
 /** What a snapshot needs of the store. */
 export interface SnapshotSource {
-  /** Every item, lazily (items stored while walking may be met too). */
-  itemWalk(): IterableIterator<Item>
-  /** Not expired, not flushed. */
-  isLive(it: Item): boolean
-  readonly itemCount: number
+  /** A walk over every item (see ItemStore.startWalk for what it meets). */
+  startWalk(): WalkCursor
+  /** The walk's next live items, at least `atLeast` unless it ends. */
+  walkItems(c: WalkCursor, atLeast: number): Item[]
 }
 
 export interface SnapshotReport {
@@ -47,22 +47,18 @@ export async function writeSnapshot(file: string, source: SnapshotSource): Promi
     let pos = HEADER_LEN
     let items = 0
     let longestPauseMs = 0
-    // Items written after the walk began may be visited again when re-linked: bound the walk.
-    let budget = source.itemCount * 2 + 1000
-    const walk = source.itemWalk()
+    const walk = source.startWalk()
     for (;;) {
       const s0 = performance.now()
       const records: Item[] = []
       let size = 0
-      let finished = false
-      while (size < SLICE_BYTES) {
-        const next = walk.next()
-        if (next.done === true || budget-- <= 0) { finished = true; break }
-        const it = next.value
-        if (!source.isLive(it)) continue
-        records.push(it)
-        size += recordSize(it)
+      while (size < SLICE_BYTES && !walk.done) {
+        for (const it of source.walkItems(walk, 16)) {
+          records.push(it)
+          size += recordSize(it)
+        }
       }
+      const finished = walk.done
       const slice = Buffer.allocUnsafe(size)
       let at = 0
       for (const it of records) at = encodeRecord(it, slice, at)

@@ -1,6 +1,6 @@
 import {absoluteExpiry, now, REALTIME_MAXDELTA} from './clock.js'
 import type {Item} from './item.js'
-import {LruList} from './lru.js'
+import {ItemTable, NIL, type WalkCursor} from './item-table.js'
 import {itemTotalSize, SlabClasses} from './slab-classes.js'
 
 export type StoreMode = 'set' | 'add' | 'replace' | 'append' | 'prepend' | 'cas'
@@ -33,11 +33,11 @@ export interface ItemStoreOptions {
 const MAX_TIMER_MS = 2 ** 31 - 1
 
 /**
- * Memory an item really costs us beyond memcached's accounting size (object,
- * map entry, string headers; measured ~330 bytes of heap for a 100-byte
- * value). Charged against -m so that the heap tracks the operator's limit.
+ * What an item costs beside its chunk: its slot in the item table's typed
+ * arrays (~50 bytes), its index entry and the arrays' growth room. Charged
+ * against -m with the chunk so that memory tracks the operator's limit.
  */
-const JS_OVERHEAD_PER_ITEM = 160
+const SLOT_OVERHEAD = 80
 
 export interface StoreCounters {
   evictions: number
@@ -70,9 +70,8 @@ const PROCESS_STARTED_OFFSET = 62
 
 /** Bounded LRU cache of items with memcached's store/expiry/cas semantics. Knows nothing of protocols. */
 export class ItemStore {
-  private readonly map = new Map<string, Item>()
-  private readonly lru = new LruList<Item>()
-  private usedBytes = 0 // sum of item.size
+  private readonly table = new ItemTable()
+  private usedBytes = 0 // sum of memcached's item sizes
   private chargedBytes = 0 // what counts against maxBytes
   private nextCas = 1
   private lastCas = 0
@@ -88,7 +87,8 @@ export class ItemStore {
   private readonly processStarted = now() - PROCESS_STARTED_OFFSET
   /** memcached stores items bigger than its slab_chunk_max in chunks, and refuses incr/decr on those. */
   private readonly chunkMax: number
-  private crawler: IterableIterator<Item> | undefined
+  private crawler: WalkCursor | undefined
+  private readonly walkSlots: number[] = []
   readonly counters: StoreCounters = {evictions: 0, evictedUnfetched: 0, evictedActive: 0, expiredUnfetched: 0, reclaimed: 0, crawlerReclaimed: 0, crawlerChecked: 0, totalItems: 0, getExpired: 0, getFlushed: 0}
   readonly perClass: ClassCounters[]
   /** Set by the replication layer; called once per successful change. */
@@ -100,7 +100,7 @@ export class ItemStore {
     this.chunkMax = options.slabs.classes[options.slabs.classes.length - 1]?.chunkSize ?? Infinity
   }
 
-  get itemCount(): number { return this.map.size }
+  get itemCount(): number { return this.table.count }
   get bytes(): number { return this.usedBytes }
 
   /** The cas of the item the last successful store created (binary replies carry it, even for an already expired item). */
@@ -151,69 +151,90 @@ export class ItemStore {
   }
 
   /** Removed by a flush_all that has taken effect (see oldestLive). */
-  private flushed(it: Item, t: number): boolean {
+  private flushed(s: number, t: number): boolean {
     const ol = this.oldestLive
-    return ol !== 0 && ol <= t && it.atime <= ol
+    return ol !== 0 && ol <= t && this.table.atime[s]! <= ol
   }
 
   /** Expired, or removed by a flush_all that has taken effect. */
-  private dead(it: Item, t: number): boolean {
-    return (it.exptime !== 0 && it.exptime <= t) || this.flushed(it, t)
+  private dead(s: number, t: number): boolean {
+    const e = this.table.exptime[s]!
+    return (e !== 0 && e <= t) || this.flushed(s, t)
   }
 
-  /** A live item, or undefined. Expired and flushed items found here are removed. */
-  private live(key: string): Item | undefined {
-    const it = this.map.get(key)
-    if (it === undefined) return undefined
+  /** The slot of a live item, or NIL. Expired and flushed items found here are removed. */
+  private live(key: string): number {
+    const tb = this.table
+    const s = tb.find(key)
+    if (s === NIL) return NIL
     const t = now()
-    if (this.oldestLive !== 0 && this.flushed(it, t)) {
+    if (this.oldestLive !== 0 && this.flushed(s, t)) {
       this.counters.getFlushed++
-      this.unlink(it)
-      return undefined
+      this.unlink(s)
+      return NIL
     }
-    if (it.exptime !== 0 && it.exptime <= t) {
+    const e = tb.exptime[s]!
+    if (e !== 0 && e <= t) {
       this.counters.getExpired++
-      if (!it.fetched) { this.counters.expiredUnfetched++; this.perClass[it.cls]!.expiredUnfetched++ }
-      this.unlink(it)
-      return undefined
+      if (tb.fetched[s] === 0) { this.counters.expiredUnfetched++; this.perClass[tb.cls[s]!]!.expiredUnfetched++ }
+      this.unlink(s)
+      return NIL
     }
-    return it
+    return s
+  }
+
+  /** A reader's copy of a slot's fields. */
+  private view(s: number, key: string = this.table.key(s)): Item {
+    const tb = this.table
+    return {key, value: tb.value(s), flags: tb.flags[s]!, exptime: tb.exptime[s]!, cas: tb.cas[s]!}
+  }
+
+  /** memcached's accounting size of the item in a slot. */
+  private sizeOf(s: number): number {
+    const tb = this.table
+    return itemTotalSize(tb.keyLen[s]!, tb.flags[s]!, tb.valueLen[s]!, this.options.useCas)
+  }
+
+  /** What an item with `bytes` of key and value counts against -m. */
+  private chargeFor(bytes: number): number {
+    return this.table.arena.chunkSize(bytes) + SLOT_OVERHEAD
   }
 
   /** Look up for a client read: bumps the item in the LRU. */
   get(key: string): Item | undefined {
-    const it = this.live(key)
-    if (it !== undefined) {
-      this.bump(it)
-      this.perClass[it.cls]!.getHits++
-    }
-    return it
+    const s = this.live(key)
+    if (s === NIL) return undefined
+    this.bump(s)
+    this.perClass[this.table.cls[s]!]!.getHits++
+    return this.view(s, key)
   }
 
-  private bump(it: Item): void {
-    it.fetched = true
-    it.atime = now()
-    this.lru.moveToFront(it)
+  private bump(s: number): void {
+    const tb = this.table
+    tb.fetched[s] = 1
+    tb.atime[s] = now()
+    tb.moveToFront(s)
   }
 
   /** Look up without counting as an access (replication reads, stats). */
   peek(key: string): Item | undefined {
-    const it = this.map.get(key)
-    if (it === undefined || this.dead(it, now())) return undefined
-    return it
+    const s = this.table.find(key)
+    if (s === NIL || this.dead(s, now())) return undefined
+    return this.view(s, key)
   }
 
   /** Change the expiry of a live item (touch, gat). `exptime` is the client's value. */
   touch(key: string, exptime: number): Item | undefined {
-    const it = this.live(key)
-    if (it === undefined) return undefined
-    this.bump(it)
-    this.perClass[it.cls]!.touchHits++
-    it.exptime = absoluteExpiry(exptime)
+    const s = this.live(key)
+    if (s === NIL) return undefined
+    const tb = this.table
+    this.bump(s)
+    this.perClass[tb.cls[s]!]!.touchHits++
+    tb.setExptime(s, absoluteExpiry(exptime))
     // Between native peers a touch is a new version, so that "the newer version wins" carries it over.
-    if (this.versioned) it.cas = this.newCas()
+    if (this.versioned) tb.cas[s] = this.newCas()
     this.changed({kind: 'store', key, origin: 'local'})
-    return it
+    return this.view(s, key)
   }
 
   /**
@@ -221,51 +242,55 @@ export class ItemStore {
    * absolute); `cas` is the client's cas (0 = none).
    */
   store(mode: StoreMode, key: string, flags: number, exptime: number, value: string, cas: number): StoreOutcome {
+    const tb = this.table
     const size = itemTotalSize(key.length, flags, value.length, this.options.useCas)
     const old = this.live(key)
     if (size > this.options.itemSizeMax) {
       // memcached drops the old value of a failed set so that no stale data survives.
-      if (mode === 'set' && old !== undefined) this.remove(old, 'local')
+      if (mode === 'set' && old !== NIL) this.remove(old, 'local')
       return 'too_large'
     }
     const cls = this.options.slabs.classOf(size)
     this.perClass[cls]!.cmdSet++
-    if (old === undefined) {
+    if (old === NIL) {
       if (mode === 'cas') return 'not_found'
       if (mode !== 'set' && mode !== 'add') return 'not_stored'
-      return this.insert(key, flags, absoluteExpiry(exptime), value, size, undefined, mode, cls)
+      return this.insert(key, flags, absoluteExpiry(exptime), value, size, NIL, mode, cls)
     }
     if (mode === 'add') {
-      this.lru.moveToFront(old) // memcached promotes the item even though add fails
+      tb.moveToFront(old) // memcached promotes the item even though add fails
       return 'not_stored'
     }
+    const oldCas = tb.cas[old]!
     if (mode === 'cas') {
-      if (cas === 0 || cas !== old.cas) {
-        this.perClass[old.cls]!.casBadval++
+      if (cas === 0 || cas !== oldCas) {
+        this.perClass[tb.cls[old]!]!.casBadval++
         return 'exists'
       }
-      this.perClass[old.cls]!.casHits++
-    } else if ((mode === 'append' || mode === 'prepend') && cas !== 0 && cas !== old.cas) {
+      this.perClass[tb.cls[old]!]!.casHits++
+    } else if ((mode === 'append' || mode === 'prepend') && cas !== 0 && cas !== oldCas) {
       return 'exists'
     }
     if (mode === 'append' || mode === 'prepend') {
-      const joined = mode === 'append' ? old.value + value : value + old.value
-      const joinedSize = itemTotalSize(key.length, old.flags, joined.length, this.options.useCas)
+      const oldValue = tb.value(old)
+      const oldFlags = tb.flags[old]!
+      const joined = mode === 'append' ? oldValue + value : value + oldValue
+      const joinedSize = itemTotalSize(key.length, oldFlags, joined.length, this.options.useCas)
       if (joinedSize > this.options.itemSizeMax) return 'not_stored'
-      return this.insert(key, old.flags, old.exptime, joined, joinedSize, old, mode, this.options.slabs.classOf(joinedSize))
+      return this.insert(key, oldFlags, tb.exptime[old]!, joined, joinedSize, old, mode, this.options.slabs.classOf(joinedSize))
     }
     return this.insert(key, flags, absoluteExpiry(exptime), value, size, old, mode, cls)
   }
 
-  private insert(key: string, flags: number, exptime: number, value: string, size: number, old: Item | undefined, mode: StoreMode, cls: number): StoreOutcome {
-    const charge = size + JS_OVERHEAD_PER_ITEM
-    const freed = old === undefined ? 0 : old.size + JS_OVERHEAD_PER_ITEM
+  private insert(key: string, flags: number, exptime: number, value: string, size: number, old: number, mode: StoreMode, cls: number): StoreOutcome {
+    const charge = this.chargeFor(key.length + value.length)
+    const freed = old === NIL ? 0 : this.chargeFor(this.table.keyLen[old]! + this.table.valueLen[old]!)
     if (!this.makeRoom(charge - freed, old)) {
       this.perClass[cls]!.outOfMemory++
-      if (mode === 'set' && old !== undefined) this.remove(old, 'local')
+      if (mode === 'set' && old !== NIL) this.remove(old, 'local')
       return 'no_memory'
     }
-    if (old !== undefined) this.unlink(old)
+    if (old !== NIL) this.unlink(old)
     const cas = this.newCas()
     this.lastCas = cas
     if (exptime === 1) {
@@ -273,46 +298,46 @@ export class ItemStore {
       this.changed({kind: 'delete', key, origin: 'local'})
       return 'stored'
     }
-    const t = now()
-    const it: Item = {key, value, flags, exptime, cas, atime: t, size, cls, fetched: false, prev: null, next: null}
-    this.link(it)
+    this.link(key, value, flags, exptime, cas, cls, size)
     this.changed({kind: 'store', key, origin: 'local'})
     return 'stored'
   }
 
   /** incr/decr with memcached's unsigned 64-bit rules and in-place rewrite. */
   delta(key: string, incr: boolean, delta: bigint): DeltaOutcome {
-    const it = this.live(key)
-    if (it === undefined) return {status: 'not_found'}
-    if (this.refusesDelta(it)) return {status: 'non_numeric'}
-    const current = parseStoredNumber(it.value)
+    const s = this.live(key)
+    if (s === NIL) return {status: 'not_found'}
+    if (this.refusesDelta(s)) return {status: 'non_numeric'}
+    const tb = this.table
+    const value = tb.value(s)
+    const current = parseStoredNumber(value)
     if (current === undefined) return {status: 'non_numeric'}
-    const pc = this.perClass[it.cls]!
+    const pc = this.perClass[tb.cls[s]!]!
     if (incr) pc.incrHits++
     else pc.decrHits++
     let next: bigint
     if (incr) next = (current + delta) & 0xffffffffffffffffn
     else next = delta > current ? 0n : current - delta
     const text = next.toString()
-    it.fetched = true
-    if (text.length <= it.value.length) {
+    tb.fetched[s] = 1
+    if (text.length <= value.length) {
       // memcached rewrites the number in place, padding with spaces to the old length.
-      it.value = text.length === it.value.length ? text : text + ' '.repeat(it.value.length - text.length)
-      it.cas = this.newCas()
-      it.atime = now()
-      this.lru.moveToFront(it)
+      tb.rewriteValue(s, text.length === value.length ? text : text + ' '.repeat(value.length - text.length))
+      tb.cas[s] = this.newCas()
+      tb.atime[s] = now()
+      tb.moveToFront(s)
       this.changed({kind: 'store', key, origin: 'local'})
-      return {status: 'ok', value: text, item: it}
+      return {status: 'ok', value: text, item: this.view(s, key)}
     }
-    const size = itemTotalSize(key.length, it.flags, text.length, this.options.useCas)
-    const outcome = this.insert(key, it.flags, it.exptime, text, size, it, 'set', this.options.slabs.classOf(size))
+    const size = itemTotalSize(key.length, tb.flags[s]!, text.length, this.options.useCas)
+    const outcome = this.insert(key, tb.flags[s]!, tb.exptime[s]!, text, size, s, 'set', this.options.slabs.classOf(size))
     if (outcome !== 'stored') return {status: 'no_memory'}
-    return {status: 'ok', value: text, item: this.map.get(key)!}
+    return {status: 'ok', value: text, item: this.view(tb.find(key), key)}
   }
 
   /** Values incr/decr refuse without reading them: empty, or stored in chunks by memcached. */
-  private refusesDelta(it: Item): boolean {
-    return it.value.length === 0 || it.size > this.chunkMax
+  private refusesDelta(s: number): boolean {
+    return this.table.valueLen[s] === 0 || this.sizeOf(s) > this.chunkMax
   }
 
   /**
@@ -320,8 +345,8 @@ export class ItemStore {
    * a miss creates the item holding `create.initial` (flags 0) instead of failing.
    */
   deltaOrCreate(key: string, incr: boolean, delta: bigint, cas: number, create: {initial: bigint; exptime: number} | undefined): DeltaOrCreateOutcome {
-    const it = this.live(key)
-    if (it === undefined) {
+    const s = this.live(key)
+    if (s === NIL) {
       if (create === undefined) return {status: 'not_found'}
       const value = create.initial.toString()
       const outcome = this.store('add', key, 0, create.exptime, value, 0)
@@ -329,15 +354,15 @@ export class ItemStore {
       return {status: outcome === 'no_memory' ? 'no_memory' : 'not_stored'}
     }
     // memcached refuses an empty or chunked value before it looks at the cas.
-    if (!this.refusesDelta(it) && cas !== 0 && cas !== it.cas) return {status: 'exists'}
+    if (!this.refusesDelta(s) && cas !== 0 && cas !== this.table.cas[s]) return {status: 'exists'}
     return this.delta(key, incr, delta)
   }
 
   delete(key: string): boolean {
-    const it = this.live(key)
-    if (it === undefined) return false
-    this.perClass[it.cls]!.deleteHits++
-    this.remove(it, 'local')
+    const s = this.live(key)
+    if (s === NIL) return false
+    this.perClass[this.table.cls[s]!]!.deleteHits++
+    this.remove(s, 'local')
     return true
   }
 
@@ -383,17 +408,26 @@ export class ItemStore {
   }
 
   /**
-   * Every item, lazily, in storage order, for a full copy or a snapshot: no
-   * lookup per item. Items removed during the walk are skipped; items stored
-   * (or re-stored) during it may be met. Check each with isLive.
+   * Begin a walk over every item, for a full copy or a snapshot: no lookup
+   * per item, and a key that exists throughout the walk is met exactly once
+   * (in the version current when its turn comes) however often it is stored
+   * meanwhile. Keys stored or deleted during the walk may or may not be met.
    */
-  itemWalk(): IterableIterator<Item> {
-    return this.map.values()
+  startWalk(): WalkCursor {
+    return this.table.startWalk()
   }
 
-  /** Not expired and not flushed (what peek would return). */
-  isLive(it: Item): boolean {
-    return !this.dead(it, now())
+  /** The walk's next live items: at least `atLeast` of them unless the walk ends (`cursor.done`). */
+  walkItems(c: WalkCursor, atLeast: number): Item[] {
+    const slots = this.walkSlots
+    const out: Item[] = []
+    const t = now()
+    while (out.length < atLeast && !c.done) {
+      slots.length = 0
+      this.table.walkStep(c, slots)
+      for (const s of slots) if (!this.dead(s, t)) out.push(this.view(s))
+    }
+    return out
   }
 
   /** An item from a snapshot at start: kept as saved (absolute exptime, cas) unless it expired meanwhile. */
@@ -418,31 +452,29 @@ export class ItemStore {
     if (cas >= this.nextCas) this.nextCas = cas + 1
     const t = now()
     // One lookup: a full copy applies a million of these.
-    const stale = this.map.get(key)
-    const old = stale !== undefined && !this.dead(stale, t) ? stale : undefined
-    if (newerOnly && ((old !== undefined && old.cas >= cas) || (this.tombstone(key) ?? -1) >= cas)) return false
+    const stale = this.table.find(key)
+    const old = stale !== NIL && !this.dead(stale, t) ? stale : NIL
+    if (newerOnly && ((old !== NIL && this.table.cas[old]! >= cas) || (this.tombstone(key) ?? -1) >= cas)) return false
     const size = itemTotalSize(key.length, flags, value.length, this.options.useCas)
-    if (stale !== undefined) this.unlink(stale)
-    if (size > this.options.itemSizeMax || (exptime !== 0 && exptime <= t) || !this.makeRoom(size + JS_OVERHEAD_PER_ITEM, undefined)) {
-      if (old !== undefined) this.changed({kind: 'delete', key, origin: 'peer'})
+    if (stale !== NIL) this.unlink(stale)
+    if (size > this.options.itemSizeMax || (exptime !== 0 && exptime <= t) || !this.makeRoom(this.chargeFor(key.length + value.length), NIL)) {
+      if (old !== NIL) this.changed({kind: 'delete', key, origin: 'peer'})
       return false
     }
-    const cls = this.options.slabs.classOf(size)
-    this.link({key, value, flags, exptime, cas: this.options.useCas ? cas : 0, atime: t, size, cls, fetched: false, prev: null, next: null})
+    this.link(key, value, flags, exptime, this.options.useCas ? cas : 0, this.options.slabs.classOf(size), size)
     this.changed({kind: 'store', key, origin: 'peer'})
     return true
   }
 
   /** A delete from the peer; with a version (native), only a newer delete removes the local item. */
   applyPeerDelete(key: string, cas?: number): void {
+    const s = this.table.find(key)
     if (cas !== undefined) {
       if (cas >= this.nextCas) this.nextCas = cas + 1
-      const live = this.peek(key)
-      if (live !== undefined && live.cas > cas) return
+      if (s !== NIL && !this.dead(s, now()) && this.table.cas[s]! > cas) return
       if ((this.tombstone(key) ?? -1) < cas) this.recordTombstone(key, cas)
     }
-    const it = this.map.get(key)
-    if (it !== undefined) this.remove(it, 'peer')
+    if (s !== NIL) this.remove(s, 'peer')
   }
 
   /** A flush from the peer: `at` is 0 for now, else the absolute time the peer's client asked for. */
@@ -450,19 +482,24 @@ export class ItemStore {
     this.flush(at, 'peer')
   }
 
-  /** Walk up to `budget` items and drop the expired ones; called periodically. */
+  /** Look at up to `budget` items and drop the expired ones; called periodically. */
   crawl(budget: number): number {
     let reclaimed = 0
     const t = now()
-    if (this.crawler === undefined) this.crawler = this.map.values()
-    for (let i = 0; i < budget; i++) {
-      const r = this.crawler.next()
-      if (r.done === true) { this.crawler = undefined; break }
-      const it = r.value
-      this.counters.crawlerChecked++
-      if (this.dead(it, t)) {
-        if (!it.fetched) { this.counters.expiredUnfetched++; this.perClass[it.cls]!.expiredUnfetched++ }
-        this.unlink(it)
+    const slots = this.walkSlots
+    let checked = 0
+    // Empty index positions cost a little too: bound them, or a sparse index would be walked in one call.
+    for (let steps = 0; checked < budget && steps < budget * 4; steps++) {
+      if (this.crawler === undefined) this.crawler = this.table.startWalk()
+      if (this.crawler.done) { this.crawler = undefined; break }
+      slots.length = 0
+      this.table.walkStep(this.crawler, slots)
+      for (const s of slots) {
+        checked++
+        this.counters.crawlerChecked++
+        if (!this.dead(s, t)) continue
+        if (this.table.fetched[s] === 0) { this.counters.expiredUnfetched++; this.perClass[this.table.cls[s]!]!.expiredUnfetched++ }
+        this.unlink(s)
         this.counters.crawlerReclaimed++
         reclaimed++
       }
@@ -472,22 +509,29 @@ export class ItemStore {
 
   /** Age in seconds of the least recently used item of a class (for `stats items`). */
   oldestAge(cls: number): number {
-    for (let it = this.lru.tail; it !== null; it = it.prev) if (it.cls === cls) return now() - it.atime
+    const tb = this.table
+    for (let s = tb.lruTail; s !== NIL; s = tb.prev[s]!) if (tb.cls[s] === cls) return now() - tb.atime[s]!
     return 0
   }
 
   /** cache_memlimit: change -m at run time, evicting down to the new limit. */
   setMemoryLimit(bytes: number): void {
     this.options.maxBytes = bytes
-    this.makeRoom(0, undefined)
+    this.makeRoom(0, NIL)
   }
 
-  /** Every live item, most recently used first (stats cachedump). */
-  *itemsNewestFirst(): IterableIterator<Item> {
+  /** Every live item of a slab class, most recently used first (stats cachedump). */
+  *itemsNewestFirst(cls: number): IterableIterator<Item> {
     const t = now()
-    for (let it = this.lru.head; it !== null; it = it.next) {
-      if (!this.dead(it, t)) yield it
+    const tb = this.table
+    for (let s = tb.lruHead; s !== NIL; s = tb.next[s]!) {
+      if (tb.cls[s] === cls && !this.dead(s, t)) yield this.view(s)
     }
+  }
+
+  /** Bytes of keys and values held outside the JS heap (pages and large chunks). */
+  get arenaBytes(): number {
+    return this.table.arena.reserved
   }
 
   close(): void {
@@ -496,67 +540,73 @@ export class ItemStore {
   }
 
   private clear(): void {
-    this.map.clear()
-    this.lru.clear()
+    this.table.clear()
     this.usedBytes = 0
     this.chargedBytes = 0
     this.crawler = undefined
     for (const c of this.perClass) { c.items = 0; c.bytes = 0 }
   }
 
-  private makeRoom(need: number, keep: Item | undefined): boolean {
+  private makeRoom(need: number, keep: number): boolean {
     const max = this.options.maxBytes
     if (this.chargedBytes + need <= max) return true
     const t = now()
-    let victim = this.lru.tail
-    while (this.chargedBytes + need > max && victim !== null) {
-      const prev = victim.prev
-      if (victim !== keep) {
-        const expired = this.dead(victim, t)
-        if (expired) {
-          this.counters.reclaimed++
-          this.perClass[victim.cls]!.reclaimed++
-        } else {
-          if (!this.options.evict) return false
-          this.counters.evictions++
-          const pc = this.perClass[victim.cls]!
-          pc.evicted++
-          pc.evictedTime = t - victim.atime
-          if (victim.exptime !== 0) pc.evictedNonzero++
-          if (!victim.fetched) { this.counters.evictedUnfetched++; pc.evictedUnfetched++ }
-        }
-        this.unlink(victim)
-      }
+    const tb = this.table
+    let victim = tb.lruTail
+    while (this.chargedBytes + need > max && victim !== NIL) {
+      const prev = tb.prev[victim]!
+      if (victim !== keep && !this.evict(victim, t)) return false
       victim = prev
     }
     return this.chargedBytes + need <= max
   }
 
-  private link(it: Item): void {
-    this.map.set(it.key, it)
-    this.lru.pushFront(it)
-    this.usedBytes += it.size
-    this.chargedBytes += it.size + JS_OVERHEAD_PER_ITEM
+  /** Drop an item to make room: reclaimed if dead, else evicted (false with -M). */
+  private evict(s: number, t: number): boolean {
+    const tb = this.table
+    const pc = this.perClass[tb.cls[s]!]!
+    if (this.dead(s, t)) {
+      this.counters.reclaimed++
+      pc.reclaimed++
+    } else {
+      if (!this.options.evict) return false
+      this.counters.evictions++
+      pc.evicted++
+      pc.evictedTime = t - tb.atime[s]!
+      if (tb.exptime[s] !== 0) pc.evictedNonzero++
+      if (tb.fetched[s] === 0) { this.counters.evictedUnfetched++; pc.evictedUnfetched++ }
+    }
+    this.unlink(s)
+    return true
+  }
+
+  private link(key: string, value: string, flags: number, exptime: number, cas: number, cls: number, size: number): void {
+    const bytes = key.length + value.length
+    this.table.add(key, value, flags, exptime, cas, now(), cls)
+    this.usedBytes += size
+    this.chargedBytes += this.chargeFor(bytes)
     this.counters.totalItems++
-    const pc = this.perClass[it.cls]!
+    const pc = this.perClass[cls]!
     pc.items++
-    pc.bytes += it.size
+    pc.bytes += size
   }
 
-  private unlink(it: Item): void {
-    this.map.delete(it.key)
-    this.lru.remove(it)
-    this.usedBytes -= it.size
-    this.chargedBytes -= it.size + JS_OVERHEAD_PER_ITEM
-    const pc = this.perClass[it.cls]!
+  private unlink(s: number): void {
+    const tb = this.table
+    const size = this.sizeOf(s)
+    this.usedBytes -= size
+    this.chargedBytes -= this.chargeFor(tb.keyLen[s]! + tb.valueLen[s]!)
+    const pc = this.perClass[tb.cls[s]!]!
     pc.items--
-    pc.bytes -= it.size
+    pc.bytes -= size
+    tb.remove(s)
   }
 
-  private remove(it: Item, origin: Origin): void {
-    this.unlink(it)
-    if (this.versioned && origin === 'local') this.recordTombstone(it.key, this.newCas())
-    this.changed({kind: 'delete', key: it.key, origin})
+  private remove(s: number, origin: Origin): void {
+    const key = this.table.key(s)
+    this.unlink(s)
+    if (this.versioned && origin === 'local') this.recordTombstone(key, this.newCas())
+    this.changed({kind: 'delete', key, origin})
   }
 
   private changed(m: Mutation): void {

@@ -1,22 +1,14 @@
-import type {LruNode} from './lru.js'
-
 /**
- * One cached item. Keys and values are kept as latin1 strings: one byte per
- * character, byte-exact round trip with Buffers, and far less per-item
- * overhead in V8 than a Buffer object.
+ * One item's fields as a reader sees them: a copy made when asked for (the
+ * store itself keeps items in typed arrays and shared Buffers, see
+ * item-table.ts). Keys and values are latin1 strings: one byte per
+ * character, a byte-exact round trip with Buffers.
  */
-export interface Item extends LruNode<Item> {
+export interface Item {
   readonly key: string
-  value: string
-  flags: number
+  readonly value: string
+  readonly flags: number
   /** Absolute unix time in seconds; 0 = never. */
-  exptime: number
-  cas: number
-  /** Last access, unix seconds (for `stats items` age). */
-  atime: number
-  /** memcached's accounting size (see itemTotalSize). */
-  size: number
-  /** Slab class id, for per-class statistics. */
-  cls: number
-  fetched: boolean
+  readonly exptime: number
+  readonly cas: number
 }
