@@ -77,6 +77,19 @@ describe('ItemTable', () => {
     assert.equal(t.count, 0)
   })
 
+  it('finds and removes keys while the index is half-way through doubling', () => {
+    const t = new ItemTable()
+    const present = new Set<number>()
+    for (let i = 0; i < 60_000; i++) {
+      t.add(`key:${i}`, `v${i}`, 0, 0, i, 0, 1)
+      present.add(i)
+      if (i % 3 === 2) { t.remove(t.find(`key:${i - 1}`)); present.delete(i - 1) }
+      if (i % 101 === 0) for (const j of [i, i - 1, i - 50, Math.floor(i / 2)]) assert.equal(t.find(`key:${j}`) !== NIL, present.has(j), `key:${j} after ${i} adds`)
+    }
+    assert.equal(t.count, present.size)
+    for (const j of present) assert.equal(t.value(t.find(`key:${j}`)), `v${j}`)
+  })
+
   it('keeps every key findable while the index doubles many times', () => {
     const t = new ItemTable()
     for (let i = 0; i < 50_000; i++) t.add(`key:${i}`, `v${i}`, 0, 0, i, 0, 1)
