@@ -1,3 +1,4 @@
+import type {Credentials} from './auth.js'
 import type {Logger} from './log.js'
 import type {ServerOptions} from './options.js'
 import type {StatLine} from './stats.js'
@@ -12,6 +13,8 @@ export interface ServerContext {
   readonly log: Logger
   readonly startedAt: number
   verbosity: number
+  /** With -S or -Y: who may use the cache (binary clients by SASL PLAIN; ASCII clients too with -Y). */
+  readonly credentials?: Credentials
   /** Extra `stats` lines (replication), after evicted_unfetched like repcached. */
   extra?: () => StatLine[]
   /** Ask the server to stop (the `shutdown` command). */

@@ -1,6 +1,8 @@
 // repcached entry point: flags, daemon, store, listeners, signals.
 
 import {readFileSync} from 'node:fs'
+import type {TlsOptions} from 'node:tls'
+import {Credentials} from './auth.js'
 import type {ServerContext} from './context.js'
 import {daemonize, dropPrivileges, isDaemonChild, removePidFile, reportReady, restorePidFile, writePidFile} from './daemon.js'
 import {steadyHeap} from './heap.js'
@@ -33,6 +35,46 @@ function readSecret(file: string | undefined): Buffer | undefined {
   return Buffer.from(secret, 'utf8')
 }
 
+/** Users for -S (the file MEMCACHED_SASL_PWDB names, as memcached reads it) and -Y. */
+function loadCredentials(o: ServerOptions): Credentials | undefined {
+  let c: Credentials | undefined
+  try {
+    if (o.sasl) {
+      const pwdb = process.env.MEMCACHED_SASL_PWDB
+      if (pwdb === undefined || pwdb === '') fail('-S: set MEMCACHED_SASL_PWDB to a file of user:password lines (the users SASL PLAIN accepts)', 64)
+      c = Credentials.fromFile(pwdb, 'MEMCACHED_SASL_PWDB')
+    }
+    if (o.authFile !== undefined) {
+      const y = Credentials.fromFile(o.authFile, '-Y')
+      c = c === undefined ? y : c.with(y)
+    }
+  } catch (e) {
+    fail((e as Error).message, 64)
+  }
+  return c
+}
+
+/** A PEM file named by a TLS option, read at start so that a wrong path stops the server with its name. */
+export function readTlsFile(flag: string, file: string): Buffer {
+  try {
+    return readFileSync(file)
+  } catch (e) {
+    fail(`${flag}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 64)
+  }
+}
+
+/** -Z: the client port's certificate, and client certificates asked for (1) or required (2, 3) per ssl_verify_mode. */
+function clientTls(o: ServerOptions): TlsOptions {
+  const cert = readTlsFile('-o ssl_chain_cert', o.tlsCert!)
+  return {
+    cert,
+    key: o.tlsKey === undefined ? cert : readTlsFile('-o ssl_key', o.tlsKey),
+    ca: o.tlsCa === undefined ? undefined : readTlsFile('-o ssl_ca_cert', o.tlsCa),
+    requestCert: o.tlsVerifyMode >= 1,
+    rejectUnauthorized: o.tlsVerifyMode >= 2,
+  }
+}
+
 function fail(message: string, code: number): never {
   process.stderr.write(`repcached: ${message}\n`)
   process.exit(code)
@@ -58,6 +100,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.exitCode = r.ok ? 0 : 1
     return
   }
+  const credentials = loadCredentials(options)
   if (options.daemonize && !isDaemonChild()) await daemonize(options.verbosity > 0)
 
   const log = new Logger(options.verbosity)
@@ -106,11 +149,11 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.exit(0)
   }
   const ctx: ServerContext = {
-    options, store, log, stats: new ServerStats(), startedAt: now() - 2, verbosity: options.verbosity,
+    options, store, log, stats: new ServerStats(), startedAt: now() - 2, verbosity: options.verbosity, credentials,
     requestShutdown: () => { void stop('shutdown command') },
     extra: () => [...(replicator === undefined ? replicationOffLines() : replicator.statLines()), ...(snapshots?.statLines() ?? [])],
   }
-  const clients = new ClientListeners(ctx)
+  const clients = new ClientListeners(ctx, options.tls ? clientTls(options) : undefined)
   listeners.current = clients
   process.on('SIGTERM', () => { void stop('Terminated') })
   process.on('SIGINT', () => { void stop('Interrupt') })

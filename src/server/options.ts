@@ -55,6 +55,21 @@ export interface ServerOptions {
   snapshotInterval: number
   /** --snapshot-check: the file to verify (action 'check-snapshot'). */
   checkFile: string | undefined
+  /** -S: binary clients must authenticate (SASL PLAIN; users from the file MEMCACHED_SASL_PWDB names). */
+  sasl: boolean
+  /** -Y: ASCII clients must authenticate with `set` of "user password" (binary clients with SASL PLAIN). */
+  authFile: string | undefined
+  /** -Z: TLS on every client listener (certificate and key from -o ssl_chain_cert / ssl_key). */
+  tls: boolean
+  tlsCert: string | undefined
+  tlsKey: string | undefined
+  tlsCa: string | undefined
+  /** -o ssl_verify_mode: 0 none, 1 ask for a client certificate, 2 require one, 3 require it once (as 2). */
+  tlsVerifyMode: 0 | 1 | 2 | 3
+  /** --rep-tls-cert/-key/-ca: TLS on the native replication link, each side verifying the other against the CA. */
+  repTlsCert: string | undefined
+  repTlsKey: string | undefined
+  repTlsCa: string | undefined
   /** Accepted flags that change nothing here, reported at -v. */
   ignored: string[]
   /** What to do instead of serving: print help, version or license. */
@@ -74,6 +89,8 @@ export function defaultOptions(): ServerOptions {
     itemSizeMax: 1024 * 1024, enableShutdown: false, flushEnabled: true, idleTimeout: 0,
     peer: undefined, replicationListenPort: 11212, replicationConnectPort: 11212, queueMax: 8192, drainTimeout: 5, connectTimeout: 2,
     repTimeout: 3, repSecretFile: undefined, repReconnect: true, snapshotFile: undefined, snapshotInterval: 0, checkFile: undefined,
+    sasl: false, authFile: undefined, tls: false, tlsCert: undefined, tlsKey: undefined, tlsCa: undefined, tlsVerifyMode: 0,
+    repTlsCert: undefined, repTlsKey: undefined, repTlsCa: undefined,
     ignored: [], action: 'serve',
   }
 }
@@ -104,6 +121,11 @@ function size(flag: string, value: string): number {
   return n
 }
 
+function nonEmpty(flag: string, value: string): string {
+  if (value === '') throw new UsageError(`${flag}: the file path is empty`)
+  return value
+}
+
 function note(o: ServerOptions, flag: string, why: string): void {
   o.ignored.push(`${flag}: ${why}`)
 }
@@ -132,6 +154,14 @@ function extended(o: ServerOptions, value: string): void {
     if (name === 'idle_timeout') {
       if (arg === undefined) throw new UsageError('-o idle_timeout: needs a value in seconds (idle_timeout=N)')
       o.idleTimeout = int('-o idle_timeout', arg, 0, 2 ** 31 - 1, 'seconds')
+    } else if (name === 'ssl_chain_cert' || name === 'ssl_key' || name === 'ssl_ca_cert') {
+      if (arg === undefined || arg === '') throw new UsageError(`-o ${name}: needs a file (${name}=PATH)`)
+      if (name === 'ssl_chain_cert') o.tlsCert = arg
+      else if (name === 'ssl_key') o.tlsKey = arg
+      else o.tlsCa = arg
+    } else if (name === 'ssl_verify_mode') {
+      if (arg === undefined) throw new UsageError('-o ssl_verify_mode: needs 0, 1, 2 or 3')
+      o.tlsVerifyMode = int('-o ssl_verify_mode', arg, 0, 3, '0 (none), 1 (request), 2 (require) or 3 (once)') as 0 | 1 | 2 | 3
     } else {
       note(o, `-o ${name}`, 'memcached tuning with no effect in this server')
     }
@@ -193,6 +223,12 @@ const SPECS: OptionSpec[] = [
   {short: 'F', long: ['disable-flush-all'], takesValue: false, set: (o) => { o.flushEnabled = false }},
   {short: 'W', long: ['disable-watch'], takesValue: false, set: (o, _v, f) => note(o, f, 'watch is not offered')},
   {short: 'o', long: ['extended'], takesValue: true, set: (o, v) => extended(o, v)},
+  {short: 'S', long: ['enable-sasl'], takesValue: false, set: (o) => { o.sasl = true }},
+  {short: 'Y', long: ['auth-file'], takesValue: true, set: (o, v, f) => {
+    if (v === '') throw new UsageError(`${f}: the file path is empty`)
+    o.authFile = v
+  }},
+  {short: 'Z', long: ['enable-ssl'], takesValue: false, set: (o) => { o.tls = true }},
   // repcached
   {short: 'x', takesValue: true, set: (o, v, f) => {
     if (v === '' || /\s/.test(v)) throw new UsageError(`${f}: "${v}" is not a host name or address`)
@@ -218,6 +254,9 @@ const SPECS: OptionSpec[] = [
     o.repSecretFile = v
   }},
   {long: ['rep-no-reconnect'], takesValue: false, set: (o) => { o.repReconnect = false }},
+  {long: ['rep-tls-cert'], takesValue: true, set: (o, v, f) => { o.repTlsCert = nonEmpty(f, v) }},
+  {long: ['rep-tls-key'], takesValue: true, set: (o, v, f) => { o.repTlsKey = nonEmpty(f, v) }},
+  {long: ['rep-tls-ca'], takesValue: true, set: (o, v, f) => { o.repTlsCa = nonEmpty(f, v) }},
   {short: 'e', long: ['snapshot', 'memory-file'], takesValue: true, set: (o, v, f) => {
     if (v === '') throw new UsageError(`${f}: the file path is empty`)
     o.snapshotFile = v
@@ -283,6 +322,18 @@ function validate(o: ServerOptions): void {
   }
   if (o.pidFile !== undefined && o.pidFile === '') throw new UsageError('-P: the pid file path is empty')
   if (o.unixSocket !== undefined && o.unixSocket === '') throw new UsageError('-s: the socket path is empty')
+  if (o.sasl && o.authFile === undefined) {
+    // memcached: SASL is a binary-protocol mechanism, so -S serves binary only (unless -Y offers ASCII auth).
+    if (o.protocol === 'ascii') throw new UsageError('-S: SASL authenticates binary clients only; drop -B ascii, or add -Y FILE for ASCII authentication')
+    o.protocol = 'binary'
+  }
+  if (o.tls && o.tlsCert === undefined) throw new UsageError('-Z: TLS needs a certificate: -o ssl_chain_cert=FILE (and ssl_key=FILE unless the key is in it)')
+  if (!o.tls && (o.tlsCert !== undefined || o.tlsKey !== undefined || o.tlsCa !== undefined)) note(o, '-o ssl_*', 'TLS files are only used with -Z')
+  if (o.tlsVerifyMode !== 0 && o.tlsCa === undefined && o.tls) throw new UsageError('-o ssl_verify_mode: verifying client certificates needs -o ssl_ca_cert=FILE')
+  const rep = [o.repTlsCert, o.repTlsKey, o.repTlsCa]
+  if (rep.some((f) => f !== undefined) && rep.some((f) => f === undefined)) {
+    throw new UsageError('--rep-tls-cert, --rep-tls-key and --rep-tls-ca go together: each side shows its certificate and verifies the other\'s against the CA')
+  }
   if (o.peer !== undefined && (o.replicationConnectPort === 0 || o.replicationListenPort === 0)) {
     throw new UsageError('-X: replication port 0 turns replication off, which contradicts -x; give real ports')
   }
@@ -320,7 +371,13 @@ repcached ${REPCACHED_VERSION} (TypeScript server ${SERVER_RELEASE}, bundled wit
 -I, --max-item-size=<num> adjusts max item size (default: 1m, min: 1k, max: 1024m)
 -F, --disable-flush-all   disable flush_all command
 -o, --extended            comma separated list of extended options (idle_timeout=N;
+                          ssl_chain_cert=FILE, ssl_key=FILE, ssl_ca_cert=FILE, ssl_verify_mode=0-3;
                           memcached's other tuning options are accepted and ignored)
+-S, --enable-sasl         binary clients must authenticate (SASL PLAIN); users are the
+                          user:password lines of the file MEMCACHED_SASL_PWDB names
+-Y, --auth-file=<file>    ASCII clients must authenticate: first command "set <any> 0 0 <n>"
+                          with data "user password"; users are the file's user:password lines
+-Z, --enable-ssl          TLS on the client port (needs -o ssl_chain_cert, ssl_key)
 -x <ip_addr>              hostname or IP address of the master replication server
 -X <num>                  TCP port number of the master (default: 11212; 0 = no replication)
 -X <listen>:<connect>     separate replication listen and connect ports
@@ -330,6 +387,9 @@ repcached ${REPCACHED_VERSION} (TypeScript server ${SERVER_RELEASE}, bundled wit
 --rep-timeout=<s>         native links: a peer silent this long is declared dead (default: 3)
 --rep-secret-file=<file>  shared secret; peers must prove it (also REPCACHED_REP_SECRET_FILE)
 --rep-no-reconnect        never dial a lost peer again (repcached's behaviour)
+--rep-tls-cert=<file>     TLS on the native replication link: this node's certificate (PEM),
+--rep-tls-key=<file>      its key, and
+--rep-tls-ca=<file>       the CA the peer's certificate must be signed by (both sides verify)
 -e, --snapshot=<file>     load the items saved in <file> at start; save them there at shutdown
                           (memcached's --memory-file spelling works too)
 --snapshot-interval=<s>   also save a snapshot every s seconds (default: 0, only at shutdown)

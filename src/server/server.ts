@@ -4,20 +4,24 @@
 
 import {existsSync, unlinkSync} from 'node:fs'
 import {createServer, type Server, type Socket} from 'node:net'
+import {createServer as createTlsServer, type TlsOptions} from 'node:tls'
 import {Connection} from './connection.js'
 import type {ServerContext} from './context.js'
 
-export interface ListenAddress { host: string | undefined; port: number }
+export interface ListenAddress { host: string | undefined; port: number; notls?: boolean }
 
-/** "-l" entries: "addr", "addr:port", "[v6]:port"; port defaults to -p. */
+/** "-l" entries: "addr", "addr:port", "[v6]:port"; port defaults to -p; "notls:" exempts one from -Z, as in memcached. */
 export function listenAddresses(listen: string[], port: number): ListenAddress[] {
   if (listen.length === 0) return [{host: undefined, port}]
-  return listen.map((entry) => {
+  return listen.map((raw) => {
+    const notls = raw.startsWith('notls:')
+    const entry = notls ? raw.slice('notls:'.length) : raw
+    const extra = notls ? {notls} : {}
     const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry)
-    if (bracket !== null) return {host: bracket[1], port: bracket[2] === undefined ? port : Number(bracket[2])}
+    if (bracket !== null) return {host: bracket[1], port: bracket[2] === undefined ? port : Number(bracket[2]), ...extra}
     const colon = entry.split(':')
-    if (colon.length === 2 && /^\d+$/.test(colon[1]!)) return {host: colon[0], port: Number(colon[1])}
-    return {host: entry, port}
+    if (colon.length === 2 && /^\d+$/.test(colon[1]!)) return {host: colon[0], port: Number(colon[1]), ...extra}
+    return {host: entry, port, ...extra}
   })
 }
 
@@ -28,7 +32,8 @@ export class ClientListeners {
   /** Ports actually bound (useful with -p 0). */
   readonly boundPorts: number[] = []
 
-  constructor(private readonly ctx: ServerContext) {}
+  /** `tls`: -Z's certificate, key and client verification; every TCP listener speaks TLS (but notls: ones). */
+  constructor(private readonly ctx: ServerContext, private readonly tls?: TlsOptions) {}
 
   async open(): Promise<void> {
     const o = this.ctx.options
@@ -46,7 +51,7 @@ export class ClientListeners {
       return
     }
     for (const addr of listenAddresses(o.listen, o.port)) {
-      const server = this.newServer()
+      const server = this.newServer(addr.notls !== true)
       const where = `${addr.host ?? '*'}:${addr.port}`
       await listen(server, {host: addr.host, port: addr.port, backlog: o.backlog}, `TCP ${where}`)
       const a = server.address()
@@ -54,8 +59,23 @@ export class ClientListeners {
     }
   }
 
-  private newServer(): Server {
-    const server = createServer({noDelay: true}, (socket) => this.accept(socket))
+  private newServer(withTls = false): Server {
+    let server: Server
+    if (withTls && this.tls !== undefined) {
+      let tlsServer: ReturnType<typeof createTlsServer>
+      try {
+        tlsServer = createTlsServer({...this.tls, noDelay: true}, (socket) => this.accept(socket))
+      } catch (e) {
+        throw new Error(`-Z: the certificate or key is not usable (${(e as Error).message}); check -o ssl_chain_cert, ssl_key and ssl_ca_cert`)
+      }
+      tlsServer.on('tlsClientError', (e, socket) => {
+        this.ctx.stats.tlsHandshakeErrors++
+        this.ctx.log.info(`TLS handshake with ${socket.remoteAddress ?? 'a client'} failed: ${e.message}`)
+      })
+      server = tlsServer
+    } else {
+      server = createServer({noDelay: true}, (socket) => this.accept(socket))
+    }
     this.servers.push(server)
     return server
   }

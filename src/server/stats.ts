@@ -30,6 +30,8 @@ export class ServerStats {
   storeNoMemory = 0
   authCmds = 0
   authErrors = 0
+  /** Clients whose TLS handshake failed (memcached's ssl_handshake_errors). */
+  tlsHandshakeErrors = 0
   idleKicks = 0
   bytesRead = 0
   bytesWritten = 0
@@ -116,6 +118,7 @@ export function generalStats(src: StatsSources): StatLine[] {
     ['auth_errors', s.authErrors],
   ]
   if (o.idleTimeout > 0) lines.push(['idle_kicks', s.idleKicks])
+  if (o.tls) lines.push(['ssl_handshake_errors', s.tlsHandshakeErrors])
   lines.push(
     ['bytes_read', s.bytesRead],
     ['bytes_written', s.bytesWritten],
@@ -197,8 +200,9 @@ export function settingsStats(src: StatsSources): StatLine[] {
     ['cas_enabled', o.useCas ? 'yes' : 'no'],
     ['tcp_backlog', o.backlog],
     ['binding_protocol', o.protocol === 'auto' ? 'auto-negotiate' : o.protocol],
-    ['auth_enabled_sasl', 'no'],
-    ['auth_enabled_ascii', 'no'],
+    // Binary clients must authenticate with -S, and here with -Y as well (memcached leaves them open with -Y alone).
+    ['auth_enabled_sasl', o.sasl || o.authFile !== undefined ? 'yes' : 'no'],
+    ['auth_enabled_ascii', o.authFile ?? 'no'],
     ['item_size_max', o.itemSizeMax],
     ['maxconns_fast', 'yes'],
     ['hashpower_init', 0],
@@ -243,13 +247,13 @@ export function settingsStats(src: StatsSources): StatLine[] {
     ['ext_max_frag', '0.80'],
     ['slab_automove_freeratio', '0.010'],
     ['ext_drop_unread', 'no'],
-    ['ssl_enabled', 'no'],
-    ['ssl_chain_cert', '(null)'],
-    ['ssl_key', '(null)'],
-    ['ssl_verify_mode', 0],
+    ['ssl_enabled', o.tls ? 'yes' : 'no'],
+    ['ssl_chain_cert', o.tlsCert ?? '(null)'],
+    ['ssl_key', o.tlsKey ?? '(null)'],
+    ['ssl_verify_mode', o.tlsVerifyMode],
     ['ssl_keyformat', 1],
     ['ssl_ciphers', 'NULL'],
-    ['ssl_ca_cert', 'NULL'],
+    ['ssl_ca_cert', o.tlsCa ?? 'NULL'],
     ['ssl_wbuf_size', 16384],
     ['ssl_session_cache', 'no'],
     ['ssl_kernel_tls', 'no'],

@@ -14,7 +14,7 @@ import {ByteQueue} from '../../src/server/protocol/byte-queue.js'
 import {itemTotalSize} from '../../src/server/store/slab-classes.js'
 
 const ITEM_SIZE_MAX = 1024 * 1024
-const LIMITS: FrameLimits = {isTooLarge: (k, f, v) => itemTotalSize(k, f, v, true) > ITEM_SIZE_MAX}
+const LIMITS: FrameLimits = {isTooLarge: (k, f, v) => itemTotalSize(k, f, v, true) > ITEM_SIZE_MAX, sasl: false}
 
 function u32(n: number): Buffer {
   const b = Buffer.alloc(4)

@@ -58,22 +58,22 @@ function u64(value: bigint): Buffer {
   return b
 }
 
-function packet(req: BinaryRequest, parts: Omit<PacketParts, 'opcode' | 'opaque'> & {status?: number} = {}): Buffer {
+export function packet(req: BinaryRequest, parts: Omit<PacketParts, 'opcode' | 'opaque'> & {status?: number} = {}): Buffer {
   return encodeResponse({...parts, opcode: req.opcode, opaque: req.opaque})
 }
 
-function errorPacket(req: BinaryRequest, status: number, text = ERROR_TEXT[status] ?? ''): Buffer {
+export function errorPacket(req: BinaryRequest, status: number, text = ERROR_TEXT[status] ?? ''): Buffer {
   return packet(req, {status, value: text})
 }
 
 const SILENT: BinaryResult = {packets: [], flush: false, after: 'continue'}
 
-function reply(p: Buffer): BinaryResult {
+export function reply(p: Buffer): BinaryResult {
   return {packets: [p], flush: false, after: 'continue'}
 }
 
 /** memcached's write_bin_error: always sent (quiet or not) and written out at once. */
-function failure(req: BinaryRequest, status: number, text?: string): BinaryResult {
+export function failure(req: BinaryRequest, status: number, text?: string): BinaryResult {
   return {packets: [errorPacket(req, status, text)], flush: true, after: 'continue'}
 }
 
@@ -109,6 +109,8 @@ export function handleBinary(req: BinaryRequest, ctx: ServerContext): BinaryResu
     case 'stat': return stat(req, ctx)
     case 'unknown':
       return {packets: [errorPacket(req, Status.UnknownCommand)], flush: req.swallowed === 0, after: 'continue'}
+    case 'sasl_list': case 'sasl_auth':
+      throw new Error('SASL requests are answered by the session (binary-auth.ts)')
     case 'invalid': {
       const status = req.status === 'invalid_arguments' ? Status.InvalidArguments : Status.UnknownCommand
       return {packets: [errorPacket(req, status)], flush: true, after: 'close', reason: req.reason}

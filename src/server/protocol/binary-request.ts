@@ -34,6 +34,9 @@ export type BinaryRequest = Common & (
   | {type: 'version'}
   | {type: 'quit'}
   | {type: 'stat'; group: string}
+  /** With authentication on (-S or -Y): the SASL mechanisms, and an authentication step (data undefined: too long to read). */
+  | {type: 'sasl_list'}
+  | {type: 'sasl_auth'; step: boolean; mech: string; data: string | undefined}
   /** An opcode memcached does not serve (SASL without SASL, Verbosity, anything else). */
   | {type: 'unknown'; swallowed: number}
   /** A frame memcached refuses with an error and then closes the connection. */
@@ -43,7 +46,14 @@ export type BinaryRequest = Common & (
 export interface FrameLimits {
   /** -I: values whose memcached size exceeds it are skipped, not buffered. */
   isTooLarge(keyLength: number, flags: number, valueLength: number): boolean
+  /** Authentication is on: the SASL opcodes are served instead of being unknown. */
+  sasl: boolean
 }
+
+/** memcached's MAX_SASL_MECH_LEN. */
+const SASL_MECH_MAX = 32
+/** A PLAIN message is two names and a password; anything longer is skipped, not buffered. */
+const SASL_DATA_MAX = 4096
 
 /** What the parser does after a frame head. */
 export type FramePlan =
@@ -128,10 +138,16 @@ export function classifyFrame(frame: FrameHead, limits: FrameLimits): FramePlan 
       if (extLen !== 4 || keyLen === 0) return malformed()
       return done({...c, type: 'touch', key, exptime: extras.readUInt32BE(0), withKey: cmd === Opcode.GATK, withValue: cmd !== Opcode.Touch})
     case Opcode.SaslListMechs:
-      return bare ? done({...c, type: 'unknown', swallowed: 0}) : malformed()
-    case Opcode.SaslAuth: case Opcode.SaslStep:
+      if (!bare) return malformed()
+      return done(limits.sasl ? {...c, type: 'sasl_list'} : {...c, type: 'unknown', swallowed: 0})
+    case Opcode.SaslAuth: case Opcode.SaslStep: {
       if (extLen !== 0 || keyLen === 0) return malformed()
-      return unknown(c, asInt32(body - keyLen))
+      if (!limits.sasl) return unknown(c, asInt32(body - keyLen))
+      const step = cmd === Opcode.SaslStep
+      const bytes = body - keyLen
+      if (keyLen > SASL_MECH_MAX || bytes > SASL_DATA_MAX) return {then: 'swallow', request: {...c, type: 'sasl_auth', step, mech: key, data: undefined}, bytes}
+      return {then: 'value', bytes, build: (data) => ({...c, type: 'sasl_auth', step, mech: key, data})}
+    }
     default:
       // memcached skips `bodylen` bytes counted from after the key: extlen + keylen bytes past this request's end.
       return unknown(c, asInt32(body))

@@ -9,7 +9,8 @@
 
 import type {ServerContext} from '../context.js'
 import {itemTotalSize} from '../store/slab-classes.js'
-import {handleBinary} from './binary-commands.js'
+import {allowedBeforeAuth, isSasl, refuseUnauthenticated, saslCommand} from './binary-auth.js'
+import {handleBinary, type BinaryResult} from './binary-commands.js'
 import {BinaryFrameParser} from './binary-parser.js'
 import type {ProtocolSession} from './session.js'
 
@@ -22,10 +23,12 @@ export class BinarySession implements ProtocolSession {
   private pendingBytes = 0
   /** How many of `pending` memcached would already have written. */
   private written = 0
+  /** With authentication on: whether this connection has passed SASL. */
+  private authenticated = false
 
   constructor(private readonly ctx: ServerContext, private readonly id: number) {
     const {itemSizeMax, useCas} = ctx.options
-    this.parser = new BinaryFrameParser({isTooLarge: (k, f, v) => itemTotalSize(k, f, v, useCas) > itemSizeMax})
+    this.parser = new BinaryFrameParser({isTooLarge: (k, f, v) => itemTotalSize(k, f, v, useCas) > itemSizeMax, sasl: ctx.credentials !== undefined})
   }
 
   push(chunk: Buffer): void {
@@ -46,7 +49,7 @@ export class BinarySession implements ProtocolSession {
         return {reply, status: 'close', reason: req.reason}
       }
       if (log.verbosity >= 2) log.trace(`<${this.id} binary opcode 0x${req.opcode.toString(16).padStart(2, '0')}${'key' in req ? ' ' + req.key : ''}`)
-      const result = handleBinary(req, this.ctx)
+      const result = this.answer(req)
       for (const p of result.packets) {
         this.pending.push(p)
         this.pendingBytes += p.length
@@ -56,6 +59,18 @@ export class BinarySession implements ProtocolSession {
       if (result.after === 'close') return {reply: this.release(this.pending.length), status: 'close', reason: result.reason}
       if (this.pendingBytes >= budget) return {reply: this.release(this.pending.length), status: 'more'}
     }
+  }
+
+  private answer(req: Parameters<typeof handleBinary>[0]): BinaryResult {
+    const credentials = this.ctx.credentials
+    if (credentials === undefined) return handleBinary(req, this.ctx)
+    if (isSasl(req)) {
+      const r = saslCommand(req, this.ctx, credentials)
+      if (r.authenticated !== undefined) this.authenticated = r.authenticated
+      return r.result
+    }
+    if (!this.authenticated && !allowedBeforeAuth(req)) return refuseUnauthenticated(req)
+    return handleBinary(req, this.ctx)
   }
 
   /** Hand over the first `count` pending replies as one Buffer. */

@@ -1,5 +1,6 @@
 import type {ServerContext} from '../context.js'
 import type {ProtocolSession} from './session.js'
+import {AsciiAuthGate} from './text-auth.js'
 import {handleText} from './text-commands.js'
 import {TextParser} from './text-parser.js'
 import {itemTotalSize} from '../store/slab-classes.js'
@@ -19,18 +20,43 @@ export class TextSession implements ProtocolSession {
   private held = ''
   /** memcached's nreqs: requests left before it yields (and writes). */
   private nreqs: number
+  /** With -Y: stands before the parser until the client has authenticated. */
+  private gate: AsciiAuthGate | undefined
+  private gateReply = ''
+  private refused: string | undefined
 
   constructor(private readonly ctx: ServerContext, private readonly id: number) {
     const {itemSizeMax, useCas} = ctx.options
     this.parser = new TextParser({isTooLarge: (k, f, v) => itemTotalSize(k, f, v, useCas) > itemSizeMax})
     this.nreqs = ctx.options.reqsPerEvent
+    if (ctx.options.authFile !== undefined && ctx.credentials !== undefined) this.gate = new AsciiAuthGate(ctx, ctx.credentials)
   }
 
   push(chunk: Buffer): void {
-    this.parser.push(chunk)
+    if (this.gate === undefined) {
+      if (this.refused === undefined) this.parser.push(chunk)
+      return
+    }
+    const r = this.gate.push(chunk)
+    if (r.outcome === 'close') {
+      this.gate = undefined
+      this.refused = r.why
+    } else if (r.outcome === 'wait') {
+      if (r.reply !== '') this.gateReply = r.reply // one reply buffer while unauthenticated, as in memcached
+    } else {
+      this.gate = undefined
+      this.held = r.reply
+      if (r.rest.length > 0) this.parser.push(r.rest)
+    }
   }
 
   drain(budget: number): ReturnType<ProtocolSession['drain']> {
+    if (this.refused !== undefined) return {reply: '', status: 'close', reason: `not authenticated: ${this.refused}`}
+    if (this.gate !== undefined) {
+      const reply = this.gateReply
+      this.gateReply = ''
+      return {reply, status: 'wait'}
+    }
     let reply = this.held
     this.held = ''
     /** How much of `reply` memcached would already have written (up to its last get or yield). */
