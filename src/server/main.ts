@@ -132,6 +132,11 @@ export async function main(argv: readonly string[]): Promise<void> {
     drainTimeoutMs: options.drainTimeout * 1000,
     timeoutMs: options.repTimeout * 1000,
     secret: readSecret(options.repSecretFile),
+    tls: options.repTlsCert === undefined ? undefined : {
+      cert: readTlsFile('--rep-tls-cert', options.repTlsCert),
+      key: readTlsFile('--rep-tls-key', options.repTlsKey!),
+      ca: readTlsFile('--rep-tls-ca', options.repTlsCa!),
+    },
     reconnect: options.repReconnect,
   }, log, snapshots === undefined ? undefined : {load: () => { snapshots.load() }, skip: (master) => snapshots.skipLoad(master)}) : undefined
   const stop = async (why: string): Promise<void> => {

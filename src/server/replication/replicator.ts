@@ -11,6 +11,7 @@
 // re-forms. Only one side dials (see shouldDial), so one link forms.
 
 import {connect, createServer, isIP, type Server, type Socket} from 'node:net'
+import {connect as tlsConnect, createServer as createTlsServer} from 'node:tls'
 import {beginBulkLoad, endBulkLoad} from '../heap.js'
 import type {Logger} from '../log.js'
 import type {StatLine} from '../stats.js'
@@ -40,6 +41,12 @@ export interface ReplicatorOptions {
   secret: Buffer | undefined
   /** Dial a lost peer again (off: repcached's behaviour, never again). */
   reconnect: boolean
+  /**
+   * TLS on the link (--rep-tls-*): each side shows its certificate and
+   * requires the other's, signed by `ca`; the dialling side also checks that
+   * the certificate names the peer address it dialled (as HTTPS does).
+   */
+  tls?: {cert: Buffer; key: Buffer; ca: Buffer}
 }
 
 const HANDSHAKE_WAIT_MS = 500
@@ -139,11 +146,16 @@ export class Replicator {
     this.log.info(`replication: connect (peer=${peer}:${connectPort})`)
     return new Promise((resolve) => {
       const localAddress = listenAddress !== undefined && isIP(listenAddress) !== 0 ? listenAddress : undefined
-      const socket = connect({host: peer, port: connectPort, localAddress})
+      const tls = this.options.tls
+      const plain = connect({host: peer, port: connectPort, localAddress})
+      // TLS over the plain socket, so that the link still leaves from the -l address.
+      const socket: Socket = tls === undefined ? plain : tlsConnect({socket: plain, host: peer, ...tls, servername: isIP(peer) === 0 ? peer : undefined})
+      if (plain !== socket) plain.on('error', () => {}) // reported by the TLS socket
+      const ready = tls === undefined ? 'connect' : 'secureConnect'
       const timer = setTimeout(() => { socket.destroy(); done(undefined, 'timed out') }, connectTimeoutMs)
       const done = (s: Socket | undefined, why?: string): void => {
         clearTimeout(timer)
-        socket.removeAllListeners('connect')
+        socket.removeAllListeners(ready)
         socket.removeAllListeners('error')
         if (s === undefined) {
           socket.on('error', () => {})
@@ -151,8 +163,11 @@ export class Replicator {
         }
         resolve(s)
       }
-      socket.once('connect', () => done(socket))
-      socket.once('error', (e) => done(undefined, e.message))
+      socket.once(ready, () => done(socket))
+      socket.once('error', (e) => {
+        if (tls !== undefined) this.totals.refusedPeers++
+        done(undefined, tls === undefined ? e.message : `TLS: ${e.message}`)
+      })
     })
   }
 
@@ -160,7 +175,18 @@ export class Replicator {
     this.role = 'master'
     this.state = 'listening'
     if (this.listener !== undefined) return Promise.resolve()
-    const server = createServer((socket) => { void this.accept(socket) })
+    const tls = this.options.tls
+    let server: Server
+    if (tls === undefined) {
+      server = createServer((socket) => { void this.accept(socket) })
+    } else {
+      const tlsServer = createTlsServer({...tls, requestCert: true, rejectUnauthorized: true}, (socket) => { void this.accept(socket) })
+      tlsServer.on('tlsClientError', (e, socket) => {
+        this.totals.refusedPeers++
+        this.log.warn(`replication: refused peer ${socket.remoteAddress ?? '?'}: TLS: ${e.message}`)
+      })
+      server = tlsServer
+    }
     this.listener = server
     const {listenPort, listenAddress} = this.options
     return new Promise((resolve, reject) => {
