@@ -87,6 +87,7 @@ export class Connection {
         return
       }
       if (socket.writableLength > OUTPUT_HIGH_WATER) {
+        this.ctx.stats.limitOutputStalls++
         this.waitingForDrain = true
         socket.pause()
         socket.once('drain', () => {

@@ -140,6 +140,7 @@ describe('our node as the slave of a repcached master', () => {
     assert.equal(await client(node.port, 'get z\r\n', 'END\r\n'), 'VALUE z 3 1\r\nZ\r\nEND\r\n', 'the node still serves clients')
     assert.equal(await stat(node.port, 'repl_role'), 'master')
     assert.match(node.stderr(), /bad input/)
+    assert.equal(await stat(node.port, 'repl_bad_input'), '1', 'the bad input is counted')
     assert.equal(p.received, '', 'nothing after the bad input')
   })
 })

@@ -113,6 +113,12 @@ export function handleText(req: Handled, ctx: ServerContext): string {
   }
 }
 
+/**
+ * The most reply one multiget may build (values are copied into it): keeps
+ * "get" with thousands of keys naming large values from taking the heap.
+ */
+const GET_REPLY_MAX = 64 * 1024 * 1024
+
 function get(req: Extract<TextRequest, {type: 'get'}>, ctx: ServerContext): string {
   const {store, stats} = ctx
   const touching = req.touchExptime !== undefined
@@ -129,6 +135,11 @@ function get(req: Extract<TextRequest, {type: 'get'}>, ctx: ServerContext): stri
       else stats.getMisses++
     }
     if (it === undefined) continue
+    if (out.length > GET_REPLY_MAX) {
+      // memcached's answer when it cannot hold a multiget's reply; the remaining keys are not looked up.
+      stats.limitGetReplyTooLarge++
+      return 'SERVER_ERROR out of memory writing get response\r\n'
+    }
     out += req.withCas
       ? `VALUE ${it.key} ${it.flags} ${it.value.length} ${it.cas}\r\n${it.value}\r\n`
       : `VALUE ${it.key} ${it.flags} ${it.value.length}\r\n${it.value}\r\n`

@@ -41,7 +41,7 @@ export interface LinkEvents {
   /** We have the peer's whole copy (marugoto_end). */
   copyComplete(): void
   /** The link is gone (EOF, reset, bad input, silence); the owner listens again. */
-  closed(reason: string, cause: 'heartbeat' | 'other'): void
+  closed(reason: string, cause: 'heartbeat' | 'bad_input' | 'other'): void
 }
 
 export interface LinkOptions {
@@ -273,7 +273,7 @@ export class ReplicationLink {
     } catch (e) {
       if (!(e instanceof PeerProtocolError)) throw e
       this.log.warn(`replication: bad input from ${this.opts.peerName}, closing the link: ${e.message}`)
-      this.close(`bad input: ${e.message}`)
+      this.close(`bad input: ${e.message}`, 'bad_input')
     }
   }
 
@@ -364,7 +364,7 @@ export class ReplicationLink {
     this.timers.length = 0
   }
 
-  close(reason: string, cause: 'heartbeat' | 'other' = 'other'): void {
+  close(reason: string, cause: 'heartbeat' | 'bad_input' | 'other' = 'other'): void {
     if (this.ended) return
     this.ended = true
     this.stopTimers()

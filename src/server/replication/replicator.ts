@@ -58,7 +58,7 @@ const TOMBSTONE_MAX_AGE_S = 3600
 /** How the node's snapshot fits the start: loaded by a master, left unread by a slave (its copy replaces it). */
 export interface SnapshotHooks { load(): void; skip(master: string): void }
 
-interface Counters { copySent: number; copyReceived: number; recopies: number; reconnects: number; heartbeatTimeouts: number; refusedPeers: number }
+interface Counters { copySent: number; copyReceived: number; recopies: number; reconnects: number; heartbeatTimeouts: number; refusedPeers: number; badInput: number }
 
 export class Replicator {
   private role: Role = 'master'
@@ -66,7 +66,7 @@ export class Replicator {
   private listener: Server | undefined
   private link: ReplicationLink | undefined
   private lastMode: LinkMode | undefined
-  private readonly totals: Counters = {copySent: 0, copyReceived: 0, recopies: 0, reconnects: 0, heartbeatTimeouts: 0, refusedPeers: 0}
+  private readonly totals: Counters = {copySent: 0, copyReceived: 0, recopies: 0, reconnects: 0, heartbeatTimeouts: 0, refusedPeers: 0, badInput: 0}
   private clientPortsOpen: (() => void) | undefined
   private stopping = false
   private dialTimer: NodeJS.Timeout | undefined
@@ -249,12 +249,13 @@ export class Replicator {
     open?.()
   }
 
-  private linkLost(link: ReplicationLink, reason: string, cause: 'heartbeat' | 'other'): void {
+  private linkLost(link: ReplicationLink, reason: string, cause: 'heartbeat' | 'bad_input' | 'other'): void {
     if (this.link !== link) return
     this.totals.copySent += link.counters.copySent
     this.totals.copyReceived += link.counters.copyReceived
     this.totals.recopies += link.counters.recopies
     if (cause === 'heartbeat') this.totals.heartbeatTimeouts++
+    if (cause === 'bad_input') this.totals.badInput++
     this.link = undefined
     if (this.stopping) return
     this.log.warn(`replication: link to ${link.peerName} lost (${reason}); serving alone and listening`)
@@ -348,6 +349,7 @@ export class Replicator {
       recopies: this.totals.recopies + (link?.counters.recopies ?? 0),
       reconnects: this.totals.reconnects,
       heartbeatTimeouts: this.totals.heartbeatTimeouts,
+      badInput: this.totals.badInput,
       refusedPeers: this.totals.refusedPeers,
       reconnect: this.options.reconnect && this.options.peer !== undefined,
     })
@@ -356,7 +358,7 @@ export class Replicator {
 
 interface ReplicationView {
   queueFree: number; role: Role; state: LinkState; peer: string; queued: number; mode: LinkMode; lagMs: number | undefined
-  copySent: number; copyReceived: number; upSince: number; recopies: number; reconnects: number; heartbeatTimeouts: number; refusedPeers: number
+  copySent: number; copyReceived: number; upSince: number; recopies: number; reconnects: number; heartbeatTimeouts: number; refusedPeers: number; badInput: number
   reconnect: boolean
 }
 
@@ -380,6 +382,7 @@ function replicationLines(v: ReplicationView): StatLine[] {
     ['repl_reconnects', v.reconnects],
     ['repl_heartbeat_timeouts', v.heartbeatTimeouts],
     ['repl_refused_peers', v.refusedPeers],
+    ['repl_bad_input', v.badInput],
     ['repl_reconnect', v.reconnect ? 1 : 0],
   )
   return lines
@@ -389,6 +392,6 @@ function replicationLines(v: ReplicationView): StatLine[] {
 export function replicationOffLines(): StatLine[] {
   return replicationLines({
     queueFree: 0, role: 'none', state: 'disconnected', peer: '-', queued: 0, mode: 'legacy', lagMs: undefined,
-    copySent: 0, copyReceived: 0, upSince: 0, recopies: 0, reconnects: 0, heartbeatTimeouts: 0, refusedPeers: 0, reconnect: false,
+    copySent: 0, copyReceived: 0, upSince: 0, recopies: 0, reconnects: 0, heartbeatTimeouts: 0, refusedPeers: 0, badInput: 0, reconnect: false,
   })
 }
