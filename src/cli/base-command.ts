@@ -28,6 +28,8 @@ export abstract class BaseCommand extends Command {
     const {flags} = await this.parse(this.constructor as typeof BaseCommand)
     this.pool.acceptNewHostKey = flags['accept-new-host-key']
     const config = await loadConfig(path)
+    // On stderr, so that --json output stays one document.
+    for (const w of config.warnings) process.stderr.write(`Warning: ${w}\n`)
     await this.pool.resolveHomes(config)
     return config
   }

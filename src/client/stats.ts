@@ -1,9 +1,17 @@
-// Asks one node for its `stats` over the binary protocol (memjs).
+// Asks one node for its `stats`: over the binary protocol (memjs) for an
+// open node; over the text protocol for a locked-down one, through TLS with
+// the cluster's CA (and repctl's client certificate) and logged in as the
+// first user of the users file, the way any memcached client would.
 
+import {readFileSync} from 'node:fs'
+import {connect, isIP, type Socket} from 'node:net'
+import {connect as tlsConnect} from 'node:tls'
 import memjs from 'memjs'
+import type {SecurityConfig} from '../config/security.js'
 
 /** All stats lines of a node, or undefined if it does not answer within the timeout. */
-export function fetchStats(host: string, port: number, timeoutMs = 1500): Promise<Record<string, string> | undefined> {
+export function fetchStats(host: string, port: number, timeoutMs = 1500, security?: SecurityConfig): Promise<Record<string, string> | undefined> {
+  if (security?.tls !== undefined || security?.usersFile !== undefined) return lockedStats(host, port, timeoutMs, security)
   const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
   const seconds = timeoutMs / 1000
   // memjs logs to stdout by default, which would corrupt --json output.
@@ -19,5 +27,67 @@ export function fetchStats(host: string, port: number, timeoutMs = 1500): Promis
     }
     const guard = setTimeout(() => done(undefined), timeoutMs + 500)
     client.stats((err, _server, stats) => done(err === null || err === undefined ? (stats ?? undefined) : undefined))
+  })
+}
+
+/** The first user:password of the users file: who repctl logs in as. */
+export function firstUser(usersFile: string): {user: string; password: string} | undefined {
+  for (const line of readFileSync(usersFile, 'latin1').split('\n')) {
+    const l = line.replace(/\r$/, '')
+    if (l === '' || l.startsWith('#')) continue
+    const colon = l.indexOf(':')
+    if (colon > 0) return {user: l.slice(0, colon), password: l.slice(colon + 1)}
+  }
+  return undefined
+}
+
+function lockedStats(host: string, port: number, timeoutMs: number, security: SecurityConfig): Promise<Record<string, string> | undefined> {
+  return new Promise((resolve) => {
+    let login = ''
+    let socket: Socket
+    try {
+      const who = security.usersFile === undefined ? undefined : firstUser(security.usersFile)
+      if (who !== undefined) {
+        const data = `${who.user} ${who.password}`
+        login = `set repctl 0 0 ${Buffer.byteLength(data, 'latin1')}\r\n${data}\r\n`
+      }
+      const tls = security.tls
+      socket = tls === undefined
+        ? connect({host, port})
+        : tlsConnect({
+          host, port, servername: isIP(host) === 0 ? host : undefined,
+          ca: tls.ca === undefined ? undefined : readFileSync(tls.ca),
+          cert: tls.clientCert === undefined ? undefined : readFileSync(tls.clientCert),
+          key: tls.clientKey === undefined ? undefined : readFileSync(tls.clientKey),
+        })
+    } catch {
+      resolve(undefined)
+      return
+    }
+    const chunks: Buffer[] = []
+    let settled = false
+    const done = (v: Record<string, string> | undefined): void => {
+      if (settled) return
+      settled = true
+      clearTimeout(guard)
+      socket.destroy()
+      resolve(v)
+    }
+    const guard = setTimeout(() => done(undefined), timeoutMs)
+    socket.once(security.tls === undefined ? 'connect' : 'secureConnect', () => socket.write(`${login}stats\r\n`))
+    socket.on('error', () => done(undefined))
+    socket.on('close', () => done(undefined))
+    socket.on('data', (d: Buffer) => {
+      chunks.push(d)
+      const text = Buffer.concat(chunks).toString('latin1')
+      if (text.includes('CLIENT_ERROR') || text.startsWith('ERROR')) { done(undefined); return }
+      if (!text.endsWith('END\r\n')) return
+      const stats: Record<string, string> = {}
+      for (const line of text.split('\r\n')) {
+        const m = /^STAT (\S+) (.*)$/.exec(line)
+        if (m !== null) stats[m[1]!] = m[2]!
+      }
+      done(stats)
+    })
   })
 }

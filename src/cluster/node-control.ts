@@ -10,7 +10,7 @@ import type {NodeConfig} from '../config/schema.js'
 import {RepctlError} from '../errors.js'
 import type {Host} from '../hosts/host.js'
 import {nodeProcess, surfaceHostError} from './observe.js'
-import {nodePaths, serverArgs} from './topology.js'
+import {nodePaths, secretFiles, serverArgs} from './topology.js'
 
 /** The single-file server this package ships (built by `npm run build`). */
 export const SERVER_BUNDLE = fileURLToPath(new URL('../../dist/repcached.mjs', import.meta.url))
@@ -51,6 +51,34 @@ export async function installBundle(host: Host, node: NodeConfig): Promise<'inst
   if (local === await host.sha256(paths.bundle)) return 'unchanged'
   await host.upload(SERVER_BUNDLE, paths.bundle, 0o600)
   return 'installed'
+}
+
+/** The bundle and the security files, for a step's title line. */
+export async function installNode(host: Host, node: NodeConfig): Promise<string> {
+  const bundle = (await installBundle(host, node)) === 'unchanged' ? 'up to date' : 'installed'
+  const secrets = await installSecrets(host, node)
+  return secrets === 'none' ? bundle : `${bundle}; security files ${secrets === 'unchanged' ? 'up to date' : 'installed (0600)'}`
+}
+
+/** Copy the node's security files into its secrets dir (0700) with mode 0600, where changed. */
+export async function installSecrets(host: Host, node: NodeConfig): Promise<'installed' | 'unchanged' | 'none'> {
+  const files = secretFiles(node)
+  if (files.length === 0) return 'none'
+  const dir = nodePaths(node).secrets
+  try {
+    await host.makePrivateDir(dir)
+  } catch (e) {
+    throw new RepctlError('HOST_ERROR', `cannot create the secrets directory ${dir} of node ${node.name} on ${host.label}: ${(e as Error).message}`)
+  }
+  let changed = false
+  for (const [local, name] of files) {
+    const remote = `${dir}/${name}`
+    const data = await readFile(local)
+    if (createHash('sha256').update(data).digest('hex') === await host.sha256(remote)) continue
+    await host.upload(local, remote, 0o600)
+    changed = true
+  }
+  return changed ? 'installed' : 'unchanged'
 }
 
 /** Start the node with its peer as -x; resolves once it serves clients. */

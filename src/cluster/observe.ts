@@ -106,7 +106,7 @@ async function snapshotSeen(host: Host, node: NodeConfig, process: ProcessState,
  */
 export async function observeNode(host: Host, node: NodeConfig, withSnapshot = false): Promise<NodeObservation> {
   const proc = await nodeProcess(host, node)
-  const stats = proc.process === 'stopped' ? undefined : await fetchStats(node.host, node.port)
+  const stats = proc.process === 'stopped' ? undefined : await fetchStats(node.host, node.port, undefined, node.security)
   const role = stats?.repl_role
   const state = stats?.repl_state
   return {

@@ -4,7 +4,7 @@
 import type {ClusterConfig, NodeConfig} from '../config/schema.js'
 import {RepctlError} from '../errors.js'
 import type {HostPool} from '../hosts/pool.js'
-import {installBundle, preflight, startNode, waitUntil} from './node-control.js'
+import {installNode, preflight, startNode, waitUntil} from './node-control.js'
 import {observeForAction, observeNode, type NodeObservation} from './observe.js'
 import type {Plan, Step} from './plan.js'
 import {chooseMaster, readSnapshot} from './snapshots.js'
@@ -57,7 +57,7 @@ export function startSteps(pool: HostPool, node: NodeConfig, peer: NodeConfig, r
   const host = pool.for(node)
   return [
     {title: `Check ${node.name} (${node.host}:${node.port})`, run: () => preflight(host, node)},
-    {title: `Install repcached for ${node.name}`, run: async () => (await installBundle(host, node)) === 'unchanged' ? 'up to date' : 'installed'},
+    {title: `Install repcached for ${node.name}`, run: () => installNode(host, node)},
     {
       title: role === 'master' ? `Start ${node.name} as master` : `Start ${node.name} as slave of ${peer.name} (full copy)`,
       run: async () => `pid ${await startNode(host, node, peer)}`,
@@ -105,7 +105,7 @@ export async function planStart(config: ClusterConfig, pool: HostPool, pair: str
         const byName = (name: string): NodeConfig => (name === a.name ? a : b)
         // Both preflights first, so that a taken port stops us before anything runs.
         steps.push({title: `Check ${a.name} and ${b.name}`, run: async () => { await preflight(pool.for(a), a); await preflight(pool.for(b), b) }})
-        for (const n of [a, b]) steps.push({title: `Install repcached for ${n.name}`, run: async () => (await installBundle(pool.for(n), n)) === 'unchanged' ? 'up to date' : 'installed'})
+        for (const n of [a, b]) steps.push({title: `Install repcached for ${n.name}`, run: () => installNode(pool.for(n), n)})
         steps.push({
           title: `Choose the master of ${a.name},${b.name}: the node with the newest snapshot`,
           run: async () => {

@@ -5,11 +5,44 @@ import {join} from 'node:path'
 import type {ClusterConfig, NodeConfig} from '../config/schema.js'
 import {RepctlError} from '../errors.js'
 
-export interface NodePaths { dir: string; bundle: string; pidFile: string; logFile: string; snapshot: string }
+export interface NodePaths { dir: string; bundle: string; pidFile: string; logFile: string; snapshot: string; secrets: string }
 
 export function nodePaths(node: NodeConfig): NodePaths {
   const dir = join(node.stateDir, node.name)
-  return {dir, bundle: join(dir, 'repcached.mjs'), pidFile: join(dir, 'repcached.pid'), logFile: join(dir, 'repcached.log'), snapshot: join(dir, 'snapshot.rcs')}
+  return {dir, bundle: join(dir, 'repcached.mjs'), pidFile: join(dir, 'repcached.pid'), logFile: join(dir, 'repcached.log'), snapshot: join(dir, 'snapshot.rcs'), secrets: join(dir, 'secrets')}
+}
+
+/**
+ * The security files a node needs on its host, as [local file, name in the node's secrets dir].
+ * Copied there with mode 0600; the server is given their paths, never their contents.
+ */
+export function secretFiles(node: NodeConfig): [string, string][] {
+  const s = node.security
+  if (s === undefined) return []
+  const files: [string | undefined, string][] = [
+    [s.replicationSecretFile, 'replication.secret'], [s.usersFile, 'users'],
+    [s.tls?.cert, 'tls-cert.pem'], [s.tls?.key, 'tls-key.pem'], [s.tls?.ca, 'tls-ca.pem'],
+    [s.replicationTls?.cert, 'rep-tls-cert.pem'], [s.replicationTls?.key, 'rep-tls-key.pem'], [s.replicationTls?.ca, 'rep-tls-ca.pem'],
+  ]
+  return files.filter((f): f is [string, string] => f[0] !== undefined)
+}
+
+/** The server flags that lock a node down: users (-Y), client TLS (-Z), replication secret and TLS. */
+function securityArgs(node: NodeConfig): string[] {
+  const s = node.security
+  if (s === undefined) return []
+  const at = (name: string): string => join(nodePaths(node).secrets, name)
+  const args: string[] = []
+  if (s.replicationSecretFile !== undefined) args.push('--rep-secret-file', at('replication.secret'))
+  if (s.usersFile !== undefined) args.push('-Y', at('users'))
+  if (s.tls !== undefined) {
+    const o = [`ssl_chain_cert=${at('tls-cert.pem')}`, `ssl_key=${at('tls-key.pem')}`]
+    if (s.tls.ca !== undefined) o.push(`ssl_ca_cert=${at('tls-ca.pem')}`)
+    if (s.tls.verifyClients) o.push('ssl_verify_mode=2')
+    args.push('-Z', '-o', o.join(','))
+  }
+  if (s.replicationTls !== undefined) args.push('--rep-tls-cert', at('rep-tls-cert.pem'), '--rep-tls-key', at('rep-tls-key.pem'), '--rep-tls-ca', at('rep-tls-ca.pem'))
+  return args
 }
 
 /** The node's server flags: its peer as -x, so a restart of either node rejoins as slave. */
@@ -27,6 +60,7 @@ export function serverArgs(node: NodeConfig, peer: NodeConfig): string[] {
     '-X', `${node.replicationPort}:${peer.replicationPort}`,
     '-q', String(node.queueMax),
     ...(node.snapshots ? ['--snapshot', paths.snapshot, '--snapshot-interval', String(node.snapshotInterval)] : []),
+    ...securityArgs(node),
   ]
 }
 

@@ -4,6 +4,9 @@
 import {homedir, userInfo} from 'node:os'
 import {join, resolve} from 'node:path'
 import {RepctlError} from '../errors.js'
+import {checkSecurity, type SecurityConfig} from './security.js'
+
+export type {SecurityConfig}
 
 export interface NodeSettings {
   port: number
@@ -39,12 +42,18 @@ export interface NodeConfig extends NodeSettings {
   /** The address the node listens on (and its peer connects to). */
   host: string
   ssh: SshConfig | undefined
+  /** The cluster's `security` files, on every node when any is configured. */
+  security?: SecurityConfig
 }
 
 export interface ClusterConfig {
   cluster: string
   nodes: NodeConfig[]
   pairs: [string, string][]
+  /** Secret files (never the secrets): replication secret, users, TLS. Empty: none of it. */
+  security: SecurityConfig
+  /** Things to fix that do not stop repctl (a key file others can read). */
+  warnings: string[]
   /** The file it came from, or "built-in defaults". */
   source: string
 }
@@ -116,7 +125,7 @@ export function validateConfig(raw: unknown, source: string, baseDir: string): C
   const problems = new Problems()
   if (!isRecord(raw)) throw new RepctlError('CONFIG_INVALID', `${source}: the config must be a mapping with cluster, defaults, nodes and pairs`)
   for (const key of Object.keys(raw)) {
-    if (!['cluster', 'defaults', 'nodes', 'pairs'].includes(key)) problems.add(key, 'unknown key; expected cluster, defaults, nodes or pairs')
+    if (!['cluster', 'defaults', 'nodes', 'pairs', 'security'].includes(key)) problems.add(key, 'unknown key; expected cluster, defaults, nodes, pairs or security')
   }
   const cluster = raw.cluster ?? 'local'
   if (typeof cluster !== 'string' || !NODE_NAME.test(cluster)) problems.add('cluster', 'must be a name (letters, digits, . _ -)')
@@ -166,11 +175,14 @@ export function validateConfig(raw: unknown, source: string, baseDir: string): C
     })
   }
   checkAddresses(nodes, problems)
+  const warnings: string[] = []
+  const security = checkSecurity(raw.security, baseDir, (path, problem) => problems.add(path, problem), (w) => warnings.push(`${source}: ${w}`))
   if (problems.list.length > 0) {
     const list = problems.list.slice(0, 8).join('; ')
     throw new RepctlError('CONFIG_INVALID', `${source}: ${list}${problems.list.length > 8 ? ` (and ${problems.list.length - 8} more)` : ''}`)
   }
-  return {cluster: cluster as string, nodes, pairs, source}
+  if (Object.keys(security).length > 0) for (const n of nodes) n.security = security
+  return {cluster: cluster as string, nodes, pairs, security, warnings, source}
 }
 
 const SSH_KEYS = ['host', 'port', 'user', 'identityFile', 'agent', 'knownHosts', 'hostKey']

@@ -32,7 +32,7 @@ function rejects(raw: unknown, source = FILE): RepctlError {
 }
 
 describe('validateConfig: valid configs', () => {
-  const cases: {name: string; raw: unknown; expect: Omit<ClusterConfig, 'source'>}[] = [
+  const cases: {name: string; raw: unknown; expect: Omit<ClusterConfig, 'source' | 'security' | 'warnings'>}[] = [
     {
       name: 'two nodes on two hosts, all defaults, implicit pair',
       raw: {nodes: {a: {host: '127.0.0.2'}, b: {host: '127.0.0.3'}}},
@@ -79,7 +79,7 @@ describe('validateConfig: valid configs', () => {
   ]
   for (const c of cases) {
     it(c.name, () => {
-      assert.deepEqual(validateConfig(c.raw, FILE, BASE), {...c.expect, source: FILE})
+      assert.deepEqual(validateConfig(c.raw, FILE, BASE), {...c.expect, security: {}, warnings: [], source: FILE})
     })
   }
 
@@ -120,7 +120,7 @@ describe('validateConfig: invalid configs name the file and the key path', () =>
   const withDefaults = (over: Record<string, unknown>): unknown => ({defaults: over, nodes: LOCAL})
   const cases: {name: string; raw: unknown; says: string}[] = [
     // Unknown keys at each level.
-    {name: 'unknown top-level key (typo)', raw: {nodes: LOCAL, pair: [['node1', 'node2']]}, says: 'pair: unknown key; expected cluster, defaults, nodes or pairs'},
+    {name: 'unknown top-level key (typo)', raw: {nodes: LOCAL, pair: [['node1', 'node2']]}, says: 'pair: unknown key; expected cluster, defaults, nodes, pairs or security'},
     {name: 'unknown key in defaults', raw: withDefaults({memmory: 64}), says: 'defaults.memmory: unknown key; expected one of port, replicationPort, memory, maxConnections, queueMax, stateDir'},
     {name: 'host is no default', raw: withDefaults({host: '127.0.0.1'}), says: 'defaults.host: unknown key'},
     {name: 'unknown key in a node', raw: withNode1({prot: 1}), says: 'nodes.node1.prot: unknown key; expected one of host, ssh, port, replicationPort'},
@@ -370,6 +370,8 @@ describe('loadConfig with real files', () => {
         {name: 'node2', host: '127.0.0.1', port: 11311, replicationPort: 11312, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: state, snapshots: true, snapshotInterval: 60, ssh: undefined},
       ],
       pairs: [['node1', 'node2']],
+      security: {},
+      warnings: [],
       source: BUILT_IN_SOURCE,
     })
   })

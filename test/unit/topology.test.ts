@@ -30,9 +30,9 @@ function throws(fn: () => unknown, code: ErrorCode, message: string): void {
 
 describe('nodePaths', () => {
   const cases: [string, NodePaths][] = [
-    ['node1', {dir: '/var/lib/repctl/node1', bundle: '/var/lib/repctl/node1/repcached.mjs', pidFile: '/var/lib/repctl/node1/repcached.pid', logFile: '/var/lib/repctl/node1/repcached.log', snapshot: '/var/lib/repctl/node1/snapshot.rcs'}],
-    ['node2', {dir: '/opt/state/node2', bundle: '/opt/state/node2/repcached.mjs', pidFile: '/opt/state/node2/repcached.pid', logFile: '/opt/state/node2/repcached.log', snapshot: '/opt/state/node2/snapshot.rcs'}],
-    ['cache-a', {dir: '/var/lib/repctl/cache-a', bundle: '/var/lib/repctl/cache-a/repcached.mjs', pidFile: '/var/lib/repctl/cache-a/repcached.pid', logFile: '/var/lib/repctl/cache-a/repcached.log', snapshot: '/var/lib/repctl/cache-a/snapshot.rcs'}],
+    ['node1', {dir: '/var/lib/repctl/node1', bundle: '/var/lib/repctl/node1/repcached.mjs', pidFile: '/var/lib/repctl/node1/repcached.pid', logFile: '/var/lib/repctl/node1/repcached.log', snapshot: '/var/lib/repctl/node1/snapshot.rcs', secrets: '/var/lib/repctl/node1/secrets'}],
+    ['node2', {dir: '/opt/state/node2', bundle: '/opt/state/node2/repcached.mjs', pidFile: '/opt/state/node2/repcached.pid', logFile: '/opt/state/node2/repcached.log', snapshot: '/opt/state/node2/snapshot.rcs', secrets: '/opt/state/node2/secrets'}],
+    ['cache-a', {dir: '/var/lib/repctl/cache-a', bundle: '/var/lib/repctl/cache-a/repcached.mjs', pidFile: '/var/lib/repctl/cache-a/repcached.pid', logFile: '/var/lib/repctl/cache-a/repcached.log', snapshot: '/var/lib/repctl/cache-a/snapshot.rcs', secrets: '/var/lib/repctl/cache-a/secrets'}],
   ]
   for (const [name, paths] of cases) {
     it(`${name}: a directory per node under its stateDir`, () => assert.deepEqual(nodePaths(findNode(CONFIG, name)), paths))
