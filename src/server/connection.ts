@@ -87,7 +87,7 @@ export class Connection {
         return
       }
       if (socket.writableLength > OUTPUT_HIGH_WATER) {
-        this.ctx.stats.limitOutputStalls++
+        this.ctx.stats.limitsOutputStalls++
         this.waitingForDrain = true
         socket.pause()
         socket.once('drain', () => {

@@ -30,12 +30,14 @@ export class ServerStats {
   storeNoMemory = 0
   authCmds = 0
   authErrors = 0
+  /** Requests refused for a key over 250 bytes. */
+  limitsKeyTooLong = 0
   /** Connections closed for a request line over memcached's limits (2 KiB, 16 KiB, 8 MiB for a get). */
-  limitLineTooLong = 0
+  limitsLineTooLong = 0
   /** Multigets whose reply would pass GET_REPLY_MAX: answered with memcached's out-of-memory error. */
-  limitGetReplyTooLarge = 0
+  limitsGetReplyTooLarge = 0
   /** Times a client that did not read its replies was stopped being read until it did. */
-  limitOutputStalls = 0
+  limitsOutputStalls = 0
   /** Clients whose TLS handshake failed (memcached's ssl_handshake_errors). */
   tlsHandshakeErrors = 0
   idleKicks = 0
@@ -126,7 +128,7 @@ export function generalStats(src: StatsSources): StatLine[] {
   if (o.idleTimeout > 0) lines.push(['idle_kicks', s.idleKicks])
   if (o.tls) lines.push(['ssl_handshake_errors', s.tlsHandshakeErrors])
   // Ours: what the limits on a client's requests and unread output have refused (see README "Security").
-  lines.push(['limit_line_too_long', s.limitLineTooLong], ['limit_get_reply_too_large', s.limitGetReplyTooLarge], ['limit_output_stalls', s.limitOutputStalls])
+  lines.push(['limits_key_too_long', s.limitsKeyTooLong], ['limits_line_too_long', s.limitsLineTooLong], ['limits_get_reply_too_large', s.limitsGetReplyTooLarge], ['limits_output_stalls', s.limitsOutputStalls])
   lines.push(
     ['bytes_read', s.bytesRead],
     ['bytes_written', s.bytesWritten],

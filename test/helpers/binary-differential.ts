@@ -176,7 +176,7 @@ export class BinaryTranscript {
   }
 }
 
-const REPLICATION_STAT = /^(replication|repcached_|repl_|limit_)/
+const REPLICATION_STAT = /^(replication|repcached_|repl_|limits_)/
 
 /** Missing names if `sub` is not an ordered subsequence of `full`, else []. */
 function notSubsequence(sub: string[], full: string[]): string[] {
@@ -208,7 +208,7 @@ export async function differential(ports: {memcached: number; ours: number}, sce
     const full = theirs.entries[i]!.statNames
     if (e.statNames === undefined || full === undefined) return
     assert.ok(e.statNames.length > 0 || full.length === 0, `${e.step}: we sent no stats, memcached sent ${full.length}`)
-    // Replication lines are ours on purpose (repcached adds them after evicted_unfetched), and so are limit_ counters.
+    // Replication lines are ours on purpose (repcached adds them after evicted_unfetched), and so are the limits_ counters.
     const ours = e.statNames.filter((n) => !REPLICATION_STAT.test(n))
     assert.deepEqual(notSubsequence(ours, full), [], `${e.step}: stat names memcached does not send (in this order)`)
   })

@@ -26,7 +26,7 @@ describe('client limits', () => {
     c.send('x'.repeat(4096))
     await c.readUntil(() => false, 1000)
     assert.ok(c.isClosed)
-    assert.equal(await stat(s!.port, 'limit_line_too_long'), '1')
+    assert.equal(await stat(s!.port, 'limits_line_too_long'), '1')
     await stillServes(s!.port)
   })
 
@@ -36,6 +36,7 @@ describe('client limits', () => {
       const big = 'v'.repeat(2 * 1024 * 1024)
       assert.equal(await c.request(`set big 0 0 ${big.length}\r\n${big}\r\n`), 'SERVER_ERROR object too large for cache\r\n')
       assert.equal(await c.request('version\r\n'), 'VERSION 1.6.18\r\n')
+      assert.equal(await stat(s!.port, 'store_too_large'), '1')
     } finally { c.close() }
   })
 
@@ -43,6 +44,8 @@ describe('client limits', () => {
     const c = await RawClient.open(s!.port)
     try {
       assert.equal(await c.request(`get ${'k'.repeat(251)}\r\n`), 'CLIENT_ERROR bad command line format\r\n')
+      assert.equal(await c.request(`set ${'k'.repeat(251)} 0 0 1\r\n`), 'CLIENT_ERROR bad command line format\r\n')
+      assert.equal(await stat(s!.port, 'limits_key_too_long'), '2')
     } finally { c.close() }
   })
 
@@ -53,7 +56,7 @@ describe('client limits', () => {
       assert.equal(await c.request(`set mb 0 0 ${value.length}\r\n${value}\r\n`), 'STORED\r\n')
       const reply = await c.request(`get ${'mb '.repeat(70)}\r\n`, '\r\n')
       assert.equal(reply, 'SERVER_ERROR out of memory writing get response\r\n')
-      assert.equal(await stat(s!.port, 'limit_get_reply_too_large'), '1')
+      assert.equal(await stat(s!.port, 'limits_get_reply_too_large'), '1')
       // A multiget under the limit still works on the same connection.
       const ok = await c.request('get mb mb\r\n', 'END\r\n')
       assert.equal(ok.length, 2 * (value.length + 'VALUE mb 0 1000000\r\n\r\n'.length) + 'END\r\n'.length)

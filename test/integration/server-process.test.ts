@@ -186,7 +186,7 @@ describe('listeners and limits', () => {
       assert.ok(grown < 200 * 1024, `server RSS grew by ${grown} kB for a client that does not read`)
       const other = await RawClient.open(s.port)
       assert.equal(await other.request('version\r\n'), 'VERSION 1.6.18\r\n', 'other clients are still served')
-      assert.match(await other.request('stats\r\n', 'END\r\n'), /\r\nSTAT limit_output_stalls [1-9]\d*\r\n/, 'the stall is counted')
+      assert.match(await other.request('stats\r\n', 'END\r\n'), /\r\nSTAT limits_output_stalls [1-9]\d*\r\n/, 'the stall is counted')
       other.close()
       slow.destroy()
     } finally { await s.stop() }

@@ -54,7 +54,7 @@ async function stopPair(p: Pair | undefined): Promise<void> {
 }
 
 /** The replication lines our `stats` adds to memcached's (shared/protocol/replication.md, section 4). */
-const REPLICATION_STATS = /^(replication|repcached_version|repcached_qi_free|repl_.*|limit_.*)$/
+const REPLICATION_STATS = /^(replication|repcached_version|repcached_qi_free|repl_.*|limits_.*)$/
 
 /** Clients for both servers of a pair, on fresh connections. */
 function clients(p: Pair): {theirs: DiffClient; ours: DiffClient} {

@@ -99,7 +99,7 @@ const CORPUS: {name: string; frame: Buffer; expect: ParsedFrame[]}[] = [
   {name: 'key longer than the body', frame: encodeRequest({opcode: Opcode.Get, key: 'abc', bodyLength: 2}),
     expect: [{opcode: 0x00, opaque: 0, quiet: false, type: 'invalid', status: 'unknown_command', reason: 'key and extras longer than the body'}]},
   {name: 'key of 251 bytes', frame: encodeRequest({opcode: Opcode.GetQ, key: 'k'.repeat(251)}),
-    expect: [{opcode: 0x09, opaque: 0, quiet: false, type: 'invalid', status: 'invalid_arguments', reason: 'key of 251 bytes'}]},
+    expect: [{opcode: 0x09, opaque: 0, quiet: false, type: 'invalid', status: 'invalid_arguments', reason: 'key of 251 bytes', keyTooLong: true}]},
   {name: 'get with extras', frame: encodeRequest({opcode: Opcode.Get, key: 'k', extras: u32(0)}),
     expect: [{opcode: 0x00, opaque: 0, quiet: false, type: 'invalid', status: 'invalid_arguments', reason: 'malformed request for opcode 0x00'}]},
   {name: 'noop with a body', frame: encodeRequest({opcode: Opcode.Noop, value: 'x'}),

@@ -38,6 +38,7 @@ const store = (mode: Store['mode'], key: string, flags: number, exptime: number,
 const error = (message: string, noreply = false): TextRequest => ({type: 'error', message, noreply})
 const ERROR = error('ERROR')
 const BAD_FORMAT = error('CLIENT_ERROR bad command line format')
+const KEY_TOO_LONG = (noreply = false): TextRequest => ({type: 'error', message: 'CLIENT_ERROR bad command line format', noreply, keyTooLong: true})
 const CLOSE = (reason: string): TextRequest => ({type: 'close', reason})
 
 interface Case { name: string; input: string; expect: TextRequest[]; midValue?: boolean }
@@ -91,7 +92,7 @@ const CASES: Case[] = [
   {name: 'negative length', input: 'set k 0 0 -1\r\nabc\r\n', expect: [BAD_FORMAT, ERROR]},
   {name: 'length over INT_MAX - 2', input: 'set k 0 0 2147483646\r\n', expect: [BAD_FORMAT]},
   {name: 'refused line with noreply', input: 'set k 0 0 x noreply\r\nget a\r\n', expect: [error('CLIENT_ERROR bad command line format', true), get(['a'])]},
-  {name: 'key of 251 bytes in a set', input: `set ${K251} 0 0 1\r\nx\r\n`, expect: [BAD_FORMAT, ERROR]},
+  {name: 'key of 251 bytes in a set', input: `set ${K251} 0 0 1\r\nx\r\n`, expect: [KEY_TOO_LONG(), ERROR]},
   {name: 'too few tokens', input: 'set k 0 0\r\n', expect: [ERROR]},
   {name: 'too many tokens', input: 'set k 0 0 1 noreply x\r\n', expect: [ERROR]},
   {name: 'more than 24 tokens', input: `set k 0 0 1 ${rep('t ', 30)}\r\n`, expect: [ERROR]},
@@ -117,7 +118,7 @@ const CASES: Case[] = [
   {name: 'decr noreply, largest delta', input: 'decr k 18446744073709551615 noreply\r\n', expect: [{type: 'delta', incr: false, key: 'k', delta: 18446744073709551615n, noreply: true}]},
   {name: 'negative delta', input: 'incr k -1\r\n', expect: [error('CLIENT_ERROR invalid numeric delta argument')]},
   {name: 'delta over 2^64', input: 'incr k 18446744073709551616\r\n', expect: [error('CLIENT_ERROR invalid numeric delta argument')]},
-  {name: 'incr key of 251 bytes', input: `incr ${K251} 1 noreply\r\n`, expect: [error('CLIENT_ERROR bad command line format', true)]},
+  {name: 'incr key of 251 bytes', input: `incr ${K251} 1 noreply\r\n`, expect: [KEY_TOO_LONG(true)]},
   {name: 'incr without delta', input: 'incr k\r\n', expect: [ERROR]},
   {name: 'delete', input: 'delete k\r\n', expect: [{type: 'delete', key: 'k', noreply: false}]},
   {name: 'delete noreply', input: 'delete k noreply\r\n', expect: [{type: 'delete', key: 'k', noreply: true}]},

@@ -88,6 +88,7 @@ export function handleBinary(req: BinaryRequest, ctx: ServerContext): BinaryResu
     case 'touch': return touch(req, ctx)
     case 'store': return store(req, ctx)
     case 'too_large':
+      ctx.stats.storeTooLarge++
       // Like memcached, a failed set must not leave the old value behind.
       if (req.dropOld) ctx.store.delete(req.key)
       // memcached goes on to skip the value before writing anything.
@@ -112,6 +113,7 @@ export function handleBinary(req: BinaryRequest, ctx: ServerContext): BinaryResu
     case 'sasl_list': case 'sasl_auth':
       throw new Error('SASL requests are answered by the session (binary-auth.ts)')
     case 'invalid': {
+      if (req.keyTooLong === true) ctx.stats.limitsKeyTooLong++
       const status = req.status === 'invalid_arguments' ? Status.InvalidArguments : Status.UnknownCommand
       return {packets: [errorPacket(req, status)], flush: true, after: 'close', reason: req.reason}
     }

@@ -40,7 +40,7 @@ export type BinaryRequest = Common & (
   /** An opcode memcached does not serve (SASL without SASL, Verbosity, anything else). */
   | {type: 'unknown'; swallowed: number}
   /** A frame memcached refuses with an error and then closes the connection. */
-  | {type: 'invalid'; status: 'invalid_arguments' | 'unknown_command'; reason: string}
+  | {type: 'invalid'; status: 'invalid_arguments' | 'unknown_command'; reason: string; keyTooLong?: true}
 )
 
 export interface FrameLimits {
@@ -91,7 +91,7 @@ export function classifyFrame(frame: FrameHead, limits: FrameLimits): FramePlan 
     return done({opcode: h.opcode, opaque: h.opaque, quiet: false, type: 'invalid', status: 'unknown_command', reason: 'key and extras longer than the body'})
   }
   if (keyLen > KEY_MAX_LENGTH) {
-    return done({opcode: h.opcode, opaque: h.opaque, quiet: false, type: 'invalid', status: 'invalid_arguments', reason: `key of ${keyLen} bytes`})
+    return done({opcode: h.opcode, opaque: h.opaque, quiet: false, type: 'invalid', status: 'invalid_arguments', reason: `key of ${keyLen} bytes`, keyTooLong: true})
   }
   const quietBase = QUIET_BASE.get(h.opcode)
   const cmd = quietBase ?? h.opcode

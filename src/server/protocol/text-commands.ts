@@ -109,6 +109,7 @@ export function handleText(req: Handled, ctx: ServerContext): string {
       ctx.requestShutdown(req.graceful)
       return ''
     case 'error':
+      if (req.keyTooLong === true) ctx.stats.limitsKeyTooLong++
       return req.noreply ? '' : req.message + '\r\n'
   }
 }
@@ -137,7 +138,7 @@ function get(req: Extract<TextRequest, {type: 'get'}>, ctx: ServerContext): stri
     if (it === undefined) continue
     if (out.length > GET_REPLY_MAX) {
       // memcached's answer when it cannot hold a multiget's reply; the remaining keys are not looked up.
-      stats.limitGetReplyTooLarge++
+      stats.limitsGetReplyTooLarge++
       return 'SERVER_ERROR out of memory writing get response\r\n'
     }
     out += req.withCas
@@ -145,7 +146,10 @@ function get(req: Extract<TextRequest, {type: 'get'}>, ctx: ServerContext): stri
       : `VALUE ${it.key} ${it.flags} ${it.value.length}\r\n${it.value}\r\n`
   }
   // The keys before a too long one were looked up (and touched) all the same; their values are dropped.
-  if (req.keyTooLong) return 'CLIENT_ERROR bad command line format\r\n'
+  if (req.keyTooLong) {
+    stats.limitsKeyTooLong++
+    return 'CLIENT_ERROR bad command line format\r\n'
+  }
   return out + 'END\r\n'
 }
 

@@ -42,7 +42,8 @@ export type TextRequest =
   /** `megabytes` undefined: not a number. */
   | {type: 'cache_memlimit'; megabytes: number | undefined; noreply: boolean}
   /** A reply decided by the parser alone (malformed input); silent when noreply. */
-  | {type: 'error'; message: string; noreply: boolean}
+  /** `keyTooLong`: refused for a key over 250 bytes (counted as a limit). */
+  | {type: 'error'; message: string; noreply: boolean; keyTooLong?: true}
   /** memcached drops such connections without a word. */
   | {type: 'close'; reason: string}
 
@@ -191,7 +192,7 @@ export class TextParser {
         if (ntokens !== 4 && ntokens !== 5) return err('ERROR')
         const noreply = isNoreply(tokens, ntokens)
         const key = tokens[1]!
-        if (key.length > KEY_MAX_LENGTH) return err('CLIENT_ERROR bad command line format', noreply)
+        if (key.length > KEY_MAX_LENGTH) return keyTooLong(noreply)
         const delta = parseU64(tokens[2]!)
         if (delta === undefined) return err('CLIENT_ERROR invalid numeric delta argument', noreply)
         return {type: 'delta', incr: cmd === 'incr', key, delta, noreply}
@@ -206,14 +207,14 @@ export class TextParser {
           if (!valid) return err('CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]', noreply)
         }
         const key = tokens[1]!
-        if (key.length > KEY_MAX_LENGTH) return err('CLIENT_ERROR bad command line format', noreply)
+        if (key.length > KEY_MAX_LENGTH) return keyTooLong(noreply)
         return {type: 'delete', key, noreply}
       }
       case 'touch': {
         if (ntokens !== 4 && ntokens !== 5) return err('ERROR')
         const noreply = isNoreply(tokens, ntokens)
         const key = tokens[1]!
-        if (key.length > KEY_MAX_LENGTH) return err('CLIENT_ERROR bad command line format', noreply)
+        if (key.length > KEY_MAX_LENGTH) return keyTooLong(noreply)
         const exptime = parseI32(tokens[2]!)
         if (exptime === undefined) return err('CLIENT_ERROR invalid exptime argument', noreply)
         return {type: 'touch', key, exptime, noreply}
@@ -273,7 +274,7 @@ export class TextParser {
   private storage(mode: StorageMode, tokens: string[], ntokens: number): TextRequest | undefined {
     const noreply = isNoreply(tokens, ntokens)
     const key = tokens[1]!
-    if (key.length > KEY_MAX_LENGTH) return err('CLIENT_ERROR bad command line format', noreply)
+    if (key.length > KEY_MAX_LENGTH) return keyTooLong(noreply)
     const flags = parseSmallU32(tokens[2]!)
     const exptime = parseSmallI32(tokens[3]!)
     const vlen = parseSmallI32(tokens[4]!)
@@ -294,6 +295,10 @@ export class TextParser {
     // Bytes already buffered stay in this.buf; the data state reads from there first.
     return this.next()
   }
+}
+
+function keyTooLong(noreply: boolean): TextRequest {
+  return {type: 'error', message: 'CLIENT_ERROR bad command line format', noreply, keyTooLong: true}
 }
 
 function err(message: string, noreply = false): TextRequest {
