@@ -88,6 +88,22 @@ describe('TLS on the client port (-Z)', {skip}, () => {
   })
 })
 
+describe('a notls: listener beside a TLS one, as memcached offers', {skip}, () => {
+  let ours: RunningServer | undefined
+  let plainPort = 0
+  before(async () => {
+    plainPort = await freePort()
+    ours = await startOurServer([...tlsArgs(), '-l', `notls:127.0.0.1:${plainPort}`])
+  })
+  after(async () => { await ours?.stop() })
+
+  it('serves TLS on -p and plain text on the notls: address', async () => {
+    assert.deepEqual(await exchange(ours!.port, 'version\r\n'), {reply: 'VERSION 1.6.18\r\n'})
+    const c = await RawClient.open(plainPort)
+    try { assert.equal(await c.request('version\r\n'), 'VERSION 1.6.18\r\n') } finally { c.close() }
+  })
+})
+
 describe('client certificates (ssl_verify_mode=2)', {skip}, () => {
   let ours: RunningServer | undefined
   before(async () => { ours = await startOurServer(tlsArgs(['ssl_verify_mode=2', `ssl_ca_cert=${certs.caCert}`])) })
