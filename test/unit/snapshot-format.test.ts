@@ -10,7 +10,9 @@ import {FORMAT_VERSION, HEADER_LEN} from '../../src/server/snapshot/format.js'
 import {checkSnapshot, loadSnapshot} from '../../src/server/snapshot/loader.js'
 import {writeSnapshot} from '../../src/server/snapshot/writer.js'
 import {now} from '../../src/server/store/clock.js'
-import type {Item} from '../../src/server/store/item.js'
+import type {Item, RawItem} from '../../src/server/store/item.js'
+import {ItemStore} from '../../src/server/store/item-store.js'
+import {SlabClasses} from '../../src/server/store/slab-classes.js'
 import type {WalkCursor} from '../../src/server/store/item-table.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'repctl-snapfmt-'))
@@ -24,12 +26,14 @@ class FakeStore {
   resets = 0
   get itemCount(): number { return this.items.size }
   startWalk(): WalkCursor { return {base: this.items.size, position: 0, done: this.items.size === 0} }
-  walkItems(c: WalkCursor, atLeast: number): Item[] {
+  walkRaw(c: WalkCursor, atLeast: number, visit: (r: RawItem) => void): void {
     const all = [...this.items.values()]
-    const out = all.slice(c.position, c.position + atLeast)
-    c.position += out.length
+    const end = Math.min(all.length, c.position + atLeast)
+    for (; c.position < end; c.position++) {
+      const it = all[c.position]!
+      visit({buf: Buffer.from(it.key + it.value, 'latin1'), at: 0, keyLength: it.key.length, valueLength: it.value.length, flags: it.flags, exptime: it.exptime, cas: it.cas})
+    }
     c.done = c.position >= all.length
-    return out
   }
   restoreItem(key: string, flags: number, exptime: number, cas: number, value: string): boolean {
     this.items.set(key, {key, flags, exptime, cas, value})
@@ -126,9 +130,33 @@ describe('snapshot file format', () => {
     await writeSnapshot(file, sample())
     const before = readFileSync(file)
     const broken = sample()
-    broken.walkItems = () => { throw new Error('store exploded') }
+    broken.walkRaw = () => { throw new Error('store exploded') }
     await assert.rejects(writeSnapshot(file, broken), /store exploded/)
     assert.deepEqual(readFileSync(file), before)
     assert.equal(existsSync(`${file}.tmp`), false)
+  })
+
+  it('round-trips a real store: small items, values in their own buffers, records bigger than a slice', async () => {
+    const make = (): ItemStore => new ItemStore({maxBytes: 256 * 1024 * 1024, itemSizeMax: 4 * 1024 * 1024, evict: true, useCas: true, slabs: new SlabClasses(48, 1.25, 4 * 1024 * 1024)})
+    const src = make()
+    const expect = new Map<string, string>()
+    for (let i = 0; i < 3000; i++) {
+      const v = i % 500 === 0 ? String.fromCharCode(i % 256).repeat(70_000 + i) : `v${i}-${'x'.repeat(i % 300)}`
+      src.store('set', `key:${i}`, i, 0, v, 0)
+      expect.set(`key:${i}`, v)
+    }
+    src.store('set', 'huge', 7, 0, 'h'.repeat(3 * 1024 * 1024), 0)
+    expect.set('huge', 'h'.repeat(3 * 1024 * 1024))
+    const file = join(dir, 'real.rcs')
+    const r = await writeSnapshot(file, src)
+    assert.equal(r.items, expect.size)
+    const dst = make()
+    assert.ok(loadSnapshot(file, dst).loaded)
+    assert.equal(dst.itemCount, expect.size)
+    for (const [k, v] of expect) {
+      const got = dst.peek(k)!
+      assert.equal(got.value, v, k)
+      assert.equal(got.cas, src.peek(k)!.cas)
+    }
   })
 })

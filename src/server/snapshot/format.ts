@@ -16,6 +16,7 @@
 // was cut, padded or flipped anywhere is refused as a whole.
 
 import {createHash, type Hash} from 'node:crypto'
+import type {RawItem} from '../store/item.js'
 
 export const MAGIC = Buffer.from('RCSNAP\r\n', 'latin1')
 export const FORMAT_VERSION = 1
@@ -30,22 +31,21 @@ export interface SnapshotHeader { version: number; created: number; items: numbe
 
 export class SnapshotError extends Error {}
 
-/** Append one record to `out` at `at`; returns the new offset (the caller sizes `out` with recordSize). */
-export function encodeRecord(it: SnapshotItem, out: Buffer, at: number): number {
-  out.writeUInt8(it.key.length, at)
-  out.writeUInt32LE(it.flags >>> 0, at + 1)
-  out.writeUInt32LE(it.exptime >>> 0, at + 5)
-  out.writeBigUInt64LE(BigInt(it.cas), at + 9)
-  out.writeUInt32LE(it.value.length, at + 17)
+/** Append one record to `out` at `at` from an item's bytes in place (key and value are one run); returns the new offset. */
+export function encodeRawRecord(r: RawItem, out: Buffer, at: number): number {
+  out.writeUInt8(r.keyLength, at)
+  out.writeUInt32LE(r.flags >>> 0, at + 1)
+  out.writeUInt32LE(r.exptime >>> 0, at + 5)
+  out.writeBigUInt64LE(BigInt(r.cas), at + 9)
+  out.writeUInt32LE(r.valueLength, at + 17)
   at += RECORD_FIXED
-  at += out.write(it.key, at, 'latin1')
-  at += out.write(it.value, at, 'latin1')
-  return at
+  return at + r.buf.copy(out, at, r.at, r.at + r.keyLength + r.valueLength)
 }
 
-export function recordSize(it: SnapshotItem): number {
-  return RECORD_FIXED + it.key.length + it.value.length
+export function rawRecordSize(r: RawItem): number {
+  return RECORD_FIXED + r.keyLength + r.valueLength
 }
+
 
 /** The header's fields before the digest. */
 function headerFields(created: number, items: number, bodyLength: number): Buffer {

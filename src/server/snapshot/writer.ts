@@ -7,16 +7,16 @@
 import {open, rename, rm} from 'node:fs/promises'
 import {dirname} from 'node:path'
 import {performance} from 'node:perf_hooks'
-import type {Item} from '../store/item.js'
+import type {RawItem} from '../store/item.js'
 import type {WalkCursor} from '../store/item-table.js'
-import {encodeHeader, encodeRecord, HEADER_LEN, newBodyHash, recordSize} from './format.js'
+import {encodeHeader, encodeRawRecord, HEADER_LEN, newBodyHash, rawRecordSize} from './format.js'
 
 /** What a snapshot needs of the store. */
 export interface SnapshotSource {
   /** A walk over every item (see ItemStore.startWalk for what it meets). */
   startWalk(): WalkCursor
-  /** The walk's next live items, at least `atLeast` unless it ends. */
-  walkItems(c: WalkCursor, atLeast: number): Item[]
+  /** The walk's next live items, handed over in place (no copies), at least `atLeast` unless it ends. */
+  walkRaw(c: WalkCursor, atLeast: number, visit: (r: RawItem) => void): void
 }
 
 export interface SnapshotReport {
@@ -50,23 +50,31 @@ export async function writeSnapshot(file: string, source: SnapshotSource): Promi
     const walk = source.startWalk()
     for (;;) {
       const s0 = performance.now()
-      const records: Item[] = []
-      let size = 0
-      while (size < SLICE_BYTES && !walk.done) {
-        for (const it of source.walkItems(walk, 16)) {
-          records.push(it)
-          size += recordSize(it)
-        }
-      }
-      const finished = walk.done
-      const slice = Buffer.allocUnsafe(size)
+      // Records are copied straight from the store's pages into the slice: no strings, no objects.
+      const parts: Buffer[] = []
+      let part = Buffer.allocUnsafe(SLICE_BYTES)
       let at = 0
-      for (const it of records) at = encodeRecord(it, slice, at)
-      hash.update(slice)
+      let size = 0
+      const add = (r: RawItem): void => {
+        const n = rawRecordSize(r)
+        if (n > part.length - at) {
+          if (at > 0) parts.push(part.subarray(0, at))
+          part = Buffer.allocUnsafe(Math.max(SLICE_BYTES, n))
+          at = 0
+        }
+        at = encodeRawRecord(r, part, at)
+        size += n
+        items++
+      }
+      while (size < SLICE_BYTES && !walk.done) source.walkRaw(walk, 16, add)
+      if (at > 0) parts.push(part.subarray(0, at))
+      const finished = walk.done
+      for (const p of parts) hash.update(p)
       longestPauseMs = Math.max(longestPauseMs, performance.now() - s0)
-      if (size > 0) await fh.write(slice, 0, size, pos)
-      pos += size
-      items += records.length
+      for (const p of parts) {
+        await fh.write(p, 0, p.length, pos)
+        pos += p.length
+      }
       if (finished) break
     }
     await fh.write(encodeHeader(created, items, pos - HEADER_LEN, hash), 0, HEADER_LEN, 0)

@@ -1,5 +1,5 @@
 import {absoluteExpiry, now, REALTIME_MAXDELTA} from './clock.js'
-import type {Item} from './item.js'
+import type {Item, RawItem} from './item.js'
 import {ItemTable, NIL, type WalkCursor} from './item-table.js'
 import {itemTotalSize, SlabClasses} from './slab-classes.js'
 
@@ -89,6 +89,7 @@ export class ItemStore {
   private readonly chunkMax: number
   private crawler: WalkCursor | undefined
   private readonly walkSlots: number[] = []
+  private readonly raw: RawItem = {buf: Buffer.alloc(0), at: 0, keyLength: 0, valueLength: 0, flags: 0, exptime: 0, cas: 0}
   readonly counters: StoreCounters = {evictions: 0, evictedUnfetched: 0, evictedActive: 0, expiredUnfetched: 0, reclaimed: 0, crawlerReclaimed: 0, crawlerChecked: 0, totalItems: 0, getExpired: 0, getFlushed: 0}
   readonly perClass: ClassCounters[]
   /** Set by the replication layer; called once per successful change. */
@@ -428,6 +429,28 @@ export class ItemStore {
       for (const s of slots) if (!this.dead(s, t)) out.push(this.view(s))
     }
     return out
+  }
+
+  /**
+   * The same walk without copies: each live item's bytes and fields are
+   * handed to `visit` in place (valid during the call only; it must not
+   * change the store). At least `atLeast` items unless the walk ends.
+   */
+  walkRaw(c: WalkCursor, atLeast: number, visit: (r: RawItem) => void): void {
+    const slots = this.walkSlots
+    const raw = this.raw
+    const t = now()
+    let n = 0
+    while (n < atLeast && !c.done) {
+      slots.length = 0
+      this.table.walkStep(c, slots)
+      for (const s of slots) {
+        if (this.dead(s, t)) continue
+        this.table.fillRaw(s, raw)
+        visit(raw)
+        n++
+      }
+    }
   }
 
   /** An item from a snapshot at start: kept as saved (absolute exptime, cas) unless it expired meanwhile. */

@@ -4,6 +4,7 @@
 // per item to trace, and memory stays near memcached's.
 
 import {ChunkArena, type Handle} from './arena.js'
+import type {RawItem} from './item.js'
 
 /** No slot (end of a chain, of the LRU, of the free-slot list). */
 export const NIL = -1
@@ -164,6 +165,18 @@ export class ItemTable {
     const h = this.handle[s]!
     const at = this.arena.offsetOf(h) + this.keyLen[s]!
     return this.arena.bufferOf(h).latin1Slice(at, at + this.valueLen[s]!)
+  }
+
+  /** Point `r` at a slot's bytes and fields (no copy). */
+  fillRaw(s: number, r: RawItem): void {
+    const h = this.handle[s]!
+    r.buf = this.arena.bufferOf(h)
+    r.at = this.arena.offsetOf(h)
+    r.keyLength = this.keyLen[s]!
+    r.valueLength = this.valueLen[s]!
+    r.flags = this.flags[s]!
+    r.exptime = this.exptime[s]!
+    r.cas = this.cas[s]!
   }
 
   /** Overwrite the value with one of the same length (incr/decr's in-place rewrite). */

@@ -12,3 +12,18 @@ export interface Item {
   readonly exptime: number
   readonly cas: number
 }
+
+/**
+ * One item's fields without copies, for a walk that only copies bytes out
+ * (snapshots): key then value bytes at buf[at..]. Valid only during the
+ * call it is handed to; the same object is reused for the next item.
+ */
+export interface RawItem {
+  buf: Buffer
+  at: number
+  keyLength: number
+  valueLength: number
+  flags: number
+  exptime: number
+  cas: number
+}
