@@ -8,6 +8,8 @@ import {createServer as createTlsServer, type TlsOptions} from 'node:tls'
 import {Connection} from './connection.js'
 import type {ServerContext} from './context.js'
 
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000
+
 export interface ListenAddress { host: string | undefined; port: number; notls?: boolean }
 
 /** "-l" entries: "addr", "addr:port", "[v6]:port"; port defaults to -p; "notls:" exempts one from -Z, as in memcached. */
@@ -64,7 +66,8 @@ export class ClientListeners {
     if (withTls && this.tls !== undefined) {
       let tlsServer: ReturnType<typeof createTlsServer>
       try {
-        tlsServer = createTlsServer({...this.tls, noDelay: true}, (socket) => this.accept(socket))
+        // A client counts against -c once its handshake is done; until then it has 10 s (Node's default: 120).
+        tlsServer = createTlsServer({...this.tls, noDelay: true, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS}, (socket) => this.accept(socket))
       } catch (e) {
         throw new Error(`-Z: the certificate or key is not usable (${(e as Error).message}); check -o ssl_chain_cert, ssl_key and ssl_ca_cert`)
       }

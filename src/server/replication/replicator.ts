@@ -180,7 +180,7 @@ export class Replicator {
     if (tls === undefined) {
       server = createServer((socket) => { void this.accept(socket) })
     } else {
-      const tlsServer = createTlsServer({...tls, requestCert: true, rejectUnauthorized: true}, (socket) => { void this.accept(socket) })
+      const tlsServer = createTlsServer({...tls, requestCert: true, rejectUnauthorized: true, handshakeTimeout: 10_000}, (socket) => { void this.accept(socket) })
       tlsServer.on('tlsClientError', (e, socket) => {
         this.totals.refusedPeers++
         this.log.warn(`replication: refused peer ${socket.remoteAddress ?? '?'}: TLS: ${e.message}`)
