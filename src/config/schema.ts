@@ -177,6 +177,8 @@ export function validateConfig(raw: unknown, source: string, baseDir: string): C
   checkAddresses(nodes, problems)
   const warnings: string[] = []
   const security = checkSecurity(raw.security, baseDir, (path, problem) => problems.add(path, problem), (w) => warnings.push(`${source}: ${w}`))
+  // The server takes its TLS files in one comma-separated -o list.
+  if (security.tls !== undefined) for (const n of nodes) if (n.stateDir.includes(',')) problems.add(`nodes.${n.name}.stateDir`, 'must not contain a comma when security.tls is set')
   if (problems.list.length > 0) {
     const list = problems.list.slice(0, 8).join('; ')
     throw new RepctlError('CONFIG_INVALID', `${source}: ${list}${problems.list.length > 8 ? ` (and ${problems.list.length - 8} more)` : ''}`)

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {homedir, tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
@@ -399,5 +399,34 @@ describe('validateConfig: ssh', () => {
     const c = validateConfig({nodes: {a: {host: '172.16.0.8', ssh: 'root@172.16.0.8'}, b: {host: '127.0.0.1'}}}, FILE, BASE)
     assert.equal(c.nodes[0]!.stateDir, '~/.repctl')
     assert.equal(c.nodes[1]!.stateDir, join(homedir(), '.repctl'))
+  })
+})
+
+describe('validateConfig: security', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'repctl-secconf-'))
+  after(() => rmSync(dir, {recursive: true, force: true}))
+  const nodes = {a: {host: '127.0.0.2'}, b: {host: '127.0.0.3'}}
+
+  it('resolves files against the config\'s directory, puts them on every node, and warns about a readable secret', () => {
+    writeFileSync(join(dir, 'users'), 'app:pw\n', {mode: 0o644})
+    writeFileSync(join(dir, 'secret'), 's\n', {mode: 0o600})
+    chmodSync(join(dir, 'users'), 0o644)
+    const c = validateConfig({nodes, security: {usersFile: 'users', replicationSecretFile: 'secret'}}, 'cfg.yaml', dir)
+    assert.deepEqual(c.security, {usersFile: join(dir, 'users'), replicationSecretFile: join(dir, 'secret')})
+    assert.deepEqual(c.nodes.map((n) => n.security), [c.security, c.security])
+    assert.deepEqual(c.warnings, [`cfg.yaml: security.usersFile: ${join(dir, 'users')} is readable by others (mode 644); chmod 600 ${join(dir, 'users')}`])
+  })
+
+  it('names a missing file, an unknown key, TLS without a CA, and verifyClients without repctl\'s own certificate', () => {
+    writeFileSync(join(dir, 'cert'), 'x', {mode: 0o600})
+    const cases: [unknown, RegExp][] = [
+      [{usersFile: 'nope'}, /security\.usersFile: .*nope: no such file/],
+      [{password: 'x'}, /security\.password: unknown key/],
+      [{tls: {cert: 'cert', key: 'cert'}}, /security\.tls\.ca: is needed/],
+      [{tls: {cert: 'cert', key: 'cert', ca: 'cert', verifyClients: true}}, /verifyClients needs clientCert and clientKey/],
+    ]
+    for (const [security, message] of cases) {
+      assert.throws(() => validateConfig({nodes, security}, 'cfg.yaml', dir), (e: Error) => message.test(e.message), JSON.stringify(security))
+    }
   })
 })
