@@ -3,11 +3,12 @@
 // lifecycle — start, status, kill -9 of the master, rejoin, promote, stop —
 // once as root and once as a non-root user. Also: host keys (unknown refused,
 // accepted once on request, changed refused), an unreachable host in status,
-// and a second start that uploads nothing.
+// a second start that uploads nothing, and a security section whose files
+// reach each host as 0600 in a 0700 directory.
 
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
-import {mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {appendFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
@@ -17,7 +18,8 @@ import type {StatusReport} from '../../src/cluster/status.js'
 import type {ErrorJson} from '../../src/cli/base-command.js'
 import {eventually} from '../helpers/pair.js'
 import {freePort} from '../helpers/ports.js'
-import {ROOT} from '../helpers/processes.js'
+import {makeCerts} from '../helpers/certs.js'
+import {ROOT, toolMissing} from '../helpers/processes.js'
 import {assertValid} from '../helpers/schemas.js'
 import {createRepUser, keyPair, removeRepUser, repUserMissing, Sshd, sshdMissing, type KeyPair} from '../helpers/sshd.js'
 
@@ -178,4 +180,32 @@ function lifecycle(user: 'root' | 'repuser'): () => Promise<void> {
 describe('repctl over SSH', {skip}, () => {
   it('the whole lifecycle as root', {timeout: 180_000}, lifecycle('root'))
   it('the whole lifecycle as a non-root user', {skip: repUserMissing(), timeout: 180_000}, lifecycle('repuser'))
+})
+
+describe('repctl over SSH with a security section', {skip: skip || toolMissing('openssl')}, () => {
+  it('uploads the security files to each host (0700 dir, 0600 files) and sees the locked pair', {timeout: 180_000}, async () => {
+    const sb = new Sandbox()
+    try {
+      await sb.startHosts()
+      await sb.writeConfig('root', (i) => join(sb.dir, `state${i + 1}`))
+      const certs = makeCerts()
+      writeFileSync(join(sb.work, 'users'), 'app:ssh-Pa55\n', {mode: 0o600})
+      writeFileSync(join(sb.work, 'secret'), 'ssh-secret\n', {mode: 0o600})
+      const tls = `{cert: ${JSON.stringify(certs.serverCert)}, key: ${JSON.stringify(certs.serverKey)}, ca: ${JSON.stringify(certs.caCert)}}`
+      appendFileSync(join(sb.work, 'repctl.config.yaml'), `security:\n  usersFile: users\n  replicationSecretFile: secret\n  tls: ${tls}\n  replicationTls: ${tls}\n`)
+      await sb.json(['start', '--accept-new-host-key'], 0)
+      const s = await sb.status(0)
+      assert.deepEqual(s.nodes.map((n) => [n.name, n.transport, n.role, n.state]), [['node1', 'ssh', 'master', 'paired'], ['node2', 'ssh', 'slave', 'paired']])
+      for (const [i, name] of ['node1', 'node2'].entries()) {
+        const secrets = join(sb.dir, `state${i + 1}`, name, 'secrets')
+        assert.equal(statSync(secrets).mode & 0o777, 0o700)
+        for (const f of ['users', 'replication.secret', 'tls-cert.pem', 'tls-key.pem', 'tls-ca.pem', 'rep-tls-cert.pem', 'rep-tls-key.pem', 'rep-tls-ca.pem']) {
+          assert.equal(statSync(join(secrets, f)).mode & 0o777, 0o600, `${name}/secrets/${f}`)
+        }
+      }
+      await sb.json(['stop'], 0)
+    } finally {
+      await sb.cleanup()
+    }
+  })
 })
