@@ -8,6 +8,7 @@ import {connect, isIP, type Socket} from 'node:net'
 import {connect as tlsConnect} from 'node:tls'
 import memjs from 'memjs'
 import type {SecurityConfig} from '../config/security.js'
+import {userLines} from '../server/auth.js'
 
 /** All stats lines of a node, or undefined if it does not answer within the timeout. */
 export function fetchStats(host: string, port: number, timeoutMs = 1500, security?: SecurityConfig): Promise<Record<string, string> | undefined> {
@@ -17,28 +18,30 @@ export function fetchStats(host: string, port: number, timeoutMs = 1500, securit
   // memjs logs to stdout by default, which would corrupt --json output.
   const client = memjs.Client.create(address, {retries: 0, timeout: seconds, conntimeout: seconds, logger: {log: () => {}}})
   return new Promise((resolve) => {
-    let settled = false
-    const done = (v: Record<string, string> | undefined): void => {
-      if (settled) return
-      settled = true
-      clearTimeout(guard)
-      client.close()
-      resolve(v)
-    }
-    const guard = setTimeout(() => done(undefined), timeoutMs + 500)
+    const done = settleOnce(resolve, timeoutMs + 500, () => client.close())
     client.stats((err, _server, stats) => done(err === null || err === undefined ? (stats ?? undefined) : undefined))
   })
 }
 
-/** The first user:password of the users file: who repctl logs in as. */
-export function firstUser(usersFile: string): {user: string; password: string} | undefined {
-  for (const line of readFileSync(usersFile, 'latin1').split('\n')) {
-    const l = line.replace(/\r$/, '')
-    if (l === '' || l.startsWith('#')) continue
-    const colon = l.indexOf(':')
-    if (colon > 0) return {user: l.slice(0, colon), password: l.slice(colon + 1)}
+type Stats = Record<string, string> | undefined
+
+/** The first answer wins; no answer within `timeoutMs` is undefined. `cleanup` runs once, either way. */
+function settleOnce(resolve: (v: Stats) => void, timeoutMs: number, cleanup: () => void): (v: Stats) => void {
+  let settled = false
+  const guard = setTimeout(() => done(undefined), timeoutMs)
+  function done(v: Stats): void {
+    if (settled) return
+    settled = true
+    clearTimeout(guard)
+    cleanup()
+    resolve(v)
   }
-  return undefined
+  return done
+}
+
+/** The first user of the users file: who repctl logs in as. */
+function firstUser(usersFile: string): {user: string; password: string} | undefined {
+  return userLines(readFileSync(usersFile, 'latin1'), usersFile)[0]
 }
 
 function lockedStats(host: string, port: number, timeoutMs: number, security: SecurityConfig): Promise<Record<string, string> | undefined> {
@@ -65,15 +68,7 @@ function lockedStats(host: string, port: number, timeoutMs: number, security: Se
       return
     }
     const chunks: Buffer[] = []
-    let settled = false
-    const done = (v: Record<string, string> | undefined): void => {
-      if (settled) return
-      settled = true
-      clearTimeout(guard)
-      socket.destroy()
-      resolve(v)
-    }
-    const guard = setTimeout(() => done(undefined), timeoutMs)
+    const done = settleOnce(resolve, timeoutMs, () => socket.destroy())
     socket.once(security.tls === undefined ? 'connect' : 'secureConnect', () => socket.write(`${login}stats\r\n`))
     socket.on('error', () => done(undefined))
     socket.on('close', () => done(undefined))

@@ -9,16 +9,9 @@ export class Credentials {
   /** Password digests per user: a user may be in both files, with either password. */
   private readonly users = new Map<string, Buffer[]>()
 
-  /** Lines of `user:password`; blank lines and lines starting with # are skipped. */
   static parse(text: string, source: string): Credentials {
     const c = new Credentials()
-    text.split('\n').forEach((raw, i) => {
-      const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw
-      if (line === '' || line.startsWith('#')) return
-      const colon = line.indexOf(':')
-      if (colon <= 0) throw new Error(`${source} line ${i + 1}: expected user:password`)
-      c.add(line.slice(0, colon), digest(line.slice(colon + 1)))
-    })
+    for (const {user, password} of userLines(text, source)) c.add(user, digest(password))
     if (c.users.size === 0) throw new Error(`${source}: no user:password lines; add at least one`)
     return c
   }
@@ -53,8 +46,19 @@ export class Credentials {
     for (const want of this.users.get(user) ?? []) if (timingSafeEqual(want, got)) ok = true
     return ok
   }
+}
 
-  get size(): number { return this.users.size }
+/** The `user:password` lines of a users file; blank lines and lines starting with # are skipped. */
+export function userLines(text: string, source: string): {user: string; password: string}[] {
+  const out: {user: string; password: string}[] = []
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw
+    if (line === '' || line.startsWith('#')) return
+    const colon = line.indexOf(':')
+    if (colon <= 0) throw new Error(`${source} line ${i + 1}: expected user:password`)
+    out.push({user: line.slice(0, colon), password: line.slice(colon + 1)})
+  })
+  return out
 }
 
 function digest(s: string): Buffer {

@@ -55,7 +55,7 @@ function loadCredentials(o: ServerOptions): Credentials | undefined {
 }
 
 /** A PEM file named by a TLS option, read at start so that a wrong path stops the server with its name. */
-export function readTlsFile(flag: string, file: string): Buffer {
+function readTlsFile(flag: string, file: string): Buffer {
   try {
     return readFileSync(file)
   } catch (e) {

@@ -13,6 +13,7 @@ import {after, before, describe, it} from 'node:test'
 import memjs from 'memjs'
 import {differential, frame, keyFrame, Opcode as O, setFrame, type BinaryTranscript} from '../helpers/binary-differential.js'
 import {launch, SERVER_BUNDLE, startMemcached, startOurServer, toolMissing, which, type RunningServer} from '../helpers/processes.js'
+import {RawClient} from '../helpers/raw-client.js'
 import {differences, DiffClient, runBoth, type StepInput} from '../helpers/text-differential.js'
 
 const skip = toolMissing('memcached') || toolMissing('saslpasswd2')
@@ -182,6 +183,24 @@ describe('credentials files', () => {
     const r = spawnSync(process.execPath, [SERVER_BUNDLE, '-p', '0', '-X', '0', ...args], {encoding: 'utf8', env: {...process.env, ...env}, timeout: 10_000})
     return {status: r.status, stderr: r.stderr}
   }
+
+  it('with -S and -Y both, users of either file log in over SASL, and -Y users over ASCII', async () => {
+    const pwdb = join(dir, 'pwdb-both')
+    writeFileSync(pwdb, 'saslonly:one\n', {mode: 0o600})
+    const authfile = join(dir, 'authfile-both')
+    writeFileSync(authfile, 'asciiuser:two\n', {mode: 0o600})
+    const s = await launch(process.execPath, (port) => [SERVER_BUNDLE, '-p', String(port), '-l', '127.0.0.1', '-X', '0', '-S', '-Y', authfile], 'repcached', {env: {MEMCACHED_SASL_PWDB: pwdb}})
+    try {
+      for (const [username, password] of [['saslonly', 'one'], ['asciiuser', 'two']]) {
+        const c = memjs.Client.create(`127.0.0.1:${s.port}`, {username, password, retries: 0, timeout: 2, logger: {log: () => {}}})
+        try { assert.equal(await c.set('both', 'x', {}), true, username) } finally { c.close() }
+      }
+      const t = await RawClient.open(s.port)
+      try { assert.equal(await t.request('set a 0 0 13\r\nasciiuser two\r\n'), 'STORED\r\n') } finally { t.close() }
+    } finally {
+      await s.stop()
+    }
+  })
 
   it('-S without MEMCACHED_SASL_PWDB says what to set', () => {
     const r = run(['-S'], {MEMCACHED_SASL_PWDB: ''})

@@ -10,6 +10,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {eventually, startNode, stat, type ReplNode} from '../helpers/pair.js'
 import {startOurServer, type RunningServer} from '../helpers/processes.js'
 import {RawClient} from '../helpers/raw-client.js'
+import {Opcode, setFrame} from '../helpers/binary-differential.js'
 
 async function stillServes(port: number): Promise<void> {
   const c = await RawClient.open(port)
@@ -38,6 +39,14 @@ describe('client limits', () => {
       assert.equal(await c.request('version\r\n'), 'VERSION 1.6.18\r\n')
       assert.equal(await stat(s!.port, 'store_too_large'), '1')
     } finally { c.close() }
+    // The binary protocol counts it too.
+    const b = await RawClient.open(s!.port)
+    try {
+      b.send(setFrame(Opcode.Set, 'big', Buffer.alloc(2 * 1024 * 1024, 0x76)))
+      const reply = await b.readUntil((x) => x.length >= 24 && x.length >= 24 + x.readUInt32BE(8), 3000)
+      assert.equal(reply.readUInt16BE(6), 0x03, 'status Too large')
+      assert.equal(await stat(s!.port, 'store_too_large'), '2')
+    } finally { b.close() }
   })
 
   it('a key over 250 bytes gets memcached\'s error', async () => {

@@ -425,6 +425,8 @@ describe('validateConfig: security', () => {
       [{tls: {cert: 'cert', key: 'cert'}}, /security\.tls\.ca: is needed/],
       [{tls: {cert: 'cert', key: 'cert', ca: 'cert', verifyClients: true}}, /verifyClients needs clientCert and clientKey/],
     ]
+    assert.throws(() => validateConfig({defaults: {stateDir: '/srv/a,b'}, nodes, security: {tls: {cert: 'cert', key: 'cert', ca: 'cert'}}}, 'cfg.yaml', dir),
+      /nodes\.a\.stateDir: must not contain a comma when security\.tls is set/)
     for (const [security, message] of cases) {
       assert.throws(() => validateConfig({nodes, security}, 'cfg.yaml', dir), (e: Error) => message.test(e.message), JSON.stringify(security))
     }

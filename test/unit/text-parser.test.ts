@@ -40,6 +40,7 @@ const ERROR = error('ERROR')
 const BAD_FORMAT = error('CLIENT_ERROR bad command line format')
 const KEY_TOO_LONG = (noreply = false): TextRequest => ({type: 'error', message: 'CLIENT_ERROR bad command line format', noreply, keyTooLong: true})
 const CLOSE = (reason: string): TextRequest => ({type: 'close', reason})
+const TOO_LONG = (reason: string): TextRequest => ({type: 'close', reason, lineTooLong: true})
 
 interface Case { name: string; input: string; expect: TextRequest[]; midValue?: boolean }
 
@@ -154,10 +155,10 @@ const CASES: Case[] = [
   // Long lines.
   {name: 'a multiget line far over 2048 bytes', input: `get ${rep('k ', 3000)}\r\n`, expect: [get(Array.from({length: 3000}, () => 'k'))]},
   {name: 'no newline after 2048 bytes', input: rep('x', 2048), expect: []},
-  {name: 'no newline after 2049 bytes', input: rep('x', 2049), expect: [CLOSE('line too long')]},
+  {name: 'no newline after 2049 bytes', input: rep('x', 2049), expect: [TOO_LONG('line too long')]},
   {name: 'a get with no newline after 2049 bytes', input: `get ${rep('k', 3000)}`, expect: []},
-  {name: 'a get led by over 100 spaces', input: `${rep(' ', 101)}get ${rep('k', 3000)}`, expect: [CLOSE('line too long')]},
-  {name: 'a line longer than memcached\'s read buffer', input: `${rep('x', 16384)}\r\nget a\r\n`, expect: [CLOSE('line too long')]},
+  {name: 'a get led by over 100 spaces', input: `${rep(' ', 101)}get ${rep('k', 3000)}`, expect: [TOO_LONG('line too long')]},
+  {name: 'a line longer than memcached\'s read buffer', input: `${rep('x', 16384)}\r\nget a\r\n`, expect: [TOO_LONG('line too long')]},
   {name: 'a get longer than memcached\'s read buffer', input: `get ${rep('k', 20000)}\r\n`, expect: [get([], {keyTooLong: true})]},
 ]
 
@@ -189,7 +190,7 @@ describe('TextParser', () => {
   it('a line over 2048 bytes: memcached closes unless the newline is in the same read', () => {
     const line = bytes(`${rep('x', 3000)}\r\n`)
     assert.deepEqual(parse([line]).requests, [ERROR])
-    assert.deepEqual(parse([line.subarray(0, 2500), line.subarray(2500)]).requests, [CLOSE('line too long')])
+    assert.deepEqual(parse([line.subarray(0, 2500), line.subarray(2500)]).requests, [TOO_LONG('line too long')])
     assert.deepEqual(parse([line.subarray(0, 2000), line.subarray(2000)]).requests, [ERROR])
   })
 

@@ -45,7 +45,8 @@ export type TextRequest =
   /** `keyTooLong`: refused for a key over 250 bytes (counted as a limit). */
   | {type: 'error'; message: string; noreply: boolean; keyTooLong?: true}
   /** memcached drops such connections without a word. */
-  | {type: 'close'; reason: string}
+  /** `lineTooLong`: closed by one of memcached's line limits (counted as a limit). */
+  | {type: 'close'; reason: string; lineTooLong?: true}
 
 export interface TextParserLimits {
   /** -I: values whose memcached size exceeds it are skipped, not buffered. */
@@ -104,11 +105,11 @@ export class TextParser {
     if (nl === -1) {
       this.scanFrom = buf.length
       const waiting = buf.length - this.pos
-      if (waiting > LINE_LIMIT && !this.isLongGet()) return {type: 'close', reason: 'line too long'}
-      if (waiting > GET_LINE_LIMIT) return {type: 'close', reason: 'multiget line too long'}
+      if (waiting > LINE_LIMIT && !this.isLongGet()) return {type: 'close', reason: 'line too long', lineTooLong: true}
+      if (waiting > GET_LINE_LIMIT) return {type: 'close', reason: 'multiget line too long', lineTooLong: true}
       return undefined
     }
-    if (nl - this.pos >= READ_BUFFER_SIZE && !this.isLongGet()) return {type: 'close', reason: 'line too long'}
+    if (nl - this.pos >= READ_BUFFER_SIZE && !this.isLongGet()) return {type: 'close', reason: 'line too long', lineTooLong: true}
     let end = nl
     if (end - this.pos > 1 && buf[end - 1] === 13) end--
     let line = buf.toString('latin1', this.pos, end)

@@ -75,7 +75,7 @@ export class TextSession implements ProtocolSession {
       if (log.verbosity >= 2) log.trace(`<${this.id} ${this.parser.lastLine}`)
       if (req.type === 'quit') return {reply, status: 'quit'}
       if (req.type === 'close') {
-        if (req.reason.includes('too long')) this.ctx.stats.limitsLineTooLong++
+        if (req.lineTooLong === true) this.ctx.stats.limitsLineTooLong++
         return {reply: reply.slice(0, written), status: 'close', reason: req.reason}
       }
       const out = handleText(req, this.ctx)

@@ -420,14 +420,8 @@ export class ItemStore {
 
   /** The walk's next live items: at least `atLeast` of them unless the walk ends (`cursor.done`). */
   walkItems(c: WalkCursor, atLeast: number): Item[] {
-    const slots = this.walkSlots
     const out: Item[] = []
-    const t = now()
-    while (out.length < atLeast && !c.done) {
-      slots.length = 0
-      this.table.walkStep(c, slots)
-      for (const s of slots) if (!this.dead(s, t)) out.push(this.view(s))
-    }
+    this.walkLive(c, atLeast, (s) => out.push(this.view(s)))
     return out
   }
 
@@ -437,8 +431,16 @@ export class ItemStore {
    * change the store). At least `atLeast` items unless the walk ends.
    */
   walkRaw(c: WalkCursor, atLeast: number, visit: (r: RawItem) => void): void {
-    const slots = this.walkSlots
     const raw = this.raw
+    this.walkLive(c, atLeast, (s) => {
+      this.table.fillRaw(s, raw)
+      visit(raw)
+    })
+  }
+
+  /** The slots of the walk's next live items, whole index positions at a time, at least `atLeast` unless it ends. */
+  private walkLive(c: WalkCursor, atLeast: number, visit: (s: number) => void): void {
+    const slots = this.walkSlots
     const t = now()
     let n = 0
     while (n < atLeast && !c.done) {
@@ -446,8 +448,7 @@ export class ItemStore {
       this.table.walkStep(c, slots)
       for (const s of slots) {
         if (this.dead(s, t)) continue
-        this.table.fillRaw(s, raw)
-        visit(raw)
+        visit(s)
         n++
       }
     }

@@ -191,11 +191,6 @@ export class ItemTable {
     return d !== undefined && (h & (this.buckets.length - 1)) < this.migrated ? d : this.buckets
   }
 
-  /** Bytes the arena holds for this slot's chunk. */
-  chunkBytes(s: number): number {
-    return this.arena.chunkSize(this.keyLen[s]! + this.valueLen[s]!)
-  }
-
   pushFront(s: number): void {
     this.prev[s] = NIL
     this.next[s] = this.lruHead
