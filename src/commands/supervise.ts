@@ -23,6 +23,7 @@ Every change and action is an event (one JSON line with --json), also appended t
     once: Flags.boolean({description: 'one round, then exit', default: false}),
     'split-brain': Flags.string({description: 'how to heal a split brain that lasts: keep the node with more items, keep the first node of the pair, or only report', options: ['keep-larger', 'keep-first', 'manual'], default: 'keep-larger'}),
     'split-brain-grace': Flags.integer({description: 'seconds a split brain may last before it is healed', default: DEFAULT_POLICY.splitBrainGraceMs / 1000, min: 0}),
+    'repair-backoff': Flags.integer({description: 'seconds to wait after repairing a node before repairing it again (doubles with each repair within 10 minutes)', default: DEFAULT_POLICY.backoffMs / 1000, min: 0}),
     'max-repairs': Flags.integer({description: 'repairs of one node within 10 minutes before giving up on it', default: DEFAULT_POLICY.maxRepairs, min: 1}),
     install: Flags.boolean({description: 'write a systemd unit that runs this supervisor (with these flags), then print how to enable it', default: false, exclusive: ['uninstall', 'once']}),
     uninstall: Flags.boolean({description: 'remove the systemd unit written by --install', default: false, exclusive: ['install', 'once']}),
@@ -43,7 +44,7 @@ Every change and action is an event (one JSON line with --json), also appended t
     this.noteVerbose(flags.verbose)
     const config = await this.clusterConfig(flags.config)
     if (flags.install || flags.uninstall) return this.unit(flags, config.cluster, config.source)
-    const policy = {...DEFAULT_POLICY, splitBrain: flags['split-brain'] as SplitBrainPolicy, splitBrainGraceMs: flags['split-brain-grace'] * 1000, maxRepairs: flags['max-repairs']}
+    const policy = {...DEFAULT_POLICY, splitBrain: flags['split-brain'] as SplitBrainPolicy, splitBrainGraceMs: flags['split-brain-grace'] * 1000, maxRepairs: flags['max-repairs'], backoffMs: flags['repair-backoff'] * 1000}
     const paths = supervisorPaths(config.cluster)
     const release = await claimSupervisor(config.cluster)
     try {

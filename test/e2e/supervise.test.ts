@@ -73,7 +73,8 @@ pairs: [[node1, node2]]
     try { assert.equal(await c.request('set kept 0 0 4\r\ndata\r\n', '\r\n'), 'STORED\r\n') } finally { c.close() }
     assert.equal((await repctl(['stop'])).code, 0)
     // node1 was repaired moments ago, by an earlier run: the flapping guard carries over between runs.
-    round = await json<SuperviseResult>(['supervise', '--once'], 0, 'supervise')
+    // (A long backoff here: the stop above may take longer than the default 2 s on a busy machine.)
+    round = await json<SuperviseResult>(['supervise', '--once', '--repair-backoff', '60'], 0, 'supervise')
     const backoff = round.events.find((e) => e.event === 'report')
     assert.deepEqual([backoff?.action, backoff?.node], ['wait', 'node1'], JSON.stringify(round.events))
     assert.match(backoff!.reason, /backing off/)
