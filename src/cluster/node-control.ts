@@ -10,6 +10,7 @@ import type {NodeConfig} from '../config/schema.js'
 import {RepctlError} from '../errors.js'
 import type {Host} from '../hosts/host.js'
 import {nodeProcess, surfaceHostError} from './observe.js'
+import type {SecretUse} from './replication-secret.js'
 import {nodePaths, secretFiles, serverArgs} from './topology.js'
 
 /** The single-file server this package ships (built by `npm run build`). */
@@ -81,10 +82,10 @@ export async function installSecrets(host: Host, node: NodeConfig): Promise<'ins
   return changed ? 'installed' : 'unchanged'
 }
 
-/** Start the node with its peer as -x; resolves once it serves clients. */
-export async function startNode(host: Host, node: NodeConfig, peer: NodeConfig): Promise<number> {
+/** Start the node with its peer as -x and the settled replication secret; resolves once it serves clients. */
+export async function startNode(host: Host, node: NodeConfig, peer: NodeConfig, secret: SecretUse): Promise<number> {
   const paths = nodePaths(node)
-  const r = await host.runDaemon(host.nodePath, serverArgs(node, peer), {cwd: paths.dir, logFile: paths.logFile, timeoutMs: START_TIMEOUT_MS})
+  const r = await host.runDaemon(host.nodePath, serverArgs(node, peer, secret), {cwd: paths.dir, logFile: paths.logFile, timeoutMs: START_TIMEOUT_MS})
   if (r.exitCode !== 0) {
     const log = (await host.tail(paths.logFile, 3)).trim().split('\n').filter((l) => l !== '').pop()
     const why = r.exitCode === 124 ? `did not come up within ${START_TIMEOUT_MS / 1000} s` : `exited with code ${r.exitCode}`

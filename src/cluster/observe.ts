@@ -37,6 +37,11 @@ export interface NodeObservation {
   autoReconnect: boolean | null
   /** The node's last snapshot (a running node's word; for a stopped one, its file's header as read on its host). */
   snapshot: NodeSnapshot | null
+  /**
+   * Whether the running node demands the replication secret of its peer: its
+   * `repl_secret` stat, or for a server too old to have it, its command line.
+   */
+  replicationSecret: boolean | null
 }
 
 const ROLES = new Set(['master', 'slave', 'none'])
@@ -47,7 +52,7 @@ function num(v: string | undefined): number | null {
 }
 
 /** The pid of a running server of this node, or why there is none. */
-export async function nodeProcess(host: Host, node: NodeConfig): Promise<{pid: number | null; process: ProcessState}> {
+export async function nodeProcess(host: Host, node: NodeConfig): Promise<{pid: number | null; process: ProcessState; commandLine?: string}> {
   const paths = nodePaths(node)
   let text: string | undefined
   try {
@@ -61,7 +66,7 @@ export async function nodeProcess(host: Host, node: NodeConfig): Promise<{pid: n
     const info = await host.processInfo(pid)
     // A pid file outlives a crash, and pids are reused: the process must be this node's server.
     const ours = info.alive && (info.commandLine === undefined || info.commandLine.includes(paths.bundle))
-    return ours ? {pid, process: 'running'} : {pid: null, process: 'stopped'}
+    return ours ? {pid, process: 'running', commandLine: info.commandLine} : {pid: null, process: 'stopped'}
   } catch {
     return {pid, process: 'unknown'}
   }
@@ -100,6 +105,14 @@ async function snapshotSeen(host: Host, node: NodeConfig, process: ProcessState,
   return seen.valid ? seen.snapshot : null
 }
 
+/** From the node's own word (repl_secret), else from how it was started (a server from before that stat). */
+function secretSeen(stats: Record<string, string> | undefined, commandLine: string | undefined): boolean | null {
+  if (stats?.repl_secret === '1') return true
+  if (stats?.repl_secret === '0') return false
+  if (commandLine !== undefined) return /(^| )--rep-secret-file( |=)/.test(commandLine)
+  return null
+}
+
 /**
  * `withSnapshot`: also read a stopped node's snapshot header on its host (for
  * `status`; it costs a process start on the host, which the supervisor's rounds need not pay).
@@ -130,5 +143,6 @@ export async function observeNode(host: Host, node: NodeConfig, withSnapshot = f
     mode: stats?.repl_mode === 'legacy' || stats?.repl_mode === 'native' ? stats.repl_mode : null,
     autoReconnect: stats?.repl_reconnect === '1' ? true : stats?.repl_reconnect === '0' ? false : null,
     snapshot: await snapshotSeen(host, node, proc.process, stats, withSnapshot),
+    replicationSecret: proc.process === 'running' || stats !== undefined ? secretSeen(stats, proc.commandLine) : null,
   }
 }

@@ -62,7 +62,7 @@ export async function planPromote(config: ClusterConfig, pool: HostPool, name: s
         await waitUntil(async () => (await observeNode(pool.for(node), node)).role === 'master', 10_000, `${name} to become master`)
       },
     },
-    ...startSteps(pool, peer, node, 'slave'),
+    ...startSteps(pool, peer, node, on),
     verifyPairedStep(pool, node, peer),
   ]
   return {steps, result: () => result}

@@ -53,7 +53,7 @@ export async function planRejoin(config: ClusterConfig, pool: HostPool, name: st
   if (d.action === 'none') return {steps: [{title: d.reason, run: async () => undefined}], result: () => result}
   const steps = [
     ...(d.restart ? [{title: `Stop ${node.name}`, run: async () => { await stopNode(pool.for(node), node) }}] : []),
-    ...startSteps(pool, node, peer, 'slave'),
+    ...startSteps(pool, node, peer, op),
     verifyPairedStep(pool, peer, node),
   ]
   return {steps, result: () => result}

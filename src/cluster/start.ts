@@ -7,6 +7,7 @@ import type {HostPool} from '../hosts/pool.js'
 import {installNode, preflight, startNode, waitUntil} from './node-control.js'
 import {observeForAction, observeNode, type NodeObservation} from './observe.js'
 import type {Plan, Step} from './plan.js'
+import {settleSecret, type SecretUse} from './replication-secret.js'
 import {chooseMaster, readSnapshot} from './snapshots.js'
 import {selectPairs} from './topology.js'
 import {pairVerdict} from './verdict.js'
@@ -52,16 +53,26 @@ export interface StartResult {
   }[]
 }
 
-/** Steps that start one node and wait until it serves (a slave: after its copy). */
-export function startSteps(pool: HostPool, node: NodeConfig, peer: NodeConfig, role: 'master' | 'slave'): Step[] {
+/**
+ * Steps that start one node beside its running peer and wait until it serves
+ * (a slave: after its copy). `running`: the peer as observed, whose use of a
+ * replication secret the node must match to pair with it.
+ */
+export function startSteps(pool: HostPool, node: NodeConfig, peer: NodeConfig, running: NodeObservation): Step[] {
   const host = pool.for(node)
+  let secret: SecretUse = 'none'
   return [
     {title: `Check ${node.name} (${node.host}:${node.port})`, run: () => preflight(host, node)},
     {title: `Install repcached for ${node.name}`, run: () => installNode(host, node)},
     {
-      title: role === 'master' ? `Start ${node.name} as master` : `Start ${node.name} as slave of ${peer.name} (full copy)`,
-      run: async () => `pid ${await startNode(host, node, peer)}`,
+      title: `Replication secret for ${node.name}`,
+      run: async () => {
+        const s = await settleSecret(pool, [node, peer], [node], running)
+        secret = s.use
+        return s.note
+      },
     },
+    {title: `Start ${node.name} as slave of ${peer.name} (full copy)`, run: async () => `pid ${await startNode(host, node, peer, secret)}`},
   ]
 }
 
@@ -106,6 +117,15 @@ export async function planStart(config: ClusterConfig, pool: HostPool, pair: str
         // Both preflights first, so that a taken port stops us before anything runs.
         steps.push({title: `Check ${a.name} and ${b.name}`, run: async () => { await preflight(pool.for(a), a); await preflight(pool.for(b), b) }})
         for (const n of [a, b]) steps.push({title: `Install repcached for ${n.name}`, run: () => installNode(pool.for(n), n)})
+        let secret: SecretUse = 'none'
+        steps.push({
+          title: `Replication secret of ${a.name},${b.name}`,
+          run: async () => {
+            const s = await settleSecret(pool, [a, b], [a, b])
+            secret = s.use
+            return s.note
+          },
+        })
         steps.push({
           title: `Choose the master of ${a.name},${b.name}: the node with the newest snapshot`,
           run: async () => {
@@ -118,8 +138,8 @@ export async function planStart(config: ClusterConfig, pool: HostPool, pair: str
           },
         })
         steps.push(
-          {title: 'Start the master', run: async () => `${choice.first}: pid ${await startNode(pool.for(byName(choice.first)), byName(choice.first), byName(choice.second))}`},
-          {title: 'Start the slave (full copy)', run: async () => `${choice.second}: pid ${await startNode(pool.for(byName(choice.second)), byName(choice.second), byName(choice.first))}`},
+          {title: 'Start the master', run: async () => `${choice.first}: pid ${await startNode(pool.for(byName(choice.first)), byName(choice.first), byName(choice.second), secret)}`},
+          {title: 'Start the slave (full copy)', run: async () => `${choice.second}: pid ${await startNode(pool.for(byName(choice.second)), byName(choice.second), byName(choice.first), secret)}`},
           verifyPairedStep(pool, a, b),
         )
         break
@@ -129,7 +149,7 @@ export async function planStart(config: ClusterConfig, pool: HostPool, pair: str
         const master = node === a ? b : a
         entry.master = master.name
         entry.started = [node.name]
-        steps.push(...startSteps(pool, node, master, 'slave'), verifyPairedStep(pool, a, b))
+        steps.push(...startSteps(pool, node, master, node === a ? ob : oa), verifyPairedStep(pool, a, b))
         break
       }
     }

@@ -1,6 +1,7 @@
 import type {ClusterConfig} from '../config/schema.js'
 import type {HostPool} from '../hosts/pool.js'
 import {observeNode, type NodeObservation} from './observe.js'
+import {linkAuth, secretMode, type LinkAuth} from './replication-secret.js'
 import {supervisorInfo, type SupervisorInfo} from './supervise/presence.js'
 import {clusterHealth, HEALTH_EXIT, pairVerdict, type Health, type Verdict} from './verdict.js'
 
@@ -8,7 +9,7 @@ import {clusterHealth, HEALTH_EXIT, pairVerdict, type Health, type Verdict} from
 export interface StatusReport {
   cluster: string
   health: Health
-  pairs: {nodes: [string, string]; master: string | null; verdict: Verdict; reason: string}[]
+  pairs: {nodes: [string, string]; master: string | null; verdict: Verdict; reason: string; replicationAuth: LinkAuth}[]
   nodes: NodeObservation[]
   supervisor: SupervisorInfo
 }
@@ -17,8 +18,10 @@ export async function gatherStatus(config: ClusterConfig, pool: HostPool): Promi
   const nodes = await Promise.all(config.nodes.map((n) => observeNode(pool.for(n), n, true)))
   const byName = new Map(nodes.map((n) => [n.name, n]))
   const pairs = config.pairs.map(([a, b]) => {
-    const v = pairVerdict(byName.get(a)!, byName.get(b)!)
-    return {nodes: [a, b] as [string, string], master: v.master, verdict: v.verdict, reason: v.reason}
+    const [oa, ob] = [byName.get(a)!, byName.get(b)!]
+    const v = pairVerdict(oa, ob)
+    const mode = secretMode(config.nodes.find((n) => n.name === a)!)
+    return {nodes: [a, b] as [string, string], master: v.master, verdict: v.verdict, reason: v.reason, replicationAuth: linkAuth(mode, oa, ob)}
   })
   return {cluster: config.cluster, health: clusterHealth(pairs.map((p) => p.verdict), nodes), pairs, nodes, supervisor: await supervisorInfo(config.cluster)}
 }

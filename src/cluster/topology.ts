@@ -4,12 +4,18 @@
 import {join} from 'node:path'
 import type {ClusterConfig, NodeConfig} from '../config/schema.js'
 import {RepctlError} from '../errors.js'
+import type {SecretUse} from './replication-secret.js'
 
 export interface NodePaths { dir: string; bundle: string; pidFile: string; logFile: string; snapshot: string; secrets: string }
 
 export function nodePaths(node: NodeConfig): NodePaths {
   const dir = join(node.stateDir, node.name)
   return {dir, bundle: join(dir, 'repcached.mjs'), pidFile: join(dir, 'repcached.pid'), logFile: join(dir, 'repcached.log'), snapshot: join(dir, 'snapshot.rcs'), secrets: join(dir, 'secrets')}
+}
+
+/** Where repctl keeps the replication secret it generated for the node's pair (a name no configured file uses). */
+export function generatedSecretPath(node: NodeConfig): string {
+  return join(nodePaths(node).secrets, 'replication-generated.secret')
 }
 
 /**
@@ -27,13 +33,14 @@ export function secretFiles(node: NodeConfig): [string, string][] {
   return files.filter((f): f is [string, string] => f[0] !== undefined)
 }
 
-/** The server flags that lock a node down: users (-Y), client TLS (-Z), replication secret and TLS. */
-function securityArgs(node: NodeConfig): string[] {
-  const s = node.security
-  if (s === undefined) return []
+/** The server flags that lock a node down: replication secret (its path only), users (-Y), client TLS (-Z), replication TLS. */
+function securityArgs(node: NodeConfig, secret: SecretUse): string[] {
   const at = (name: string): string => join(nodePaths(node).secrets, name)
   const args: string[] = []
-  if (s.replicationSecretFile !== undefined) args.push('--rep-secret-file', at('replication.secret'))
+  if (secret === 'configured') args.push('--rep-secret-file', at('replication.secret'))
+  if (secret === 'generated') args.push('--rep-secret-file', generatedSecretPath(node))
+  const s = node.security
+  if (s === undefined) return args
   if (s.usersFile !== undefined) args.push('-Y', at('users'))
   if (s.tls !== undefined) {
     const o = [`ssl_chain_cert=${at('tls-cert.pem')}`, `ssl_key=${at('tls-key.pem')}`]
@@ -45,8 +52,11 @@ function securityArgs(node: NodeConfig): string[] {
   return args
 }
 
-/** The node's server flags: its peer as -x, so a restart of either node rejoins as slave. */
-export function serverArgs(node: NodeConfig, peer: NodeConfig): string[] {
+/**
+ * The node's server flags: its peer as -x, so a restart of either node rejoins
+ * as slave; `secret`: which replication secret (settled by replication-secret.ts).
+ */
+export function serverArgs(node: NodeConfig, peer: NodeConfig, secret: SecretUse): string[] {
   const paths = nodePaths(node)
   return [
     paths.bundle,
@@ -60,7 +70,7 @@ export function serverArgs(node: NodeConfig, peer: NodeConfig): string[] {
     '-X', `${node.replicationPort}:${peer.replicationPort}`,
     '-q', String(node.queueMax),
     ...(node.snapshots ? ['--snapshot', paths.snapshot, '--snapshot-interval', String(node.snapshotInterval)] : []),
-    ...securityArgs(node),
+    ...securityArgs(node, secret),
   ]
 }
 

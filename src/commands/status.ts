@@ -11,7 +11,7 @@ export function renderStatus(r: StatusReport): string {
     n.snapshot === null ? '-' : `${humanDuration(Math.max(0, Math.round((Date.now() - Date.parse(n.snapshot.time)) / 1000)))} ago, ${humanBytes(n.snapshot.bytes)}`,
   ])
   const body = table(['NODE', 'ADDRESS', 'PID', 'PROCESS', 'ROLE', 'STATE', 'PEER', 'ITEMS', 'MEMORY', 'QUEUE', 'LAG', 'UPTIME', 'SNAPSHOT'], rows)
-  const verdicts = r.pairs.map((p) => `pair ${p.nodes.join(',')}: ${p.verdict} — ${p.reason}`)
+  const verdicts = r.pairs.map((p) => `pair ${p.nodes.join(',')}: ${p.verdict} — ${p.reason}\n  replication link authenticated: ${p.replicationAuth.summary}`)
   return `${body}\n\n${verdicts.join('\n')}\n${renderSupervisor(r.supervisor)}\ncluster ${r.cluster}: ${r.health.toUpperCase()}\n`
 }
 

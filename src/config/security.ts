@@ -2,14 +2,18 @@
 // the users clients log in as, TLS certificates and keys), never the secrets
 // themselves, so that the config can be shared and read without giving them
 // away. Each file must exist; one holding a secret that others can read gets
-// a warning.
+// a warning. Without replicationSecretFile, repctl generates the replication
+// secret on the node hosts (src/cluster/replication-secret.ts); the word
+// `none` turns it off.
 
 import {accessSync, constants, statSync} from 'node:fs'
 import {resolve} from 'node:path'
 
 export interface SecurityConfig {
-  /** --rep-secret-file: the pair proves this shared secret to each other. */
+  /** --rep-secret-file: the pair proves this shared secret to each other. Neither this nor replicationSecretOff: repctl generates one. */
   replicationSecretFile?: string
+  /** `replicationSecretFile: none`: the operator turned the replication secret off (no generated one either). */
+  replicationSecretOff?: true
   /** user:password lines: clients must log in (-Y: ASCII `set` login, binary SASL PLAIN); repctl uses the first user. */
   usersFile?: string
   /** TLS on the client port (-Z); with verifyClients, clients need a certificate signed by `ca` (repctl shows clientCert). */
@@ -48,7 +52,9 @@ export function checkSecurity(raw: unknown, baseDir: string, problem: Report, wa
     for (const k of Object.keys(obj)) if (!keys.includes(k)) problem(`${path}.${k}`, `unknown key; expected one of ${keys.join(', ')}`)
   }
   known(raw, 'security', ['replicationSecretFile', 'usersFile', 'tls', 'replicationTls'])
-  if (raw.replicationSecretFile !== undefined) out.replicationSecretFile = file('security.replicationSecretFile', raw.replicationSecretFile, true)
+  // `none` is a word, not a file: a file of that name is written ./none.
+  if (raw.replicationSecretFile === 'none') out.replicationSecretOff = true
+  else if (raw.replicationSecretFile !== undefined) out.replicationSecretFile = file('security.replicationSecretFile', raw.replicationSecretFile, true)
   if (raw.usersFile !== undefined) out.usersFile = file('security.usersFile', raw.usersFile, true)
   if (raw.tls !== undefined) {
     const t = raw.tls

@@ -8,6 +8,7 @@ import {daemonize, dropPrivileges, isDaemonChild, removePidFile, reportReady, re
 import {steadyHeap} from './heap.js'
 import {Logger} from './log.js'
 import {helpText, licenseText, parseOptions, UsageError, type ServerOptions} from './options.js'
+import {openReplicationWarning} from './replication/exposure.js'
 import {replicationOffLines, Replicator} from './replication/replicator.js'
 import {ClientListeners} from './server.js'
 import {checkSnapshot} from './snapshot/loader.js'
@@ -122,6 +123,10 @@ export async function main(argv: readonly string[]): Promise<void> {
   const listeners: {current?: ClientListeners} = {}
   const snapshots = options.snapshotFile === undefined ? undefined : new Snapshots(options.snapshotFile, options.snapshotInterval, store, log)
   const replicating = options.peer !== undefined || options.replicationListenPort !== 0
+  const secret = replicating ? readSecret(options.repSecretFile) : undefined
+  // Every replicating node listens whenever it has no link (a slave too, once its master is gone).
+  const exposed = replicating ? openReplicationWarning(options.listen[0], options.replicationListenPort, secret !== undefined, options.repTlsCert !== undefined) : undefined
+  if (exposed !== undefined) log.info(exposed)
   const replicator = replicating ? new Replicator(store, {
     peer: options.peer,
     listenPort: options.replicationListenPort,
@@ -131,7 +136,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     connectTimeoutMs: options.connectTimeout * 1000,
     drainTimeoutMs: options.drainTimeout * 1000,
     timeoutMs: options.repTimeout * 1000,
-    secret: readSecret(options.repSecretFile),
+    secret,
     tls: options.repTlsCert === undefined ? undefined : {
       cert: readTlsFile('--rep-tls-cert', options.repTlsCert),
       key: readTlsFile('--rep-tls-key', options.repTlsKey!),
@@ -156,7 +161,12 @@ export async function main(argv: readonly string[]): Promise<void> {
   const ctx: ServerContext = {
     options, store, log, stats: new ServerStats(), startedAt: now() - 2, verbosity: options.verbosity, credentials,
     requestShutdown: () => { void stop('shutdown command') },
-    extra: () => [...(replicator === undefined ? replicationOffLines() : replicator.statLines()), ...(snapshots?.statLines() ?? [])],
+    extra: () => [
+      ...(replicator === undefined ? replicationOffLines() : replicator.statLines()),
+      // Whether the peer must prove the shared secret (repctl status reads it as "authenticated").
+      ['repl_secret', secret === undefined ? 0 : 1],
+      ...(snapshots?.statLines() ?? []),
+    ],
   }
   const clients = new ClientListeners(ctx, options.tls ? clientTls(options) : undefined)
   listeners.current = clients

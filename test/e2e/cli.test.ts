@@ -276,7 +276,8 @@ describe('repctl end to end: one pair through failover, rejoin, promote, stop an
     assert.deepEqual(r, {cluster: 'local', pairs: [{nodes: ['node1', 'node2'], master: 'node1', started: ['node1', 'node2'], alreadyRunning: false, restoredFrom: null}]})
     const s = await status(0)
     assert.equal(s.health, 'healthy')
-    assert.deepEqual(s.pairs, [{nodes: ['node1', 'node2'], master: 'node1', verdict: 'ok', reason: s.pairs[0]!.reason}])
+    // No security section: repctl made a replication secret, and the link proved it.
+    assert.deepEqual(s.pairs, [{nodes: ['node1', 'node2'], master: 'node1', verdict: 'ok', reason: s.pairs[0]!.reason, replicationAuth: {authenticated: true, secret: 'generated', summary: s.pairs[0]!.replicationAuth.summary}}])
     const [n1, n2] = [node(s, 'node1'), node(s, 'node2')]
     assert.deepEqual([n1.process, n1.role, n1.state, n1.port, n1.replicationPort], ['running', 'master', 'paired', port1, rep1])
     assert.deepEqual([n1.mode, n1.autoReconnect, n2.mode, n2.autoReconnect], ['native', true, 'native', true], 'our nodes link natively and re-pair by themselves')
@@ -396,15 +397,16 @@ describe('repctl end to end: one pair through failover, rejoin, promote, stop an
     await json<StartResult>('start', [], 0)
     assert.deepEqual((await json<StopResult>('stop', ['node2'], 0)).nodes, [{name: 'node2', outcome: 'stopped'}])
     // Our servers re-pair by themselves once they can reach each other; a split that lasts needs
-    // nodes that never dial again (--rep-no-reconnect, repcached's behaviour), started exactly as
-    // repctl starts them otherwise.
+    // nodes that never dial again (--rep-no-reconnect, repcached's behaviour), started as repctl
+    // starts them otherwise, but without the replication secret: the squatter below is a bare
+    // connection, which a node with a secret refuses as a legacy peer.
     const config = await loadConfig(configFile)
     const [n1, n2] = [findNode(config, 'node1'), findNode(config, 'node2')]
     const startRaw = async (self: typeof n1, peer: typeof n1): Promise<void> => {
       const paths = nodePaths(self)
       const log = openSync(paths.logFile, 'a')
       try {
-        const child = spawn(process.execPath, [...serverArgs(self, peer), '--rep-no-reconnect'], {cwd: paths.dir, stdio: ['ignore', log, log]})
+        const child = spawn(process.execPath, [...serverArgs(self, peer, 'none'), '--rep-no-reconnect'], {cwd: paths.dir, stdio: ['ignore', log, log]})
         const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
         assert.equal(code, 0, `${self.name} started (as a daemon)`)
       } finally { closeSync(log) }

@@ -417,6 +417,18 @@ describe('validateConfig: security', () => {
     assert.deepEqual(c.warnings, [`cfg.yaml: security.usersFile: ${join(dir, 'users')} is readable by others (mode 644); chmod 600 ${join(dir, 'users')}`])
   })
 
+  it('without replicationSecretFile nothing is configured (repctl generates the secret); `none` turns it off, and is no file name', () => {
+    assert.deepEqual(validateConfig({nodes}, 'cfg.yaml', dir).security, {})
+    assert.equal(validateConfig({nodes}, 'cfg.yaml', dir).nodes[0]!.security, undefined)
+    const off = validateConfig({nodes, security: {replicationSecretFile: 'none'}}, 'cfg.yaml', dir)
+    assert.deepEqual(off.security, {replicationSecretOff: true})
+    assert.deepEqual(off.nodes.map((n) => n.security), [off.security, off.security])
+    // A file named none is reached as ./none, and must exist like any other.
+    assert.throws(() => validateConfig({nodes, security: {replicationSecretFile: './none'}}, 'cfg.yaml', dir), /security\.replicationSecretFile: .*none: no such file/)
+    writeFileSync(join(dir, 'none'), 's\n', {mode: 0o600})
+    assert.deepEqual(validateConfig({nodes, security: {replicationSecretFile: './none'}}, 'cfg.yaml', dir).security, {replicationSecretFile: join(dir, 'none')})
+  })
+
   it('names a missing file, an unknown key, TLS without a CA, and verifyClients without repctl\'s own certificate', () => {
     writeFileSync(join(dir, 'cert'), 'x', {mode: 0o600})
     const cases: [unknown, RegExp][] = [

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {findNode, nodePaths, pairOf, selectPairs, serverArgs, type NodePaths} from '../../src/cluster/topology.js'
+import {findNode, generatedSecretPath, nodePaths, pairOf, selectPairs, serverArgs, type NodePaths} from '../../src/cluster/topology.js'
 import {validateConfig, type ClusterConfig} from '../../src/config/schema.js'
 import {RepctlError, type ErrorCode} from '../../src/errors.js'
 
@@ -63,14 +63,28 @@ describe('serverArgs: the repcached command line', () => {
   ]
   for (const [name, peer, args] of cases) {
     it(`${name} with peer ${peer}: listens on its own address, -x its peer, -X own:peer replication ports`, () => {
-      assert.deepEqual(serverArgs(findNode(CONFIG, name), findNode(CONFIG, peer)), args)
+      assert.deepEqual(serverArgs(findNode(CONFIG, name), findNode(CONFIG, peer), 'none'), args)
     })
   }
+
+  it('passes the settled replication secret as a path in the node\'s secrets dir, never its content', () => {
+    const node1 = findNode(CONFIG, 'node1')
+    const node2 = findNode(CONFIG, 'node2')
+    const secretArg = (use: 'configured' | 'generated' | 'none'): string[] => {
+      const args = serverArgs(node1, node2, use)
+      const i = args.indexOf('--rep-secret-file')
+      return i === -1 ? [] : args.slice(i, i + 2)
+    }
+    assert.deepEqual(secretArg('generated'), ['--rep-secret-file', '/var/lib/repctl/node1/secrets/replication-generated.secret'])
+    assert.equal(generatedSecretPath(node1), '/var/lib/repctl/node1/secrets/replication-generated.secret')
+    assert.deepEqual(secretArg('configured'), ['--rep-secret-file', '/var/lib/repctl/node1/secrets/replication.secret'])
+    assert.deepEqual(secretArg('none'), [])
+  })
 
   it('always names the peer, so a plain restart of either node rejoins as slave', () => {
     for (const [a, b] of CONFIG.pairs) {
       for (const [node, peer] of [[a, b], [b, a]] as const) {
-        const args = serverArgs(findNode(CONFIG, node), findNode(CONFIG, peer))
+        const args = serverArgs(findNode(CONFIG, node), findNode(CONFIG, peer), 'generated')
         assert.equal(args[args.indexOf('-x') + 1], findNode(CONFIG, peer).host)
       }
     }

@@ -1,0 +1,238 @@
+// The replication secret by default: the first `repctl start` of a cluster
+// with no `security` section makes one and keeps it in each node's secrets
+// dir on its host (0600), so that later starts, and repctl on another machine
+// with the same config, use the same one; `none` turns it off; a pair running
+// without one (started before this default) keeps pairing until the operator
+// restarts both nodes. Real `repctl` runs on loopback, free ports.
+
+import assert from 'node:assert/strict'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {after, before, describe, it} from 'node:test'
+import type {StartResult} from '../../src/cluster/start.js'
+import type {StatusReport} from '../../src/cluster/status.js'
+import type {ErrorJson} from '../../src/cli/base-command.js'
+import {freePort} from '../helpers/ports.js'
+import {ROOT, SERVER_BUNDLE} from '../helpers/processes.js'
+import {repctlIn, type Repctl} from '../helpers/repctl.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'repctl-repsecret-'))
+/** The node hosts' state dirs: one per cluster, whichever machine manages it. */
+let state = ''
+/** Every server pid seen, so that after() can stop what a failed test left running. */
+const pids = new Set<number>()
+
+after(async () => {
+  const ours = [...pids].filter((pid) => {
+    try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir) } catch { return false }
+  })
+  for (const pid of ours) { try { process.kill(pid, 'SIGKILL') } catch { /* gone */ } }
+  rmSync(dir, {recursive: true, force: true})
+})
+
+/** One "machine" managing the cluster: its own HOME and working directory, with a copy of the config. */
+function machine(name: string, config: string): {repctl: Repctl; work: string} {
+  const work = join(dir, name, 'work')
+  const home = join(dir, name, 'home')
+  mkdirSync(work, {recursive: true})
+  mkdirSync(home, {recursive: true})
+  writeFileSync(join(work, 'repctl.config.yaml'), config)
+  return {repctl: repctlIn(work, home, 40_000), work}
+}
+
+async function status(r: Repctl, code: number): Promise<StatusReport> {
+  const s = await r.json<StatusReport>(['status'], code, 'status')
+  for (const n of s.nodes) if (n.pid !== null) pids.add(n.pid)
+  return s
+}
+
+const secretPath = (node: string): string => join(state, node, 'secrets', 'replication-generated.secret')
+const readSecret = (node: string): string => readFileSync(secretPath(node), 'utf8')
+
+function configText(ports: number[], cluster: string, extra = ''): string {
+  const [p1, r1, p2, r2] = ports
+  return `cluster: ${cluster}
+defaults: { stateDir: ${JSON.stringify(join(dir, `hosts-${cluster}`))}, snapshots: false }
+nodes:
+  node1: { host: 127.0.0.1, port: ${p1}, replicationPort: ${r1} }
+  node2: { host: 127.0.0.1, port: ${p2}, replicationPort: ${r2} }
+pairs: [[node1, node2]]
+${extra}`
+}
+
+async function freePorts(n: number): Promise<number[]> {
+  const ports = new Set<number>()
+  while (ports.size < n) ports.add(await freePort())
+  return [...ports]
+}
+
+function argv(pid: number): string {
+  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')
+}
+
+before(() => {
+  assert.ok(existsSync(SERVER_BUNDLE) && existsSync(join(ROOT, 'dist', 'commands', 'status.js')), 'run `npm run build` first')
+})
+
+describe('the replication secret repctl makes by default', () => {
+  let ports: number[] = []
+  let laptop: {repctl: Repctl; work: string}
+  let other: {repctl: Repctl; work: string}
+  let secret = ''
+  const everything: string[] = []
+  const run = async (m: {repctl: Repctl}, args: string[], code = 0): Promise<string> => {
+    const r = await m.repctl.run(args)
+    everything.push(r.stdout, r.stderr)
+    assert.equal(r.code, code, `repctl ${args.join(' ')}:\n${r.stdout}\n${r.stderr}`)
+    return r.stdout + r.stderr
+  }
+
+  before(async () => {
+    ports = await freePorts(4)
+    state = join(dir, 'hosts-default')
+    laptop = machine('laptop', configText(ports, 'default'))
+  })
+
+  it('the first start makes one secret, 0600 in each node\'s secrets dir (0700), the same on both; the link is authenticated', {timeout: 60_000}, async () => {
+    assert.equal(existsSync(secretPath('node1')), false)
+    await run(laptop, ['start'])
+    secret = readSecret('node1')
+    assert.match(secret, /^[0-9a-f]{64}\n$/, '32 random bytes as hex')
+    assert.equal(readSecret('node2'), secret, 'both nodes hold the same secret')
+    for (const node of ['node1', 'node2']) {
+      assert.equal(statSync(join(state, node, 'secrets')).mode & 0o777, 0o700, `${node}/secrets`)
+      assert.equal(statSync(secretPath(node)).mode & 0o777, 0o600, `${node}'s secret`)
+    }
+    const s = await status(laptop.repctl, 0)
+    assert.deepEqual(s.pairs[0]!.replicationAuth, {authenticated: true, secret: 'generated', summary: 'yes (secret generated by repctl, kept on the node hosts)'})
+    assert.deepEqual(s.nodes.map((n) => n.replicationSecret), [true, true])
+    // The server gets the path, never the secret.
+    for (const n of s.nodes) {
+      assert.ok(argv(n.pid!).includes(`--rep-secret-file ${secretPath(n.name)}`), argv(n.pid!))
+      assert.ok(!argv(n.pid!).includes(secret.trim()))
+    }
+    const human = await run(laptop, ['status'])
+    assert.match(human, /pair node1,node2: ok .*\n {2}replication link authenticated: yes \(secret generated by repctl/)
+  })
+
+  it('stop and start keep the same secret', {timeout: 60_000}, async () => {
+    await run(laptop, ['stop'])
+    await run(laptop, ['start'])
+    assert.deepEqual([readSecret('node1'), readSecret('node2')], [secret, secret])
+    assert.equal((await status(laptop.repctl, 0)).pairs[0]!.replicationAuth.authenticated, true)
+  })
+
+  it('another machine with the same config (its own HOME) uses the same secret: start of a lost node, promote, rejoin', {timeout: 90_000}, async () => {
+    other = machine('other', readFileSync(join(laptop.work, 'repctl.config.yaml'), 'utf8'))
+    await run(laptop, ['stop', 'node2'])
+    // node2's host lost its copy (a rebuilt machine): it gets node1's.
+    rmSync(secretPath('node2'))
+    const out = await run(other, ['start'])
+    assert.match(out, /copied from node1 to node2/)
+    assert.equal(readSecret('node2'), secret)
+    let s = await status(other.repctl, 0)
+    assert.deepEqual([s.pairs[0]!.verdict, s.pairs[0]!.replicationAuth.authenticated], ['ok', true])
+    // promote restarts node1 as node2's slave; rejoin starts node1 again after a stop.
+    await run(other, ['promote', 'node2'])
+    s = await status(other.repctl, 0)
+    assert.deepEqual([s.pairs[0]!.verdict, s.pairs[0]!.master, s.pairs[0]!.replicationAuth.authenticated], ['ok', 'node2', true])
+    await run(other, ['stop', 'node1'])
+    await run(other, ['rejoin', 'node1'])
+    s = await status(other.repctl, 0)
+    assert.deepEqual([s.pairs[0]!.verdict, s.pairs[0]!.replicationAuth.authenticated], ['ok', true])
+    for (const n of s.nodes) assert.ok(argv(n.pid!).includes(`--rep-secret-file ${secretPath(n.name)}`), argv(n.pid!))
+    assert.deepEqual([readSecret('node1'), readSecret('node2')], [secret, secret])
+    assert.equal(readdirSync(join(dir, 'other', 'home')).length, 0, 'nothing of the secret is kept on the managing machine')
+  })
+
+  it('two different secrets on the hosts: start refuses, naming both files and the fix, and starts nothing', {timeout: 60_000}, async () => {
+    await run(laptop, ['stop'])
+    writeFileSync(secretPath('node2'), `${'ab'.repeat(32)}\n`, {mode: 0o600})
+    const r = await laptop.repctl.run(['start', '--json'])
+    everything.push(r.stdout, r.stderr)
+    assert.equal(r.code, 1, r.stdout)
+    const e = (JSON.parse(r.stdout) as {error: ErrorJson}).error
+    assert.equal(e.code, 'SECRET_CONFLICT')
+    assert.ok(e.message.includes(secretPath('node1')) && e.message.includes(secretPath('node2')), e.message)
+    assert.match(e.suggestions.join(' '), /rm .*node1.*replication-generated\.secret .* or rm .*node2/)
+    assert.equal((await status(laptop.repctl, 2)).pairs[0]!.verdict, 'down')
+    // The fix it names: delete one; both then use the other.
+    rmSync(secretPath('node2'))
+    await run(laptop, ['start'])
+    assert.equal(readSecret('node2'), secret)
+    assert.equal((await status(laptop.repctl, 0)).pairs[0]!.replicationAuth.authenticated, true)
+  })
+
+  it('the secret appears in no output and no log', {timeout: 30_000}, async () => {
+    await run(laptop, ['stop'])
+    const logs = ['node1', 'node2'].map((n) => readFileSync(join(state, n, 'repcached.log'), 'utf8'))
+    for (const text of [...everything, ...logs]) assert.ok(!text.includes(secret.trim()))
+  })
+})
+
+describe('replicationSecretFile: none, and a pair started before the default secret', () => {
+  let ports: number[] = []
+  let m: {repctl: Repctl; work: string}
+  const setConfig = (extra: string): void => writeFileSync(join(m.work, 'repctl.config.yaml'), configText(ports, 'legacy', extra))
+
+  before(async () => {
+    ports = await freePorts(4)
+    state = join(dir, 'hosts-legacy')
+    m = machine('legacy', configText(ports, 'legacy', 'security:\n  replicationSecretFile: none\n'))
+  })
+
+  it('none: no secret is made, the link is open, and status says so', {timeout: 60_000}, async () => {
+    const r = await m.repctl.run(['start'])
+    assert.equal(r.code, 0, r.stdout + r.stderr)
+    const s = await status(m.repctl, 0)
+    assert.deepEqual(s.pairs[0]!.replicationAuth, {authenticated: false, secret: 'off', summary: 'off (replicationSecretFile: none)'})
+    assert.deepEqual(s.nodes.map((n) => n.replicationSecret), [false, false])
+    assert.equal(existsSync(join(state, 'node1')), true)
+    assert.equal(existsSync(secretPath('node1')) || existsSync(secretPath('node2')), false, 'no secret made')
+    for (const n of s.nodes) assert.ok(!argv(n.pid!).includes('--rep-secret-file'))
+    const human = await m.repctl.run(['status'])
+    assert.match(human.stdout, /replication link authenticated: off \(replicationSecretFile: none\)/)
+  })
+
+  it('after an upgrade (the running pair has no secret, the config no longer says none): status says so and what to run; restarting one node keeps the pair', {timeout: 90_000}, async () => {
+    setConfig('')
+    let s = await status(m.repctl, 0)
+    assert.equal(s.pairs[0]!.replicationAuth.authenticated, false)
+    assert.match(s.pairs[0]!.replicationAuth.summary, /node1 and node2 run without a replication secret .*repctl stop && repctl start/)
+    // One node at a time (a lost slave's start, rejoin, promote, the supervisor's repairs) must not split the pair.
+    assert.equal((await m.repctl.run(['stop', 'node2'])).code, 0)
+    const one = await m.repctl.run(['start'])
+    assert.equal(one.code, 0, one.stdout + one.stderr)
+    assert.match(one.stdout + one.stderr, /no secret: node1 runs without one/)
+    assert.equal(existsSync(secretPath('node2')), false, 'no secret made for one node')
+    s = await status(m.repctl, 0)
+    assert.deepEqual([s.pairs[0]!.verdict, s.pairs[0]!.replicationAuth.authenticated], ['ok', false])
+    // The documented way to lock it: restart both.
+    assert.equal((await m.repctl.run(['stop'])).code, 0)
+    const started = await m.repctl.json<StartResult>(['start'], 0, 'start')
+    assert.deepEqual(started.pairs[0]!.started, ['node1', 'node2'])
+    s = await status(m.repctl, 0)
+    assert.deepEqual([s.pairs[0]!.verdict, s.pairs[0]!.replicationAuth.authenticated, s.pairs[0]!.replicationAuth.secret], ['ok', true, 'generated'])
+    assert.equal(readSecret('node1'), readSecret('node2'))
+  })
+
+  it('none again while node1 runs with the secret: starting node2 alone is refused (the two would refuse each other), saying what to run', {timeout: 60_000}, async () => {
+    setConfig('security:\n  replicationSecretFile: none\n')
+    assert.match((await status(m.repctl, 0)).pairs[0]!.replicationAuth.summary, /^yes .*turns it off at their next restart/)
+    assert.equal((await m.repctl.run(['stop', 'node2'])).code, 0)
+    const r = await m.repctl.run(['start', '--json'])
+    assert.equal(r.code, 1, r.stdout)
+    const e = (JSON.parse(r.stdout) as {error: ErrorJson}).error
+    assert.equal(e.code, 'SECRET_CONFLICT')
+    assert.match(e.message, /node1 runs with a replication secret but the config turns it off/)
+    assert.match(e.suggestions.join(' '), /repctl stop && repctl start/)
+    const s = await status(m.repctl, 1)
+    assert.deepEqual([s.pairs[0]!.verdict, s.nodes[1]!.process], ['slave_down', 'stopped'], 'node2 was not started')
+    // What it says to run.
+    assert.equal((await m.repctl.run(['stop'])).code, 0)
+    assert.equal((await m.repctl.run(['start'])).code, 0)
+    assert.deepEqual((await status(m.repctl, 0)).pairs[0]!.replicationAuth, {authenticated: false, secret: 'off', summary: 'off (replicationSecretFile: none)'})
+    assert.equal((await m.repctl.run(['stop'])).code, 0)
+  })
+})
