@@ -86,7 +86,7 @@ export function decideSecret(mode: SecretMode, starting: string[], holdings: Sec
       suggestion: 'restart both nodes so that repctl makes a new secret for both: repctl stop && repctl start; or set security.replicationSecretFile to the file it uses',
     }
   }
-  return {use: 'generated', from: null, installOn: missing, note: `new generated secret (0600, in ${missing.join(' and ')}'s secrets dir on its host)`}
+  return {use: 'generated', from: null, installOn: missing, note: `new generated secret, written (0600) into the secrets dir of ${missing.join(' and ')} on ${missing.length > 1 ? 'their hosts' : 'its host'}`}
 }
 
 /** A new secret: 32 random bytes as hex (the server takes the file's text, one trailing newline dropped). */

@@ -8,7 +8,7 @@
 
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
-import {appendFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
@@ -137,6 +137,12 @@ function lifecycle(user: 'root' | 'repuser'): () => Promise<void> {
       await sb.json(['start'], 0)
       assert.deepEqual([statSync(bundle(n1)).mtimeMs, statSync(bundle(n2)).mtimeMs], mtimes, 'the bundle was not uploaded again')
       assert.equal(statSync(join(bundle(n1), '..')).mode & 0o777, 0o700, 'state dir is private')
+      // No security section: repctl made one replication secret and wrote it over SSH into each node's secrets dir.
+      const secrets = [n1, n2].map((n) => readFileSync(join(bundle(n), '..', 'secrets', 'replication-generated.secret'), 'utf8'))
+      assert.match(secrets[0]!, /^[0-9a-f]{64}\n$/)
+      assert.equal(secrets[1], secrets[0], 'the same secret on both hosts')
+      for (const n of [n1, n2]) assert.equal(statSync(join(bundle(n), '..', 'secrets', 'replication-generated.secret')).mode & 0o777, 0o600)
+      assert.equal(s.pairs[0]!.replicationAuth.authenticated, true)
 
       const items = new Map(Array.from({length: 20}, (_, i) => [`k${i}`, `v${i}`]))
       await memjsRoundTrip(n1.port, n2.port, HOSTS[0], HOSTS[1], items)
