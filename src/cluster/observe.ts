@@ -106,7 +106,7 @@ async function snapshotSeen(host: Host, node: NodeConfig, process: ProcessState,
 }
 
 /** From the node's own word (repl_secret), else from how it was started (a server from before that stat). */
-function secretSeen(stats: Record<string, string> | undefined, commandLine: string | undefined): boolean | null {
+export function secretSeen(stats: Record<string, string> | undefined, commandLine: string | undefined): boolean | null {
   if (stats?.repl_secret === '1') return true
   if (stats?.repl_secret === '0') return false
   if (commandLine !== undefined) return /(^| )--rep-secret-file( |=)/.test(commandLine)

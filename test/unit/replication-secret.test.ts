@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {decideSecret, linkAuth, newSecret, secretMode, type SecretHolding} from '../../src/cluster/replication-secret.js'
+import {secretSeen} from '../../src/cluster/observe.js'
 import {validateConfig} from '../../src/config/schema.js'
 
 const hold = (node: string, secret: string | undefined): SecretHolding =>
@@ -134,5 +135,16 @@ describe('linkAuth: what status says about the link', () => {
 
   it('nothing running: unknown', () => {
     assert.equal(linkAuth('generated', n('a', null), n('b', null)).authenticated, null)
+  })
+})
+
+describe('secretSeen: whether a running node demands the secret', () => {
+  it('its repl_secret stat first; for a server from before that stat, its command line; else unknown', () => {
+    assert.equal(secretSeen({repl_secret: '1'}, undefined), true)
+    assert.equal(secretSeen({repl_secret: '0'}, 'node repcached.mjs --rep-secret-file /s'), false)
+    assert.equal(secretSeen({repl_role: 'master'}, 'node /x/repcached.mjs -d -v --rep-secret-file /x/secrets/replication.secret'), true)
+    assert.equal(secretSeen({repl_role: 'master'}, 'node /x/repcached.mjs -d -v --rep-secret-file=/x/s'), true)
+    assert.equal(secretSeen(undefined, 'node /x/repcached.mjs -d -v -x 127.0.0.1'), false)
+    assert.equal(secretSeen(undefined, undefined), null)
   })
 })
