@@ -17,7 +17,7 @@ export interface HandshakeConfig {
 export type HandshakeResult =
   | {mode: 'native'; peerId: string; parity: 0 | 1; leftover: Buffer}
   | {mode: 'legacy'; leftover: Buffer}
-  | {mode: 'refused'; reason: string}
+  | {mode: 'refused'; reason: string; hungUp?: true}
 
 const HELLO = 'repctl-hello'
 const AUTH = 'repctl-auth'
@@ -103,6 +103,11 @@ export async function connectorHandshake(socket: Socket, cfg: HandshakeConfig): 
   socket.write(`${HELLO} ${VERSION} ${cfg.nodeId} ${nonceC} ${cfg.parity ?? '-'}\r\n`)
   // A legacy master streams its copy at once; a native one answers with a hello.
   const first = await reader.wait((b) => hasLine(b) || (b.length > 0 && !couldBeHello(b)), cfg.waitMs)
+  // Even a legacy master with nothing to copy sends marugoto_end: a hang-up with no byte is no peer at all.
+  if (first.length === 0 && reader.isClosed) {
+    reader.release()
+    return {mode: 'refused', reason: 'it closed the connection without answering', hungUp: true}
+  }
   if (!startsWithHello(first)) {
     const leftover = reader.release()
     if (cfg.secret !== undefined) return {mode: 'refused', reason: 'the peer is a legacy repcached (no hello) and a secret is required'}

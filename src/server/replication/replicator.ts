@@ -9,6 +9,10 @@
 // native peer, links are watched by heartbeats and a node with a peer that
 // finds itself alone keeps dialling it (backoff 1 s to 10 s) until the pair
 // re-forms. Only one side dials (see shouldDial), so one link forms.
+// A node that cannot listen (the usual case: two nodes on one address
+// sharing one -X port, and the peer holds it) always dials, and tries to
+// listen again after each failed dial, so it takes the port if the peer is
+// gone: a node with a peer is never left alone for good.
 
 import {connect, createServer, isIP, type Server, type Socket} from 'node:net'
 import {connect as tlsConnect, createServer as createTlsServer} from 'node:tls'
@@ -72,6 +76,12 @@ export class Replicator {
   private dialTimer: NodeJS.Timeout | undefined
   private dialDelay = RECONNECT_MIN_MS
   private dialing = false
+  /** The socket of the dial in progress: lets accept() tell a connection from ourselves. */
+  private outgoing: Socket | undefined
+  /** -x and -X name our own listener (seen when a dial came back to us): never dial while listening. */
+  private dialsItself = false
+  /** The listen failure of this spell alone has been logged (repeats go to -v). */
+  private listenFailureLogged = false
   private readonly nodeId: string
   private readonly housekeeping: NodeJS.Timeout
 
@@ -114,6 +124,11 @@ export class Replicator {
       if (socket === undefined) return false
       const hs = await connectorHandshake(socket, this.handshakeConfig())
       if (this.link !== undefined || this.stopping) { socket.destroy(); return false }
+      if (hs.mode === 'refused' && hs.hungUp === true) {
+        socket.destroy()
+        if (!this.dialsItself) this.log.info(`replication: cannot reach ${peer}:${this.options.connectPort} (${hs.reason})`)
+        return false
+      }
       if (!this.accepted(hs, socket, `${peer}:${this.options.connectPort}`)) return false
       this.role = 'slave'
       this.log.info('replication: marugoto start')
@@ -124,6 +139,7 @@ export class Replicator {
       return true
     } finally {
       this.dialing = false
+      this.outgoing = undefined
     }
   }
 
@@ -148,6 +164,7 @@ export class Replicator {
       const localAddress = listenAddress !== undefined && isIP(listenAddress) !== 0 ? listenAddress : undefined
       const tls = this.options.tls
       const plain = connect({host: peer, port: connectPort, localAddress})
+      this.outgoing = plain
       // TLS over the plain socket, so that the link still leaves from the -l address.
       const socket: Socket = tls === undefined ? plain : tlsConnect({socket: plain, host: peer, ...tls, servername: isIP(peer) === 0 ? peer : undefined})
       if (plain !== socket) plain.on('error', () => {}) // reported by the TLS socket
@@ -173,8 +190,7 @@ export class Replicator {
 
   private listen(): Promise<void> {
     this.role = 'master'
-    this.state = 'listening'
-    if (this.listener !== undefined) return Promise.resolve()
+    if (this.listener !== undefined) { this.state = 'listening'; return Promise.resolve() }
     const tls = this.options.tls
     let server: Server
     if (tls === undefined) {
@@ -192,12 +208,13 @@ export class Replicator {
     return new Promise((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) => {
         if (this.listener === server) this.listener = undefined
-        const where = `${listenAddress ?? '*'}:${listenPort}`
-        reject(new Error(`failed to listen for replication on ${where}: ${e.code === 'EADDRINUSE' ? 'another process is using it; pick another port with -X' : e.message}`))
+        reject(new ListenError(`${listenAddress ?? '*'}:${listenPort}`, e))
       })
       server.listen({port: listenPort, host: listenAddress}, () => {
         server.removeAllListeners('error')
         server.on('error', (e) => this.log.warn(`replication listener error: ${e.message}`))
+        this.state = 'listening'
+        this.listenFailureLogged = false
         this.log.info('replication: listen')
         resolve()
       })
@@ -208,6 +225,12 @@ export class Replicator {
     const name = `${socket.remoteAddress}:${socket.remotePort}`
     socket.on('error', () => {})
     if (this.link !== undefined || this.stopping) { socket.destroy(); return }
+    if (this.isOwnDial(socket)) {
+      socket.destroy()
+      if (!this.dialsItself) this.log.warn(`replication: ${this.options.peer}:${this.options.connectPort} is this node's own listener; waiting for the peer to dial instead`)
+      this.dialsItself = true
+      return
+    }
     this.log.info(`replication: accept (peer=${name})`)
     const hs = await acceptorHandshake(socket, this.handshakeConfig())
     if (this.link !== undefined || this.stopping) { socket.destroy(); return }
@@ -221,6 +244,7 @@ export class Replicator {
 
   private attach(socket: Socket, name: string, hs: Exclude<HandshakeResult, {mode: 'refused'}>, side: 'acceptor' | 'connector'): void {
     this.cancelDial()
+    this.listenFailureLogged = false
     this.lastMode = hs.mode
     if (hs.mode === 'native') {
       this.store.casParity = hs.parity
@@ -259,40 +283,83 @@ export class Replicator {
     this.link = undefined
     if (this.stopping) return
     this.log.warn(`replication: link to ${link.peerName} lost (${reason}); serving alone and listening`)
+    this.listenAlone()
+  }
+
+  /** Serve alone: listen; if we cannot, dial the peer at once, then with backoff (see scheduleDial). */
+  private listenAlone(): void {
     this.listen().then(
       () => { this.openClientPorts(); this.scheduleDial() },
       (e: Error) => {
         this.state = 'disconnected'
-        this.log.warn(`replication: ${e.message}`)
+        this.reportListenFailure(e)
         this.openClientPorts()
-        this.scheduleDial()
+        this.scheduleDial(true)
       },
     )
   }
 
+  private reportListenFailure(e: Error): void {
+    const {peer, connectPort} = this.options
+    const dialling = this.shouldDial()
+    if (dialling) this.state = 'connecting'
+    const message = e instanceof ListenError && e.inUse && this.sharesPort()
+      ? `cannot listen on ${e.where}: in use, by the peer that shares this address and port (or by another process); dialling ${peer}:${connectPort} instead`
+      : `${e.message}${dialling ? `; dialling the peer at ${peer}:${connectPort} meanwhile` : ''}`
+    if (this.listenFailureLogged) this.log.info(`replication: ${message}`)
+    else this.log.warn(`replication: ${message}`)
+    this.listenFailureLogged = true
+  }
+
+  /** -x and -X name our own replication address: only one of the pair can listen on it. */
+  private sharesPort(): boolean {
+    const {peer, listenPort, connectPort, listenAddress} = this.options
+    return listenPort === connectPort && listenAddress !== undefined && listenAddress === peer
+  }
+
+  /** An incoming connection that is our own dial come back to us. */
+  private isOwnDial(socket: Socket): boolean {
+    const out = this.outgoing
+    if (out?.localPort === undefined || socket.remotePort !== out.localPort) return false
+    const plain = (a: string | undefined): string | undefined => a?.replace(/^::ffff:/, '')
+    return plain(socket.remoteAddress) === plain(out.localAddress)
+  }
+
   /**
-   * Which side dials a lost peer: the one with the lower replication port
-   * (then the lower address), so both do not dial at once. A legacy peer
-   * never dials, so then we always do.
+   * Which side dials a lost peer. A node that could not listen must: nobody
+   * can reach it otherwise (and as it accepts nothing, one link still forms).
+   * Of two listening nodes, the one with the lower replication port (then the
+   * lower address), so both do not dial at once; a legacy peer never dials,
+   * so then we always do. A node that holds a port it shares with its peer
+   * never dials: the address it would dial is its own.
    */
   private shouldDial(): boolean {
     const {peer, listenPort, connectPort, listenAddress, reconnect} = this.options
     if (!reconnect || peer === undefined) return false
+    if (this.listener === undefined) return true
+    if (this.sharesPort() || this.dialsItself) return false
     if (this.lastMode === 'legacy') return true
     if (listenPort !== connectPort) return listenPort < connectPort
     return listenAddress === undefined || listenAddress < peer
   }
 
-  private scheduleDial(): void {
+  /**
+   * Dial the peer after the backoff (`soon`: at once, the first try after we
+   * found we cannot listen). A node without a listener tries to listen again
+   * after each failed dial: if the peer is gone, the port may be free now.
+   */
+  private scheduleDial(soon = false): void {
     if (this.dialTimer !== undefined || this.stopping || this.link !== undefined || !this.shouldDial()) return
-    const delay = this.dialDelay
-    this.dialDelay = Math.min(RECONNECT_MAX_MS, this.dialDelay * 2)
+    const delay = soon ? 0 : this.dialDelay
+    if (!soon) this.dialDelay = Math.min(RECONNECT_MAX_MS, this.dialDelay * 2)
     this.dialTimer = setTimeout(() => {
       this.dialTimer = undefined
       void this.dial(this.options.peer!).then((linked) => {
         if (linked) {
           this.totals.reconnects++
           this.log.info(`replication: reconnected to ${this.options.peer}:${this.options.connectPort}`)
+        } else if (this.listener === undefined && this.link === undefined && !this.stopping) {
+          this.listen().then(() => this.scheduleDial(), (e: Error) => { this.reportListenFailure(e); this.scheduleDial() })
         } else {
           this.scheduleDial()
         }
@@ -353,6 +420,16 @@ export class Replicator {
       refusedPeers: this.totals.refusedPeers,
       reconnect: this.options.reconnect && this.options.peer !== undefined,
     })
+  }
+}
+
+/** The replication port could not be bound; `inUse`: something else holds it. */
+class ListenError extends Error {
+  readonly inUse: boolean
+  constructor(readonly where: string, cause: NodeJS.ErrnoException) {
+    const inUse = cause.code === 'EADDRINUSE'
+    super(`failed to listen for replication on ${where}: ${inUse ? 'another process is using it; pick another port with -X' : cause.message}`)
+    this.inUse = inUse
   }
 }
 
