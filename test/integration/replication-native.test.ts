@@ -773,6 +773,114 @@ describe('native mode between two of our nodes', () => {
   })
 })
 
+describe('every kind of removal wins over an older write across a partition (iptables cut, then heal)', () => {
+  /** Cut the pair (both sides notice and serve alone), run `split`, heal, wait for the pair to re-form. */
+  async function acrossCut(a: ReplNode, b: ReplNode, split: () => Promise<void>): Promise<void> {
+    partition = Partition.create()
+    try {
+      partition.cut(HOST_A, HOST_B)
+      // Written once both sides serve alone: only the copies exchanged on re-pairing can carry them over.
+      const noticed = await until(async () => (await st(a, 'repl_state')) !== 'paired' && (await st(b, 'repl_state')) !== 'paired', 8000, 20)
+      assert.ok(noticed, `both sides notice the partition:\n${await describeNodes(a, b)}`)
+      await split()
+      partition.heal()
+      await waitPaired(a, b, 30_000, 'the pair re-forms after heal')
+    } finally {
+      partition.remove()
+      partition = undefined
+    }
+  }
+
+  /** A moment, so that the next write is newer to the microsecond clock of both nodes. */
+  const tick = (): Promise<void> => sleep(5)
+
+  it('delete, set with a negative exptime, set with a past absolute exptime, and a set over -I that drops the old value: absent on both after heal; a later write on the other side still wins', {skip: partitionSkip, timeout: 90_000}, async () => {
+    if (partitionError !== undefined) throw partitionError
+    const {a, b} = await nativePair({hosts: [HOST_A, HOST_B], extra: ['--rep-timeout=2']})
+    await waitPaired(a, b, 5000, 'the pair forms')
+    const past = Math.floor(Date.now() / 1000) - 60
+    const tooLarge = 'x'.repeat(1024 * 1024 + 1)
+    // How each kind removes `key` on a, and the reply it gives.
+    const kinds: [string, (key: string) => string, string][] = [
+      ['delete', (k) => `delete ${k}\r\n`, 'DELETED\r\n'],
+      ['negexp', (k) => `set ${k} 0 -1 1\r\nN\r\n`, 'STORED\r\n'],
+      ['pastexp', (k) => `set ${k} 0 ${past} 1\r\nP\r\n`, 'STORED\r\n'],
+      ['oversized', (k) => `set ${k} 0 0 ${tooLarge.length}\r\n${tooLarge}\r\n`, 'SERVER_ERROR object too large for cache\r\n'],
+    ]
+    const ca = await Client.open(a)
+    const cb = await Client.open(b)
+    // <kind>-old: on both before the cut, overwritten on b, then removed on a.
+    // <kind>-later: on both before the cut, removed on a, then overwritten on b (b's write is newer and wins).
+    // <kind>-new (sets only): created on b during the split, then set to expire at once on a.
+    const expected = new Map<string, Expected>()
+    for (const [kind] of kinds) {
+      for (const k of [`${kind}-old`, `${kind}-later`]) await ca.set(k, `pre-${k}`, 1)
+    }
+    const keys = kinds.flatMap(([kind]) => [`${kind}-old`, `${kind}-later`, `${kind}-new`])
+    await converge(a, b, keys, 5000)
+
+    await acrossCut(a, b, async () => {
+      for (const [kind] of kinds) {
+        await cb.set(`${kind}-old`, 'old', 3)
+        if (kind === 'negexp' || kind === 'pastexp') await cb.set(`${kind}-new`, 'old', 3)
+      }
+      await tick()
+      for (const [kind, remove, reply] of kinds) {
+        for (const k of [`${kind}-old`, `${kind}-later`, `${kind}-new`]) {
+          if (k.endsWith('-new') && kind !== 'negexp' && kind !== 'pastexp') continue
+          assert.equal(await request(a, remove(k), '\r\n'), reply, `${kind} of ${k} on a`)
+          expected.set(k, {kind: 'absent'})
+        }
+      }
+      assert.deepEqual([...(await dumpOf(a, keys)).keys()], [], 'a holds none of the keys it removed')
+      await tick()
+      for (const [kind] of kinds) {
+        await cb.set(`${kind}-later`, 'newer', 4)
+        expected.set(`${kind}-later`, {kind: 'value', flags: 4, value: 'newer'})
+      }
+    })
+    const [da, db] = await converge(a, b, keys, 15_000)
+    assert.deepEqual(checkExact(keys, expected, [['a', da], ['b', db]], 20), [], 'each removal is as final as a delete: the older value from the other side does not come back')
+    assert.deepEqual(differences(keys, da, db), [])
+    ca.close()
+    cb.close()
+  })
+
+  it('flush_all: what either side held before the flush is gone on both after heal (the side that missed it applies it); writes after it, on either side, stay', {skip: partitionSkip, timeout: 90_000}, async () => {
+    if (partitionError !== undefined) throw partitionError
+    const {a, b} = await nativePair({hosts: [HOST_A, HOST_B], extra: ['--rep-timeout=2']})
+    await waitPaired(a, b, 5000, 'the pair forms')
+    const ca = await Client.open(a)
+    const cb = await Client.open(b)
+    const pre = Array.from({length: 20}, (_, i) => `pre${i}`)
+    for (const [i, k] of pre.entries()) await (i % 2 === 0 ? ca : cb).set(k, `pre-${k}`, 1)
+    await ca.set('k', 'pre-k', 1)
+    const before = Array.from({length: 10}, (_, i) => `b-before${i}`)
+    const afterA = Array.from({length: 5}, (_, i) => `a-after${i}`)
+    const afterB = Array.from({length: 5}, (_, i) => `b-after${i}`)
+    const keys = [...pre, 'k', ...before, ...afterA, ...afterB]
+    await converge(a, b, keys, 5000)
+    const expected = new Map<string, Expected>()
+
+    await acrossCut(a, b, async () => {
+      await cb.set('k', 'old', 3)
+      for (const k of before) await cb.set(k, 'before-flush', 3)
+      await tick()
+      assert.equal(await request(a, 'flush_all\r\n'), 'OK\r\n')
+      await tick()
+      for (const k of afterA) { await ca.set(k, 'after-flush-a', 5); expected.set(k, {kind: 'value', flags: 5, value: 'after-flush-a'}) }
+      for (const k of afterB) { await cb.set(k, 'after-flush-b', 6); expected.set(k, {kind: 'value', flags: 6, value: 'after-flush-b'}) }
+      assert.equal((await dumpOf(b, keys)).size, pre.length + 1 + before.length + afterB.length, 'b, cut off, has not seen the flush')
+    })
+    const [da, db] = await converge(a, b, keys, 15_000)
+    assert.deepEqual(checkExact(keys, expected, [['a', da], ['b', db]], 20), [],
+      'after heal: k, the items from before the cut and b\'s writes from before the flush are gone on both; the writes after it stay on both')
+    assert.deepEqual(differences(keys, da, db), [])
+    ca.close()
+    cb.close()
+  })
+})
+
 describe('the native handshake and messages on the wire (scripted native peer)', () => {
   it('hello, hello reply with proof "-", auth, the copy with remaining TTLs, heartbeats; versions apply only upward; a silent peer is dropped after --rep-timeout', {timeout: 30_000}, async () => {
     const repPort = await freePort()
