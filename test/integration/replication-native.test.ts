@@ -303,6 +303,7 @@ type WireMsg =
   | {type: 'hb'} | {type: 'ack'; n: number}
   | {type: 'marugoto_end'}
   | {type: 'flush_all'; at: string}
+  | {type: 'flush_version'; floor: bigint; issued: bigint; pending: number}
 
 /** Parse a native stream; anything outside the documented grammar is an error. Returns [messages, unparsed rest]. */
 function parseNative(s: string): [WireMsg[], string] {
@@ -326,6 +327,7 @@ function parseNative(s: string): [WireMsg[], string] {
     else if ((m = /^ack (\d+)$/.exec(line)) !== null) out.push({type: 'ack', n: Number(m[1])})
     else if (line === 'marugoto_end') out.push({type: 'marugoto_end'})
     else if ((m = /^flush_all ?(\d*)$/.exec(line)) !== null) out.push({type: 'flush_all', at: m[1]!})
+    else if ((m = /^flush_version (\d+) (\d+) (\d+)$/.exec(line)) !== null) out.push({type: 'flush_version', floor: BigInt(m[1]!), issued: BigInt(m[2]!), pending: Number(m[3])})
     else assert.fail(`not a native replication message: ${JSON.stringify(line)}`)
     pos = eol + 2
   }
@@ -964,6 +966,63 @@ describe('the native handshake and messages on the wire (scripted native peer)',
     assert.ok(took >= 700 && took <= 2200, `dropped ${took} ms after the last byte; --rep-timeout=1`)
     assert.ok(await num(node, 'repl_heartbeat_timeouts') >= 1)
   })
+  it('revisions: a hello with rev=2 is answered with rev=2, the copy opens with the flush state, flush_all goes out as flush_version, and a peer\'s flush_version drops only older items; a revision-1 hello gets the old hello and repcached\'s flush_all', {timeout: 30_000}, async () => {
+    for (const rev of [2, 1]) {
+      const repPort = await freePort()
+      const node = await startNode({repListen: repPort, extra: ['-v', '--rep-timeout=5']})
+      started.push(node)
+      await request(node, 'set k1 0 0 1\r\na\r\n')
+      const c = await openPeer(repPort)
+      const cn = randomBytes(16).toString('hex')
+      c.send(`repctl-hello 1 127.0.0.1:${await freePort()} ${cn} -${rev === 2 ? ' rev=2' : ''}\r\n`)
+      const reply = (await c.readUntil((x) => x.includes('\r\n'), 2000)).toString('latin1')
+      if (rev === 2) assert.match(reply, /^repctl-hello 1 \S+ [0-9a-f]{32} [01] - rev=2\r\n$/, 'the acceptor names the revision the link speaks')
+      else parseHelloReply(reply, cn) // exactly the revision-1 hello
+      c.send('repctl-auth -\r\nmarugoto_end\r\n')
+      const keepAlive = setInterval(() => c.send('hb\r\n'), 250)
+      const acc = {text: ''}
+      const next = async (what: string, pick: (m: WireMsg) => boolean): Promise<WireMsg> => {
+        let found: WireMsg | undefined
+        await readStream(c, acc, (t) => (found = parseNative(t)[0].find(pick)) !== undefined, 3000)
+        assert.ok(found !== undefined, `rev ${rev}: ${what}; got ${JSON.stringify(acc.text.slice(0, 300))}`)
+        acc.text = ''
+        return found
+      }
+      try {
+        await readStream(c, acc, (t) => t.includes('marugoto_end\r\n'), 3000)
+        const copy = parseNative(acc.text)[0].filter((m) => m.type !== 'hb' && m.type !== 'ack')
+        acc.text = ''
+        if (rev === 2) assert.deepEqual(copy[0], {type: 'flush_version', floor: 0n, issued: 0n, pending: 0}, 'the copy opens with the (empty) flush state')
+        else assert.equal(copy.some((m) => m.type === 'flush_version'), false, 'no flush_version to a revision-1 peer')
+
+        assert.equal(await request(node, 'flush_all\r\n'), 'OK\r\n')
+        if (rev === 1) {
+          await next('flush_all goes out as repcached\'s flush_all', (m) => m.type === 'flush_all' && m.at === '')
+          continue
+        }
+        const now = await next('flush_all goes out as flush_version', (m) => m.type === 'flush_version')
+        assert.ok(now.type === 'flush_version' && now.floor > 0n && now.issued === now.floor && now.pending === 0, `a flush now: floor = issued = its version (${JSON.stringify(now, (_k, v: unknown) => typeof v === 'bigint' ? String(v) : v)})`)
+        assert.equal(await request(node, 'flush_all 100\r\n'), 'OK\r\n')
+        const delayed = await next('flush_all 100 goes out as flush_version', (m) => m.type === 'flush_version')
+        assert.ok(delayed.type === 'flush_version' && delayed.floor === now.floor && delayed.issued > now.issued && delayed.pending >= 98 && delayed.pending <= 99,
+          `a delayed flush: same floor, a newer command, pending ~99 s (${delayed.type === 'flush_version' ? `${delayed.floor} ${delayed.issued} ${delayed.pending}` : ''})`)
+
+        // Our flush state, with a floor between the node's two items: the older goes, the newer stays.
+        await request(node, 'set n1 0 0 1\r\n1\r\n')
+        await sleep(5)
+        await request(node, 'set n2 0 0 1\r\n2\r\n')
+        const cas1 = BigInt(parseGets(await request(node, 'gets n1\r\n', 'END\r\n')).get('n1')!.cas)
+        c.send(`flush_version ${cas1 + 1n} 0 0\r\n`)
+        assert.ok(await until(async () => !parseGets(await request(node, 'gets n1 n2\r\n', 'END\r\n')).has('n1'), 2000), 'the item older than the peer\'s floor is gone')
+        assert.equal(parseGets(await request(node, 'gets n1 n2\r\n', 'END\r\n')).get('n2')?.value, '2', 'the newer item stays')
+        c.send(`rep late 0 0 1 ${cas1 - 1n}\r\nL\r\n`)
+        await sleep(300)
+        assert.equal(parseGets(await request(node, 'gets late\r\n', 'END\r\n')).has('late'), false, 'an item older than the floor is refused')
+      } finally {
+        clearInterval(keepAlive)
+      }
+    }
+  })
 })
 
 describe('shared-secret authentication', () => {
@@ -1126,7 +1185,7 @@ describe('shared-secret authentication', () => {
     await request(node, 'set mine 0 0 1\r\nM\r\n')
     await sleep(300)
     const lines = received.split('\r\n').filter((l) => l !== '')
-    for (const l of lines) assert.match(l, /^repctl-hello 1 \S+ [0-9a-f]{32} [01-]$/, `only hello lines go to a legacy master: ${JSON.stringify(received.slice(0, 200))}`)
+    for (const l of lines) assert.match(l, /^repctl-hello 1 \S+ [0-9a-f]{32} [01-] rev=2$/, `only hello lines go to a legacy master: ${JSON.stringify(received.slice(0, 200))}`)
     assert.doesNotMatch(received, /repctl-auth|rep |mine/)
     await assertSecretHidden([node], [s])
   })
