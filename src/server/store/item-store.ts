@@ -244,9 +244,13 @@ export class ItemStore {
     const tb = this.table
     this.bump(s)
     this.perClass[tb.cls[s]!]!.touchHits++
-    tb.setExptime(s, absoluteExpiry(exptime))
+    const e = absoluteExpiry(exptime)
+    tb.setExptime(s, e)
     // Between native peers a touch is a new version, so that "the newer version wins" carries it over.
     if (this.versioned) tb.cas[s] = this.newCas()
+    // A touch to a past time removes the item (memcached keeps it linked until it is next looked up,
+    // and so do we, for its counters): remembered as a removal at that version, like a delete.
+    if (e === 1 && this.keepsVersions) this.recordTombstone(key, tb.cas[s]!)
     this.changed({kind: 'store', key, origin: 'local'})
     return this.view(s, key)
   }
