@@ -24,6 +24,8 @@ export interface Step {
   until?: Until
   /** Compare only the names of STAT lines (values differ between any two servers). */
   statNames?: boolean
+  /** Compare only the STAT lines whose names match, values included (counters both servers must agree on). */
+  statValues?: RegExp
 }
 
 export type StepInput = string | Step
@@ -104,9 +106,9 @@ export class DiffClient {
     const closed = c.isClosed
     let reply: string
     if (until === 'sentinel' && endsWithSentinelReply(raw)) {
-      reply = this.normalise(raw.subarray(0, raw.lastIndexOf(10, raw.length - 3) + 1), step.statNames === true)
+      reply = this.normalise(raw.subarray(0, raw.lastIndexOf(10, raw.length - 3) + 1), step)
     } else {
-      reply = this.normalise(raw, step.statNames === true)
+      reply = this.normalise(raw, step)
       if (until === 'sentinel' && !closed) reply += NO_SENTINEL
       if (until === 'close' && !closed) reply += '[still open]'
     }
@@ -119,7 +121,7 @@ export class DiffClient {
   }
 
   /** Rewrite cas numbers (and STAT values if asked) so that two servers' replies can be compared. */
-  private normalise(b: Buffer, statNames: boolean): string {
+  private normalise(b: Buffer, {statNames, statValues}: Step): string {
     const s = b.toString('latin1')
     let out = ''
     let pos = 0
@@ -144,7 +146,12 @@ export class DiffClient {
           continue
         }
       }
-      if (statNames && line.startsWith('STAT ')) {
+      if (statValues !== undefined && line.startsWith('STAT ')) {
+        const name = line.slice(5).split(' ')[0]!
+        if (statValues.test(name)) out += line + '\r\n'
+        continue
+      }
+      if (statNames === true && line.startsWith('STAT ')) {
         const sp = line.indexOf(' ', 5)
         const name = sp === -1 ? line.slice(5) : line.slice(5, sp)
         if (this.extraStats === undefined || !this.extraStats.test(name)) out += `STAT ${name}\r\n`

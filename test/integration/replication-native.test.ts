@@ -303,6 +303,7 @@ type WireMsg =
   | {type: 'hb'} | {type: 'ack'; n: number}
   | {type: 'marugoto_end'}
   | {type: 'flush_all'; at: string}
+  | {type: 'flush_version'; floor: bigint; issued: bigint; pending: number}
 
 /** Parse a native stream; anything outside the documented grammar is an error. Returns [messages, unparsed rest]. */
 function parseNative(s: string): [WireMsg[], string] {
@@ -326,6 +327,7 @@ function parseNative(s: string): [WireMsg[], string] {
     else if ((m = /^ack (\d+)$/.exec(line)) !== null) out.push({type: 'ack', n: Number(m[1])})
     else if (line === 'marugoto_end') out.push({type: 'marugoto_end'})
     else if ((m = /^flush_all ?(\d*)$/.exec(line)) !== null) out.push({type: 'flush_all', at: m[1]!})
+    else if ((m = /^flush_version (\d+) (\d+) (\d+)$/.exec(line)) !== null) out.push({type: 'flush_version', floor: BigInt(m[1]!), issued: BigInt(m[2]!), pending: Number(m[3])})
     else assert.fail(`not a native replication message: ${JSON.stringify(line)}`)
     pos = eol + 2
   }
@@ -773,6 +775,116 @@ describe('native mode between two of our nodes', () => {
   })
 })
 
+describe('every kind of removal wins over an older write across a partition (iptables cut, then heal)', () => {
+  /** Cut the pair (both sides notice and serve alone), run `split`, heal, wait for the pair to re-form. */
+  async function acrossCut(a: ReplNode, b: ReplNode, split: () => Promise<void>): Promise<void> {
+    partition = Partition.create()
+    try {
+      partition.cut(HOST_A, HOST_B)
+      // Written once both sides serve alone: only the copies exchanged on re-pairing can carry them over.
+      const noticed = await until(async () => (await st(a, 'repl_state')) !== 'paired' && (await st(b, 'repl_state')) !== 'paired', 8000, 20)
+      assert.ok(noticed, `both sides notice the partition:\n${await describeNodes(a, b)}`)
+      await split()
+      partition.heal()
+      await waitPaired(a, b, 30_000, 'the pair re-forms after heal')
+    } finally {
+      partition.remove()
+      partition = undefined
+    }
+  }
+
+  /** A moment, so that the next write is newer to the microsecond clock of both nodes. */
+  const tick = (): Promise<void> => sleep(5)
+
+  it('delete, set with a negative exptime, set with a past absolute exptime, a set over -I that drops the old value, touch with a negative exptime: absent on both after heal; a later write on the other side still wins', {skip: partitionSkip, timeout: 90_000}, async () => {
+    if (partitionError !== undefined) throw partitionError
+    const {a, b} = await nativePair({hosts: [HOST_A, HOST_B], extra: ['--rep-timeout=2']})
+    await waitPaired(a, b, 5000, 'the pair forms')
+    const past = Math.floor(Date.now() / 1000) - 60
+    const tooLarge = 'x'.repeat(1024 * 1024 + 1)
+    // How each kind removes `key` on a, and the reply it gives.
+    const kinds: [string, (key: string) => string, string][] = [
+      ['delete', (k) => `delete ${k}\r\n`, 'DELETED\r\n'],
+      ['negexp', (k) => `set ${k} 0 -1 1\r\nN\r\n`, 'STORED\r\n'],
+      ['pastexp', (k) => `set ${k} 0 ${past} 1\r\nP\r\n`, 'STORED\r\n'],
+      ['oversized', (k) => `set ${k} 0 0 ${tooLarge.length}\r\n${tooLarge}\r\n`, 'SERVER_ERROR object too large for cache\r\n'],
+      ['touchexp', (k) => `touch ${k} -1\r\n`, 'TOUCHED\r\n'],
+    ]
+    const ca = await Client.open(a)
+    const cb = await Client.open(b)
+    // <kind>-old: on both before the cut, overwritten on b, then removed on a.
+    // <kind>-later: on both before the cut, removed on a, then overwritten on b (b's write is newer and wins).
+    // <kind>-new (sets only): created on b during the split, then set to expire at once on a.
+    const expected = new Map<string, Expected>()
+    for (const [kind] of kinds) {
+      for (const k of [`${kind}-old`, `${kind}-later`]) await ca.set(k, `pre-${k}`, 1)
+    }
+    const keys = kinds.flatMap(([kind]) => [`${kind}-old`, `${kind}-later`, `${kind}-new`])
+    await converge(a, b, keys, 5000)
+
+    await acrossCut(a, b, async () => {
+      for (const [kind] of kinds) {
+        await cb.set(`${kind}-old`, 'old', 3)
+        if (kind === 'negexp' || kind === 'pastexp') await cb.set(`${kind}-new`, 'old', 3)
+      }
+      await tick()
+      for (const [kind, remove, reply] of kinds) {
+        for (const k of [`${kind}-old`, `${kind}-later`, `${kind}-new`]) {
+          // A touch needs the item: -new keys are created by b during the split, a never has them.
+          if (k.endsWith('-new') && kind !== 'negexp' && kind !== 'pastexp') continue
+          assert.equal(await request(a, remove(k), '\r\n'), reply, `${kind} of ${k} on a`)
+          expected.set(k, {kind: 'absent'})
+        }
+      }
+      assert.deepEqual([...(await dumpOf(a, keys)).keys()], [], 'a holds none of the keys it removed')
+      await tick()
+      for (const [kind] of kinds) {
+        await cb.set(`${kind}-later`, 'newer', 4)
+        expected.set(`${kind}-later`, {kind: 'value', flags: 4, value: 'newer'})
+      }
+    })
+    const [da, db] = await converge(a, b, keys, 15_000)
+    assert.deepEqual(checkExact(keys, expected, [['a', da], ['b', db]], 20), [], 'each removal is as final as a delete: the older value from the other side does not come back')
+    assert.deepEqual(differences(keys, da, db), [])
+    ca.close()
+    cb.close()
+  })
+
+  it('flush_all: what either side held before the flush is gone on both after heal (the side that missed it applies it); writes after it, on either side, stay', {skip: partitionSkip, timeout: 90_000}, async () => {
+    if (partitionError !== undefined) throw partitionError
+    const {a, b} = await nativePair({hosts: [HOST_A, HOST_B], extra: ['--rep-timeout=2']})
+    await waitPaired(a, b, 5000, 'the pair forms')
+    const ca = await Client.open(a)
+    const cb = await Client.open(b)
+    const pre = Array.from({length: 20}, (_, i) => `pre${i}`)
+    for (const [i, k] of pre.entries()) await (i % 2 === 0 ? ca : cb).set(k, `pre-${k}`, 1)
+    await ca.set('k', 'pre-k', 1)
+    const before = Array.from({length: 10}, (_, i) => `b-before${i}`)
+    const afterA = Array.from({length: 5}, (_, i) => `a-after${i}`)
+    const afterB = Array.from({length: 5}, (_, i) => `b-after${i}`)
+    const keys = [...pre, 'k', ...before, ...afterA, ...afterB]
+    await converge(a, b, keys, 5000)
+    const expected = new Map<string, Expected>()
+
+    await acrossCut(a, b, async () => {
+      await cb.set('k', 'old', 3)
+      for (const k of before) await cb.set(k, 'before-flush', 3)
+      await tick()
+      assert.equal(await request(a, 'flush_all\r\n'), 'OK\r\n')
+      await tick()
+      for (const k of afterA) { await ca.set(k, 'after-flush-a', 5); expected.set(k, {kind: 'value', flags: 5, value: 'after-flush-a'}) }
+      for (const k of afterB) { await cb.set(k, 'after-flush-b', 6); expected.set(k, {kind: 'value', flags: 6, value: 'after-flush-b'}) }
+      assert.equal((await dumpOf(b, keys)).size, pre.length + 1 + before.length + afterB.length, 'b, cut off, has not seen the flush')
+    })
+    const [da, db] = await converge(a, b, keys, 15_000)
+    assert.deepEqual(checkExact(keys, expected, [['a', da], ['b', db]], 20), [],
+      'after heal: k, the items from before the cut and b\'s writes from before the flush are gone on both; the writes after it stay on both')
+    assert.deepEqual(differences(keys, da, db), [])
+    ca.close()
+    cb.close()
+  })
+})
+
 describe('the native handshake and messages on the wire (scripted native peer)', () => {
   it('hello, hello reply with proof "-", auth, the copy with remaining TTLs, heartbeats; versions apply only upward; a silent peer is dropped after --rep-timeout', {timeout: 30_000}, async () => {
     const repPort = await freePort()
@@ -855,6 +967,63 @@ describe('the native handshake and messages on the wire (scripted native peer)',
     note(`silent scripted peer dropped after ${took} ms (--rep-timeout=1)`)
     assert.ok(took >= 700 && took <= 2200, `dropped ${took} ms after the last byte; --rep-timeout=1`)
     assert.ok(await num(node, 'repl_heartbeat_timeouts') >= 1)
+  })
+  it('revisions: a hello with rev=2 is answered with rev=2, the copy opens with the flush state, flush_all goes out as flush_version, and a peer\'s flush_version drops only older items; a revision-1 hello gets the old hello and repcached\'s flush_all', {timeout: 30_000}, async () => {
+    for (const rev of [2, 1]) {
+      const repPort = await freePort()
+      const node = await startNode({repListen: repPort, extra: ['-v', '--rep-timeout=5']})
+      started.push(node)
+      await request(node, 'set k1 0 0 1\r\na\r\n')
+      const c = await openPeer(repPort)
+      const cn = randomBytes(16).toString('hex')
+      c.send(`repctl-hello 1 127.0.0.1:${await freePort()} ${cn} -${rev === 2 ? ' rev=2' : ''}\r\n`)
+      const reply = (await c.readUntil((x) => x.includes('\r\n'), 2000)).toString('latin1')
+      if (rev === 2) assert.match(reply, /^repctl-hello 1 \S+ [0-9a-f]{32} [01] - rev=2\r\n$/, 'the acceptor names the revision the link speaks')
+      else parseHelloReply(reply, cn) // exactly the revision-1 hello
+      c.send('repctl-auth -\r\nmarugoto_end\r\n')
+      const keepAlive = setInterval(() => c.send('hb\r\n'), 250)
+      const acc = {text: ''}
+      const next = async (what: string, pick: (m: WireMsg) => boolean): Promise<WireMsg> => {
+        let found: WireMsg | undefined
+        await readStream(c, acc, (t) => (found = parseNative(t)[0].find(pick)) !== undefined, 3000)
+        assert.ok(found !== undefined, `rev ${rev}: ${what}; got ${JSON.stringify(acc.text.slice(0, 300))}`)
+        acc.text = ''
+        return found
+      }
+      try {
+        await readStream(c, acc, (t) => t.includes('marugoto_end\r\n'), 3000)
+        const copy = parseNative(acc.text)[0].filter((m) => m.type !== 'hb' && m.type !== 'ack')
+        acc.text = ''
+        if (rev === 2) assert.deepEqual(copy[0], {type: 'flush_version', floor: 0n, issued: 0n, pending: 0}, 'the copy opens with the (empty) flush state')
+        else assert.equal(copy.some((m) => m.type === 'flush_version'), false, 'no flush_version to a revision-1 peer')
+
+        assert.equal(await request(node, 'flush_all\r\n'), 'OK\r\n')
+        if (rev === 1) {
+          await next('flush_all goes out as repcached\'s flush_all', (m) => m.type === 'flush_all' && m.at === '')
+          continue
+        }
+        const now = await next('flush_all goes out as flush_version', (m) => m.type === 'flush_version')
+        assert.ok(now.type === 'flush_version' && now.floor > 0n && now.issued === now.floor && now.pending === 0, `a flush now: floor = issued = its version (${JSON.stringify(now, (_k, v: unknown) => typeof v === 'bigint' ? String(v) : v)})`)
+        assert.equal(await request(node, 'flush_all 100\r\n'), 'OK\r\n')
+        const delayed = await next('flush_all 100 goes out as flush_version', (m) => m.type === 'flush_version')
+        assert.ok(delayed.type === 'flush_version' && delayed.floor === now.floor && delayed.issued > now.issued && delayed.pending >= 98 && delayed.pending <= 99,
+          `a delayed flush: same floor, a newer command, pending ~99 s (${delayed.type === 'flush_version' ? `${delayed.floor} ${delayed.issued} ${delayed.pending}` : ''})`)
+
+        // Our flush state, with a floor between the node's two items: the older goes, the newer stays.
+        await request(node, 'set n1 0 0 1\r\n1\r\n')
+        await sleep(5)
+        await request(node, 'set n2 0 0 1\r\n2\r\n')
+        const cas1 = BigInt(parseGets(await request(node, 'gets n1\r\n', 'END\r\n')).get('n1')!.cas)
+        c.send(`flush_version ${cas1 + 1n} 0 0\r\n`)
+        assert.ok(await until(async () => !parseGets(await request(node, 'gets n1 n2\r\n', 'END\r\n')).has('n1'), 2000), 'the item older than the peer\'s floor is gone')
+        assert.equal(parseGets(await request(node, 'gets n1 n2\r\n', 'END\r\n')).get('n2')?.value, '2', 'the newer item stays')
+        c.send(`rep late 0 0 1 ${cas1 - 1n}\r\nL\r\n`)
+        await sleep(300)
+        assert.equal(parseGets(await request(node, 'gets late\r\n', 'END\r\n')).has('late'), false, 'an item older than the floor is refused')
+      } finally {
+        clearInterval(keepAlive)
+      }
+    }
   })
 })
 
@@ -1018,7 +1187,7 @@ describe('shared-secret authentication', () => {
     await request(node, 'set mine 0 0 1\r\nM\r\n')
     await sleep(300)
     const lines = received.split('\r\n').filter((l) => l !== '')
-    for (const l of lines) assert.match(l, /^repctl-hello 1 \S+ [0-9a-f]{32} [01-]$/, `only hello lines go to a legacy master: ${JSON.stringify(received.slice(0, 200))}`)
+    for (const l of lines) assert.match(l, /^repctl-hello 1 \S+ [0-9a-f]{32} [01-] rev=2$/, `only hello lines go to a legacy master: ${JSON.stringify(received.slice(0, 200))}`)
     assert.doesNotMatch(received, /repctl-auth|rep |mine/)
     await assertSecretHidden([node], [s])
   })

@@ -693,6 +693,12 @@ describe('text protocol matches memcached 1.6.18 byte for byte', {skip}, () => {
       'get z5\r\n',
       `set z5 0 0 965 noreply\r\n${rep('b', 965)}\r\n`,
       'get z5\r\n',
+      // Dropping the old value is no delete: memcached counts no delete hit for it, overall or per slab class.
+      'set z9 0 0 1\r\nx\r\n',
+      `set z9 0 0 965\r\n${rep('b', 965)}\r\n`,
+      {send: 'stats\r\n', statValues: /^(delete_hits|delete_misses|cmd_set)$/},
+      // Class 1 holds z5 and z9 (memcached also lists the classes its chunked items used; their counters stay 0).
+      {send: 'stats slabs\r\n', statValues: /^1:(delete_hits|cmd_set)$/},
       // Appending past the limit is refused with NOT_STORED.
       `set z6 0 0 900\r\n${rep('c', 900)}\r\n`,
       `append z6 0 0 64\r\n${rep('d', 64)}\r\n`,

@@ -165,3 +165,210 @@ describe('ItemStore mutation hook', () => {
     assert.deepEqual(seen.map((m) => `${m.kind}:${'key' in m ? m.key : m.delay}`), ['store:a', 'store:a', 'store:a', 'delete:a', 'flush:0'])
   })
 })
+
+/** A store of a native pair: versions kept, cas with the node's parity. */
+function nativeStore(parity: 0 | 1, over: Parameters<typeof makeStore>[0] = {}): ItemStore {
+  const s = makeStore(over)
+  s.versioned = true
+  s.casParity = parity
+  return s
+}
+
+/** Let the microsecond clock move on, so that the next version is newer on any node (as real time between two commands). */
+function later(): void {
+  const end = performance.now() + 2
+  while (performance.now() < end) { /* spin */ }
+}
+
+/** What a native link's full copy hands the peer: the flush state first, then every live item, then every remembered removal. */
+function copyInto(from: ItemStore, to: ItemStore): void {
+  const f = from.flushState()
+  to.applyPeerFlushState(f.floor, f.issued, f.pending)
+  const walk = from.startWalk()
+  while (!walk.done) {
+    for (const it of from.walkItems(walk, 100)) to.applyPeerItem(it.key, it.flags, it.exptime, it.cas, it.value, true)
+  }
+  for (const [key, cas] of from.tombstoneEntries()) if (from.peek(key) === undefined) to.applyPeerDelete(key, cas)
+}
+
+/** The pair re-forms after a split: both copies cross. */
+function heal(a: ItemStore, b: ItemStore): void {
+  const fromA = new ItemStore(a.options) // a's state before b's copy changes it
+  fromA.versioned = true
+  copyInto(a, fromA)
+  copyInto(b, a)
+  copyInto(fromA, b)
+}
+
+describe('ItemStore removals between native peers (one removal path, versioned)', () => {
+  const kinds: [string, (s: ItemStore, key: string) => void][] = [
+    ['delete', (s, k) => assert.equal(s.delete(k), true)],
+    ['set with a negative exptime', (s, k) => assert.equal(s.store('set', k, 0, -1, 'N', 0), 'stored')],
+    ['set with a past absolute exptime', (s, k) => assert.equal(s.store('set', k, 0, Math.floor(Date.now() / 1000) - 60, 'P', 0), 'stored')],
+    ['set over the item size limit', (s, k) => assert.equal(s.store('set', k, 0, 0, 'x'.repeat(2048), 0), 'too_large')],
+    ['a set refused before its value was read (dropAfterFailedSet)', (s, k) => s.dropAfterFailedSet(k)],
+    ['touch with a negative exptime', (s, k) => assert.ok(s.touch(k, -1) !== undefined)],
+  ]
+  for (const [kind, remove] of kinds) {
+    it(`${kind}: one change reported, a version above the old item's remembered, and an older copy of the key from the peer refused`, () => {
+      const s = nativeStore(0, {itemSizeMax: 1024})
+      s.store('set', 'k', 0, 0, 'mine', 0)
+      const peerOld = s.get('k')!.cas + 1 // the peer's older version (its parity)
+      later()
+      const seen: Mutation[] = []
+      s.onMutation = (m) => seen.push(m)
+      remove(s, 'k')
+      // A touch reports a change of the item (which the link sends as a delete, the item being gone); the rest a delete.
+      assert.deepEqual(seen, [{kind: kind.startsWith('touch') ? 'store' : 'delete', key: 'k', origin: 'local'}])
+      assert.equal(s.peek('k'), undefined)
+      const version = s.tombstone('k')
+      assert.ok(version !== undefined && version > peerOld, `the removal is remembered at a version (${version}) above the old item's`)
+      assert.equal(s.applyPeerItem('k', 0, 0, peerOld, 'old', true), false, 'the peer\'s older copy does not come back')
+      assert.equal(s.peek('k'), undefined)
+      assert.equal(s.applyPeerItem('k', 0, 0, version! + 1, 'newer', true), true, 'a newer write from the peer still wins')
+    })
+  }
+
+  it('a set that expires at once is a removal even where the key was absent: the peer\'s older write loses to it after a split', () => {
+    const a = nativeStore(0)
+    const b = nativeStore(1)
+    b.store('set', 'k', 0, 0, 'old', 0)
+    later()
+    assert.equal(a.store('set', 'k', 0, -1, 'N', 0), 'stored')
+    assert.equal(a.tombstone('k'), a.lastStoredCas, 'removed at the version of the set')
+    heal(a, b)
+    assert.equal(a.peek('k'), undefined)
+    assert.equal(b.peek('k'), undefined)
+  })
+
+  it('each removal kind across a split (the other side wrote the key earlier): absent on both after the copies cross', () => {
+    for (const [kind, remove] of kinds) {
+      const a = nativeStore(0, {itemSizeMax: 1024})
+      const b = nativeStore(1, {itemSizeMax: 1024})
+      a.store('set', 'k', 0, 0, 'pre', 0)
+      heal(a, b)
+      assert.equal(b.peek('k')?.value, 'pre')
+      later()
+      b.store('set', 'k', 0, 0, 'old', 0)
+      later()
+      remove(a, 'k')
+      heal(a, b)
+      assert.deepEqual([a.peek('k'), b.peek('k')], [undefined, undefined], kind)
+    }
+  })
+
+  it('a failed oversized set and a set with no memory (-M) drop the old value without counting a delete hit; a delete counts one', () => {
+    const s = makeStore({itemSizeMax: 1024})
+    s.store('set', 'a', 0, 0, 'x', 0)
+    s.store('set', 'b', 0, 0, 'x', 0)
+    s.store('set', 'c', 0, 0, 'x', 0)
+    const cls = s.options.slabs.classOf(itemTotalSize(1, 0, 1, true))
+    s.dropAfterFailedSet('a')
+    assert.equal(s.store('set', 'b', 0, 0, 'x'.repeat(2048), 0), 'too_large')
+    assert.equal(s.peek('a'), undefined)
+    assert.equal(s.peek('b'), undefined)
+    assert.equal(s.perClass[cls]!.deleteHits, 0, 'no delete hit for a dropped value (memcached counts none)')
+    assert.equal(s.delete('c'), true)
+    assert.equal(s.perClass[cls]!.deleteHits, 1)
+
+    // -M: a set that finds no memory drops the old value too, as memcached does, and counts no delete hit either.
+    const m = nativeStore(0, {maxBytes: 20_000, evict: false})
+    m.store('set', 'k', 0, 0, 'x', 0)
+    let i = 0
+    while (m.store('set', `fill${i++}`, 0, 0, 'x'.repeat(100), 0) === 'stored') { /* fill */ }
+    const seen: Mutation[] = []
+    m.onMutation = (x) => seen.push(x)
+    assert.equal(m.store('set', 'k', 0, 0, 'y'.repeat(4000), 0), 'no_memory')
+    assert.equal(m.peek('k'), undefined)
+    assert.deepEqual(seen, [{kind: 'delete', key: 'k', origin: 'local'}])
+    assert.ok(m.tombstone('k') !== undefined, 'remembered as a removal')
+    assert.equal(m.perClass.reduce((n, c) => n + c.deleteHits, 0), 0)
+  })
+})
+
+describe('ItemStore versioned flush (native pairs)', () => {
+  it('a local flush_all: everything goes, the flush has a version that older items from the peer lose to; newer ones are kept', () => {
+    const s = nativeStore(0)
+    s.store('set', 'a', 0, 0, '1', 0)
+    const older = s.get('a')!.cas + 1
+    later()
+    s.flush(0)
+    const f = s.flushState()
+    assert.ok(f.floor > older && f.issued === f.floor && f.pending === 0, JSON.stringify(f))
+    assert.equal(s.itemCount, 0)
+    assert.equal(s.applyPeerItem('b', 0, 0, older, 'stale', true), false, 'written before the flush: refused')
+    assert.equal(s.applyPeerItem('c', 0, 0, f.floor + 1, 'fresh', true), true, 'written after it: kept')
+    s.store('set', 'd', 0, 0, 'mine', 0)
+    assert.ok(s.get('d')!.cas > f.floor, 'later local writes are newer than the flush')
+  })
+
+  it('the peer\'s flush state removes only what is older than its floor, and the floor stays for what arrives later', () => {
+    const s = nativeStore(1)
+    s.store('set', 'old', 0, 0, '1', 0)
+    later()
+    const floor = Math.floor((performance.timeOrigin + performance.now()) * 1000) * 2
+    later()
+    s.store('set', 'new', 0, 0, '2', 0)
+    const seen: Mutation[] = []
+    s.onMutation = (m) => seen.push(m)
+    s.applyPeerFlushState(floor, floor, 0)
+    assert.equal(s.peek('old'), undefined)
+    assert.equal(s.peek('new')?.value, '2', 'written here after the peer\'s flush: stays')
+    assert.deepEqual(seen, [{kind: 'flush', delay: 0, origin: 'peer'}])
+    assert.equal(s.flushState().floor, floor)
+    assert.equal(s.applyPeerItem('late', 0, 0, floor - 2, 'x', true), false)
+    s.store('set', 'next', 0, 0, '3', 0)
+    assert.ok(s.get('next')!.cas > floor)
+  })
+
+  it('a split: b\'s items from before a\'s flush are gone on both after heal, items written after it on either side stay', () => {
+    const a = nativeStore(0)
+    const b = nativeStore(1)
+    a.store('set', 'pre', 0, 0, 'p', 0)
+    heal(a, b)
+    later()
+    b.store('set', 'k', 0, 0, 'old', 0)
+    b.store('set', 'b-before', 0, 0, 'x', 0)
+    later()
+    a.flush(0)
+    later()
+    a.store('set', 'a-after', 0, 0, 'A', 0)
+    b.store('set', 'b-after', 0, 0, 'B', 0)
+    heal(a, b)
+    for (const s of [a, b]) {
+      assert.deepEqual(['pre', 'k', 'b-before', 'a-after', 'b-after'].map((k) => s.peek(k)?.value), [undefined, undefined, undefined, 'A', 'B'])
+    }
+  })
+
+  it('flush_all with a delay: pending until its second, carried to the peer (which applies it at the same time); an older flush_all does not replace a newer one', () => {
+    const a = nativeStore(0)
+    const b = nativeStore(1)
+    a.flush(100)
+    const f = a.flushState()
+    assert.ok(f.pending >= 98 && f.pending <= 99, `pending ${f.pending} s`)
+    assert.equal(f.floor, 0, 'nothing is flushed yet')
+    b.store('set', 'k', 0, 0, 'v', 0)
+    b.applyPeerFlushState(f.floor, f.issued, f.pending)
+    assert.equal(b.peek('k')?.value, 'v', 'a pending flush removes nothing yet')
+    assert.equal(b.flushState().pending, f.pending)
+    assert.equal(b.flushState().issued, f.issued)
+    // b's own later flush_all 0 replaces the pending one (as in memcached); a's older state does not undo it.
+    later()
+    b.flush(0)
+    const fb = b.flushState()
+    assert.equal(fb.pending, 0)
+    b.applyPeerFlushState(f.floor, f.issued, f.pending)
+    assert.equal(b.flushState().pending, 0, 'an older flush_all does not bring back a pending flush')
+    a.applyPeerFlushState(fb.floor, fb.issued, fb.pending)
+    assert.deepEqual(a.flushState(), fb, 'both end with the same flush state')
+  })
+
+  it('without versions (no native peer, or -C) a flush keeps memcached\'s rules only and has no version', () => {
+    for (const s of [makeStore(), (() => { const x = makeStore({useCas: false}); x.versioned = true; return x })()]) {
+      s.store('set', 'a', 0, 0, '1', 0)
+      s.flush(0)
+      assert.deepEqual(s.flushState(), {floor: 0, issued: 0, pending: 0})
+      assert.equal(s.tombstoneEntries().length, 0)
+    }
+  })
+})

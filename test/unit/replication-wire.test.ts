@@ -31,6 +31,8 @@ const STREAM = Buffer.from([
   'flush_all 1700000000\r\n',
   'hb\r\n',
   'ack 42\r\n',
+  'flush_version 3593059912345678 3593059912345679 0\r\n',
+  'flush_version 0 3593059912345681 99\r\n',
   'marugoto_end\r\n',
 ].join(''), 'latin1')
 
@@ -47,6 +49,8 @@ const EXPECTED: PeerMessage[] = [
   {type: 'flush', at: 1700000000},
   {type: 'hb'},
   {type: 'ack', count: 42},
+  {type: 'flush_version', floor: 3593059912345678, issued: 3593059912345679, pending: 0},
+  {type: 'flush_version', floor: 0, issued: 3593059912345681, pending: 99},
   {type: 'marugoto_end'},
 ]
 
@@ -68,6 +72,8 @@ describe('PeerDecoder', () => {
     ['a value without CRLF', 'rep k 0 0 1 1\r\nxyz\r\n', /value of "k" is not followed by CRLF/],
     ['a 251-byte key', `rep ${'k'.repeat(251)} 0 0 1 1\r\nx\r\n`, /bad key/],
     ['a get', 'get k\r\n', /unexpected "get k"/],
+    ['a flush_version without its pending seconds', 'flush_version 1 2\r\n', /unexpected "flush_version 1 2"/],
+    ['a flush_version with a sign', 'flush_version 1 -2 0\r\n', /unexpected/],
   ]
   for (const [what, text, why] of bad) {
     it(`refuses ${what}, however it arrives`, () => {
@@ -79,7 +85,7 @@ describe('PeerDecoder', () => {
   }
 
   it('legacy links refuse the native messages', () => {
-    for (const text of ['hb\r\n', 'ack 1\r\n', 'delete k 5\r\n']) {
+    for (const text of ['hb\r\n', 'ack 1\r\n', 'delete k 5\r\n', 'flush_version 1 2 0\r\n']) {
       assert.throws(() => decodeAll(Buffer.from(text), [], false), PeerProtocolError, text)
     }
   })

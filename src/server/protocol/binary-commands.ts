@@ -89,8 +89,8 @@ export function handleBinary(req: BinaryRequest, ctx: ServerContext): BinaryResu
     case 'store': return store(req, ctx)
     case 'too_large':
       ctx.stats.storeTooLarge++
-      // Like memcached, a failed set must not leave the old value behind.
-      if (req.dropOld) ctx.store.delete(req.key)
+      // Like memcached, a failed set must not leave the old value behind (and it is no delete hit).
+      if (req.dropOld) ctx.store.dropAfterFailedSet(req.key)
       // memcached goes on to skip the value before writing anything.
       return {packets: [errorPacket(req, Status.TooLarge)], flush: false, after: 'continue'}
     case 'delete': return del(req, ctx)

@@ -37,8 +37,8 @@ export function handleText(req: Handled, ctx: ServerContext): string {
     }
     case 'too_large': {
       ctx.stats.storeTooLarge++
-      // Like memcached, a failed set must not leave the old value behind.
-      if (req.mode === 'set') ctx.store.delete(req.key)
+      // Like memcached, a failed set must not leave the old value behind (and it is no delete hit).
+      if (req.mode === 'set') ctx.store.dropAfterFailedSet(req.key)
       return req.noreply ? '' : STORE_REPLY.too_large
     }
     case 'delta': {

@@ -15,13 +15,20 @@ export interface HandshakeConfig {
 }
 
 export type HandshakeResult =
-  | {mode: 'native'; peerId: string; parity: 0 | 1; leftover: Buffer}
+  /** `rev`: the native message set both sides speak (the lower of the two revisions). */
+  | {mode: 'native'; peerId: string; parity: 0 | 1; rev: number; leftover: Buffer}
   | {mode: 'legacy'; leftover: Buffer}
   | {mode: 'refused'; reason: string; hungUp?: true}
 
 const HELLO = 'repctl-hello'
 const AUTH = 'repctl-auth'
 const VERSION = '1'
+/**
+ * The native message set this node speaks: 2 adds the versioned flush
+ * (flush_version). Announced as a last word `rev=2` that a revision-1 node
+ * ignores; a hello without it is revision 1, and the link speaks the lower.
+ */
+export const NATIVE_REV = 2
 const LINE_MAX = 512
 
 function proof(secret: Buffer | undefined, who: 'acceptor' | 'connector', nonceC: string, nonceA: string): string {
@@ -88,19 +95,25 @@ const couldBeHello = (b: Buffer): boolean => HELLO.startsWith(b.toString('latin1
 const startsWithHello = (b: Buffer): boolean => b.length >= HELLO.length && b.toString('latin1', 0, HELLO.length) === HELLO
 const hasLine = (b: Buffer): boolean => b.includes(10) || b.length > LINE_MAX
 
-function parseHello(line: string): {id: string; nonce: string; parity: 0 | 1 | undefined; proof: string | undefined} | undefined {
+const REV_WORD = /^rev=(\d{1,3})$/
+
+function parseHello(line: string): {id: string; nonce: string; parity: 0 | 1 | undefined; proof: string | undefined; rev: number} | undefined {
   const t = line.split(' ')
   if (t[0] !== HELLO || t[1] !== VERSION || t.length < 5) return undefined
   const parity = t[4] === '0' ? 0 : t[4] === '1' ? 1 : undefined
   if (!/^[0-9a-f]{32}$/.test(t[3]!)) return undefined
-  return {id: t[2]!, nonce: t[3]!, parity, proof: t[5]}
+  // Words after the parity: the acceptor's proof, then (either side) `rev=N`; revision 1 sent neither rev word.
+  const rest = t.slice(5)
+  const revWord = rest.map((w) => REV_WORD.exec(w)).find((m) => m !== null)
+  const rev = revWord === undefined ? 1 : Math.max(1, Number(revWord[1]))
+  return {id: t[2]!, nonce: t[3]!, parity, proof: rest.find((w) => !REV_WORD.test(w)), rev}
 }
 
 /** We dialled the peer: announce ourselves, then see whether it answers in kind. */
 export async function connectorHandshake(socket: Socket, cfg: HandshakeConfig): Promise<HandshakeResult> {
   const reader = new FirstBytes(socket)
   const nonceC = randomBytes(16).toString('hex')
-  socket.write(`${HELLO} ${VERSION} ${cfg.nodeId} ${nonceC} ${cfg.parity ?? '-'}\r\n`)
+  socket.write(`${HELLO} ${VERSION} ${cfg.nodeId} ${nonceC} ${cfg.parity ?? '-'} rev=${NATIVE_REV}\r\n`)
   // A legacy master streams its copy at once; a native one answers with a hello.
   const first = await reader.wait((b) => hasLine(b) || (b.length > 0 && !couldBeHello(b)), cfg.waitMs)
   // Even a legacy master with nothing to copy sends marugoto_end: a hang-up with no byte is no peer at all.
@@ -123,7 +136,7 @@ export async function connectorHandshake(socket: Socket, cfg: HandshakeConfig): 
     return {mode: 'refused', reason: cfg.secret === undefined ? 'the peer requires a secret and this node has none' : 'the peer did not prove the shared secret'}
   }
   socket.write(`${AUTH} ${proof(cfg.secret, 'connector', nonceC, hello.nonce)}\r\n`)
-  return {mode: 'native', peerId: hello.id, parity: hello.parity === 0 ? 1 : 0, leftover: reader.release()}
+  return {mode: 'native', peerId: hello.id, parity: hello.parity === 0 ? 1 : 0, rev: Math.min(NATIVE_REV, hello.rev), leftover: reader.release()}
 }
 
 /** The peer dialled us: wait briefly for its hello (a legacy slave sends none). */
@@ -141,7 +154,9 @@ export async function acceptorHandshake(socket: Socket, cfg: HandshakeConfig): P
   // The acceptor keeps its parity; the connector takes the other one.
   const parity: 0 | 1 = cfg.parity ?? (hello.parity === undefined ? 0 : hello.parity === 0 ? 1 : 0)
   const nonceA = randomBytes(16).toString('hex')
-  socket.write(`${HELLO} ${VERSION} ${cfg.nodeId} ${nonceA} ${parity} ${proof(cfg.secret, 'acceptor', hello.nonce, nonceA)}\r\n`)
+  const rev = Math.min(NATIVE_REV, hello.rev)
+  // A revision-1 connector gets exactly the hello it knows; a later one learns the revision the link speaks.
+  socket.write(`${HELLO} ${VERSION} ${cfg.nodeId} ${nonceA} ${parity} ${proof(cfg.secret, 'acceptor', hello.nonce, nonceA)}${rev > 1 ? ` rev=${rev}` : ''}\r\n`)
   await reader.wait(hasLine, cfg.waitMs * 4)
   const auth = reader.takeLine()?.split(' ')
   if (auth === undefined || auth[0] !== AUTH || auth.length !== 2) {
@@ -152,5 +167,5 @@ export async function acceptorHandshake(socket: Socket, cfg: HandshakeConfig): P
     reader.release()
     return {mode: 'refused', reason: 'the peer did not prove the shared secret'}
   }
-  return {mode: 'native', peerId: hello.id, parity, leftover: reader.release()}
+  return {mode: 'native', peerId: hello.id, parity, rev, leftover: reader.release()}
 }

@@ -15,7 +15,7 @@ import {now} from '../store/clock.js'
 import type {Item} from '../store/item.js'
 import type {ItemStore} from '../store/item-store.js'
 import type {WalkCursor} from '../store/item-table.js'
-import {encodeAck, encodeDelete, encodeFlush, encodeRep, HEARTBEAT, MARUGOTO_END, PeerDecoder, PeerProtocolError, type PeerMessage} from './wire.js'
+import {encodeAck, encodeDelete, encodeFlush, encodeFlushVersion, encodeRep, HEARTBEAT, MARUGOTO_END, PeerDecoder, PeerProtocolError, type PeerMessage} from './wire.js'
 
 /** A change waiting to be sent: keys and kinds only; values are read at send time. */
 export type QueueEntry = {kind: 'rep' | 'delete'; key: string} | {kind: 'flush'; at: number}
@@ -46,6 +46,8 @@ export interface LinkEvents {
 
 export interface LinkOptions {
   mode: LinkMode
+  /** Native: the message set both sides speak (2: versioned flush). 1 on legacy links. */
+  rev: number
   /** Legacy: only the acceptor (master) copies. Native: both sides do. */
   sendsCopy: boolean
   queueMax: number
@@ -65,6 +67,8 @@ export class ReplicationLink {
   /** The full copy in progress: a walk over the store's items (deleted ones are skipped by the walk itself). */
   private copyItems: WalkCursor | undefined
   private copyTombstones: [string, number][] = []
+  /** The copy opens with our flush state (versioned flush), so the peer drops what it holds older than our last flush first. */
+  private copyFlushState = false
   private scheduled = false
   private ended = false
   private readonly decoder: PeerDecoder
@@ -128,6 +132,7 @@ export class ReplicationLink {
     if (!this.opts.sendsCopy) return
     this.copyItems = this.store.startWalk()
     if (this.opts.mode === 'native') this.copyTombstones = this.store.tombstoneEntries()
+    this.copyFlushState = this.versionedFlush
     this.log.info('replication: marugoto copying')
     this.schedule()
   }
@@ -188,7 +193,7 @@ export class ReplicationLink {
 
   private overflowBatch(room: () => boolean): string {
     let out = ''
-    if (this.overflowFlush !== undefined) { out += encodeFlush(this.overflowFlush); this.overflowFlush = undefined; this.noteSent() }
+    if (this.overflowFlush !== undefined) { out += this.renderFlush(this.overflowFlush); this.overflowFlush = undefined; this.noteSent() }
     const keys = this.overflowKeys!
     for (const key of keys) {
       if (!room()) break
@@ -208,6 +213,11 @@ export class ReplicationLink {
     let n = 0
     let finished = false
     const t = Date.now()
+    if (this.copyFlushState) {
+      out += this.renderFlush(0)
+      this.copyFlushState = false
+      this.noteSent(t)
+    }
     // Items stored after the copy began are also in the queue; meeting them here too is harmless.
     // Items are encoded in the same turn they are read, so none goes out older than a queued change.
     while (n < COPY_BATCH && room()) {
@@ -243,9 +253,21 @@ export class ReplicationLink {
     return encodeRep(it.key, it.flags, ttl, it.cas, it.value)
   }
 
+  /** Flushes are versioned on native links of revision 2 (with cas on); elsewhere repcached's flush_all. */
+  private get versionedFlush(): boolean {
+    return this.opts.mode === 'native' && this.opts.rev >= 2 && this.store.keepsVersions
+  }
+
+  /** A flush as this link carries it: repcached's `flush_all` (absolute `at`, 0 = now), or our whole flush state, read now. */
+  private renderFlush(at: number): string {
+    if (!this.versionedFlush) return encodeFlush(at)
+    const f = this.store.flushState()
+    return encodeFlushVersion(f.floor, f.issued, f.pending)
+  }
+
   private render(e: QueueEntry): string {
     this.noteSent()
-    if (e.kind === 'flush') return encodeFlush(e.at)
+    if (e.kind === 'flush') return this.renderFlush(e.at)
     if (this.opts.mode === 'legacy') {
       // repcached: a queued delete goes out as delete; a queued change as the item, or delete if it is gone.
       const it = e.kind === 'rep' ? this.store.peek(e.key) : undefined
@@ -308,6 +330,9 @@ export class ReplicationLink {
         return
       case 'flush':
         this.store.applyPeerFlush(m.at)
+        return
+      case 'flush_version':
+        this.store.applyPeerFlushState(m.floor, m.issued, m.pending)
         return
       case 'marugoto_end':
         if (this.copyReceived) return

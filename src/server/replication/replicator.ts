@@ -253,6 +253,7 @@ export class Replicator {
     this.state = 'copying'
     const link = new ReplicationLink(socket, this.store, this.log, {
       mode: hs.mode,
+      rev: hs.mode === 'native' ? hs.rev : 1,
       sendsCopy: hs.mode === 'native' || side === 'acceptor',
       queueMax: this.options.queueMax,
       timeoutMs: this.options.timeoutMs,
@@ -263,7 +264,7 @@ export class Replicator {
       closed: (reason, cause) => this.linkLost(link, reason, cause),
     })
     this.link = link
-    this.log.info(`replication: ${hs.mode} link with ${name}`)
+    this.log.info(`replication: ${hs.mode} link with ${name}${hs.mode === 'native' ? ` (revision ${hs.rev})` : ''}`)
     link.startCopy()
   }
 

@@ -13,6 +13,8 @@ export type PeerMessage =
   // Native links only:
   | {type: 'hb'}
   | {type: 'ack'; count: number}
+  /** The sender's flush state (native links of revision 2; see ItemStore.flushState). */
+  | {type: 'flush_version'; floor: number; issued: number; pending: number}
 
 export function encodeRep(key: string, flags: number, exptime: number, cas: number, value: string): string {
   return `rep ${key} ${flags} ${exptime} ${value.length} ${cas}\r\n${value}\r\n`
@@ -34,6 +36,11 @@ export function encodeFlush(at: number): string {
 }
 
 export const MARUGOTO_END = 'marugoto_end\r\n'
+
+/** Native revision 2: every version below `floor` is flushed; `issued`: the latest flush_all's version; `pending`: seconds until its delayed flush (0: none). */
+export function encodeFlushVersion(floor: number, issued: number, pending: number): string {
+  return `flush_version ${floor} ${issued} ${pending}\r\n`
+}
 
 /** The peer sent something that is not a replication message. */
 export class PeerProtocolError extends Error {}
@@ -146,6 +153,9 @@ export class PeerDecoder {
       if (word === 'delete' && t.length === 3 && validKey(t[1]!) && DECIMAL.test(t[2]!)) return {type: 'delete', key: t[1]!, cas: Number(t[2])}
       if (word === 'hb' && t.length === 1) return {type: 'hb'}
       if (word === 'ack' && t.length === 2 && DECIMAL.test(t[1]!)) return {type: 'ack', count: Number(t[1])}
+      if (word === 'flush_version' && t.length === 4 && t.slice(1).every((n) => DECIMAL.test(n))) {
+        return {type: 'flush_version', floor: Number(t[1]), issued: Number(t[2]), pending: Number(t[3])}
+      }
     }
     if (word === 'flush_all' && t.length <= 2) {
       const arg = t[1] ?? ''

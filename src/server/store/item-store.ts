@@ -112,9 +112,22 @@ export class ItemStore {
    * and the peer's the other, so a cas names one version across the pair.
    */
   casParity: 0 | 1 | undefined
-  /** Set by native replication: deletes leave tombstones so versions can be ordered. */
+  /** Set by native replication: removals leave tombstones and flushes a floor, so versions can be ordered. */
   versioned = false
   private readonly tombstones = new Map<string, {cas: number; at: number}>()
+  /**
+   * Versioned stores: every version below this is flushed, whoever wrote it
+   * (the newest flush_all known here, this node's or the peer's). One number:
+   * unlike tombstones it is never pruned.
+   */
+  private flushFloor = 0
+  /** Versioned stores: the version of the latest flush_all command applied here (a later one replaces a pending delayed flush). */
+  private flushIssued = 0
+
+  /** Versions are kept (native pair, cas on): removals and flushes are ordered against writes. */
+  get keepsVersions(): boolean {
+    return this.versioned && this.options.useCas
+  }
 
   /** Allocate a cas value that no other version of any item on this node (or its native peer) has had. */
   newCas(): number {
@@ -231,9 +244,13 @@ export class ItemStore {
     const tb = this.table
     this.bump(s)
     this.perClass[tb.cls[s]!]!.touchHits++
-    tb.setExptime(s, absoluteExpiry(exptime))
+    const e = absoluteExpiry(exptime)
+    tb.setExptime(s, e)
     // Between native peers a touch is a new version, so that "the newer version wins" carries it over.
     if (this.versioned) tb.cas[s] = this.newCas()
+    // A touch to a past time removes the item (memcached keeps it linked until it is next looked up,
+    // and so do we, for its counters): remembered as a removal at that version, like a delete.
+    if (e === 1 && this.keepsVersions) this.recordTombstone(key, tb.cas[s]!)
     this.changed({kind: 'store', key, origin: 'local'})
     return this.view(s, key)
   }
@@ -247,8 +264,7 @@ export class ItemStore {
     const size = itemTotalSize(key.length, flags, value.length, this.options.useCas)
     const old = this.live(key)
     if (size > this.options.itemSizeMax) {
-      // memcached drops the old value of a failed set so that no stale data survives.
-      if (mode === 'set' && old !== NIL) this.remove(old, 'local')
+      if (mode === 'set' && old !== NIL) this.removeKey(key, old, 'local')
       return 'too_large'
     }
     const cls = this.options.slabs.classOf(size)
@@ -288,17 +304,19 @@ export class ItemStore {
     const freed = old === NIL ? 0 : this.chargeFor(this.table.keyLen[old]! + this.table.valueLen[old]!)
     if (!this.makeRoom(charge - freed, old)) {
       this.perClass[cls]!.outOfMemory++
-      if (mode === 'set' && old !== NIL) this.remove(old, 'local')
+      // memcached drops the old value of a set it cannot store, so that no stale data survives.
+      if (mode === 'set' && old !== NIL) this.removeKey(key, old, 'local')
       return 'no_memory'
     }
-    if (old !== NIL) this.unlink(old)
     const cas = this.newCas()
     this.lastCas = cas
     if (exptime === 1) {
       // Already expired (negative or past exptime): the store succeeds but nothing is visible.
-      this.changed({kind: 'delete', key, origin: 'local'})
+      // It is a write all the same: removed at this version, so no older copy of the key outlives it.
+      this.removeKey(key, old, 'local', cas)
       return 'stored'
     }
+    if (old !== NIL) this.unlink(old)
     this.link(key, value, flags, exptime, cas, cls, size)
     this.changed({kind: 'store', key, origin: 'local'})
     return 'stored'
@@ -363,8 +381,17 @@ export class ItemStore {
     const s = this.live(key)
     if (s === NIL) return false
     this.perClass[this.table.cls[s]!]!.deleteHits++
-    this.remove(s, 'local')
+    this.removeKey(key, s, 'local')
     return true
+  }
+
+  /**
+   * A set refused before its value was read (over -I): like memcached, drop
+   * the key's old value so that no stale data survives. Not a delete hit.
+   */
+  dropAfterFailedSet(key: string): void {
+    const s = this.live(key)
+    if (s !== NIL) this.removeKey(key, s, 'local')
   }
 
   /**
@@ -375,25 +402,91 @@ export class ItemStore {
    * Without cas (-C) memcached's boundary is one second later.
    */
   flush(delay: number, origin: Origin = 'local'): void {
-    if (this.flushTimer !== undefined) clearTimeout(this.flushTimer)
-    this.flushTimer = undefined
     const t = now()
     let oldest: number
     if (delay <= 0) oldest = t - 1
     else if (delay <= REALTIME_MAXDELTA) oldest = t + delay - 1
     else oldest = delay <= this.processStarted ? -1 : delay - 1
     if (!this.options.useCas && oldest !== -1) oldest++
+    // The flush in force so far stays in force (as the floor) whatever this one does to a pending one.
+    if (this.keepsVersions) this.flushFloor = this.floorAt(t)
     if (oldest === -1) {
-      this.oldestLive = 0
+      this.setOldestLive(0)
     } else if (oldest < t) {
       // In the past: what is stored so far goes (memcached's oldest_cas), later stores stay.
-      this.oldestLive = 0
+      this.setOldestLive(0)
       this.clear()
     } else {
-      this.oldestLive = oldest
-      this.flushAt(oldest)
+      this.setOldestLive(oldest)
+    }
+    if (this.keepsVersions) {
+      // A flush is a version too: every older version, from this node or the peer, has lost to it.
+      const issued = this.newCas()
+      this.flushIssued = issued
+      if (oldest !== -1 && oldest < t) this.flushFloor = issued
     }
     this.changed({kind: 'flush', delay, origin})
+  }
+
+  /** memcached's oldest_live (0: none), with the timer that frees what it removes. */
+  private setOldestLive(oldest: number): void {
+    if (this.flushTimer !== undefined) clearTimeout(this.flushTimer)
+    this.flushTimer = undefined
+    this.oldestLive = oldest
+    if (oldest !== 0) this.flushAt(oldest)
+  }
+
+  /**
+   * The version below which everything is flushed at time `t`: the floor, or
+   * a delayed flush that has come, which removed every item stored up to the
+   * end of its second (a cas is the microsecond clock times two).
+   */
+  private floorAt(t: number): number {
+    const ol = this.oldestLive
+    return ol !== 0 && ol <= t && this.keepsVersions ? Math.max(this.flushFloor, (ol + 1) * 2_000_000) : this.flushFloor
+  }
+
+  /**
+   * This node's flush state for a native peer: `floor` (every version below
+   * it is flushed), `issued` (the version of the latest flush_all command)
+   * and `pending` (seconds until that command's delayed flush takes effect, 0: none).
+   */
+  flushState(): {floor: number; issued: number; pending: number} {
+    const t = now()
+    return {floor: this.floorAt(t), issued: this.flushIssued, pending: this.oldestLive > t ? this.oldestLive - t : 0}
+  }
+
+  /**
+   * The native peer's flush state (see flushState): items older than its
+   * floor go, and its flush_all command, if later than ours, replaces our
+   * pending delayed flush as a later flush_all does. Items written here after
+   * the peer's flush stay.
+   */
+  applyPeerFlushState(floor: number, issued: number, pending: number): void {
+    for (const v of [floor, issued]) if (v >= this.nextCas) this.nextCas = v + 1
+    const t = now()
+    this.flushFloor = this.floorAt(t)
+    if (issued > this.flushIssued) {
+      this.flushIssued = issued
+      this.setOldestLive(pending > 0 ? t + pending : 0)
+    }
+    if (floor > this.flushFloor) {
+      this.flushFloor = floor
+      this.dropOlderThan(floor)
+    }
+    this.changed({kind: 'flush', delay: 0, origin: 'peer'})
+  }
+
+  /** Remove every item whose version is below `floor` (a peer's flush; newer items stay). */
+  private dropOlderThan(floor: number): void {
+    const tb = this.table
+    const walk = tb.startWalk()
+    const slots: number[] = []
+    while (!walk.done) {
+      slots.length = 0
+      tb.walkStep(walk, slots)
+      for (const s of slots) if (tb.cas[s]! < floor) this.unlink(s)
+    }
   }
 
   /** setTimeout fires at once for delays over 2^31-1 ms (~24.8 days), so far deadlines are reached in steps. */
@@ -478,10 +571,15 @@ export class ItemStore {
     // One lookup: a full copy applies a million of these.
     const stale = this.table.find(key)
     const old = stale !== NIL && !this.dead(stale, t) ? stale : NIL
-    if (newerOnly && ((old !== NIL && this.table.cas[old]! >= cas) || (this.tombstone(key) ?? -1) >= cas)) return false
+    if (newerOnly && ((old !== NIL && this.table.cas[old]! >= cas) || (this.tombstone(key) ?? -1) >= cas || cas < this.floorAt(t))) return false
     const size = itemTotalSize(key.length, flags, value.length, this.options.useCas)
+    if (exptime !== 0 && exptime <= t) {
+      // The newest version of the key, already expired: removed at that version.
+      this.removeKey(key, stale, 'peer', newerOnly ? cas : undefined)
+      return false
+    }
     if (stale !== NIL) this.unlink(stale)
-    if (size > this.options.itemSizeMax || (exptime !== 0 && exptime <= t) || !this.makeRoom(this.chargeFor(key.length + value.length), NIL)) {
+    if (size > this.options.itemSizeMax || !this.makeRoom(this.chargeFor(key.length + value.length), NIL)) {
       if (old !== NIL) this.changed({kind: 'delete', key, origin: 'peer'})
       return false
     }
@@ -496,9 +594,8 @@ export class ItemStore {
     if (cas !== undefined) {
       if (cas >= this.nextCas) this.nextCas = cas + 1
       if (s !== NIL && !this.dead(s, now()) && this.table.cas[s]! > cas) return
-      if ((this.tombstone(key) ?? -1) < cas) this.recordTombstone(key, cas)
     }
-    if (s !== NIL) this.remove(s, 'peer')
+    this.removeKey(key, s, 'peer', cas)
   }
 
   /** A flush from the peer: `at` is 0 for now, else the absolute time the peer's client asked for. */
@@ -626,10 +723,20 @@ export class ItemStore {
     tb.remove(s)
   }
 
-  private remove(s: number, origin: Origin): void {
-    const key = this.table.key(s)
-    this.unlink(s)
-    if (this.versioned && origin === 'local') this.recordTombstone(key, this.newCas())
+  /**
+   * The one path of every removal by a command (delete, a set that expires
+   * at once, a failed set that drops the old value) or by the peer: unlink
+   * the item in `s` (if any), remember the removal at its version when
+   * versions are kept (a local one without a version gets a new one), so
+   * that no older copy of the key from the peer brings it back, and report
+   * one delete. Counts nothing: callers count what memcached counts.
+   */
+  private removeKey(key: string, s: number, origin: Origin, version?: number): void {
+    if (s !== NIL) this.unlink(s)
+    if (this.keepsVersions) {
+      const v = version ?? (origin === 'local' ? this.newCas() : undefined)
+      if (v !== undefined && v > (this.tombstone(key) ?? -1)) this.recordTombstone(key, v)
+    }
     this.changed({kind: 'delete', key, origin})
   }
 
