@@ -120,7 +120,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   })
   let stopping = false
   const listeners: {current?: ClientListeners} = {}
-  const snapshots = options.snapshotFile === undefined ? undefined : new Snapshots(options.snapshotFile, options.snapshotInterval, store, log)
+  const snapshots = options.snapshotFile === undefined ? undefined : new Snapshots(options.snapshotFile, options.snapshotIntervalMs, store, log)
   const replicating = options.peer !== undefined || options.replicationListenPort !== 0
   const replicator = replicating ? new Replicator(store, {
     peer: options.peer,
@@ -128,9 +128,9 @@ export async function main(argv: readonly string[]): Promise<void> {
     connectPort: options.replicationConnectPort,
     queueMax: options.queueMax,
     listenAddress: options.listen[0],
-    connectTimeoutMs: options.connectTimeout * 1000,
-    drainTimeoutMs: options.drainTimeout * 1000,
-    timeoutMs: options.repTimeout * 1000,
+    connectTimeoutMs: options.connectTimeoutMs,
+    drainTimeoutMs: options.drainTimeoutMs,
+    timeoutMs: options.repTimeoutMs,
     secret: readSecret(options.repSecretFile),
     tls: options.repTlsCert === undefined ? undefined : {
       cert: readTlsFile('--rep-tls-cert', options.repTlsCert),
