@@ -34,9 +34,12 @@ export type ErrorCode = keyof typeof ERROR_CATALOGUE
 /** An error the operator can act on: one sentence naming the thing, plus what to do. */
 export class RepctlError extends Error {
   readonly suggestions: string[]
+  /** The message as written here: oclif prefixes the message of an error thrown while parsing a flag. */
+  readonly sentence: string
 
   constructor(readonly code: ErrorCode, message: string, suggestions?: string[]) {
     super(message)
+    this.sentence = message
     this.name = 'RepctlError'
     this.suggestions = suggestions ?? [ERROR_CATALOGUE[code].hint]
   }

@@ -41,7 +41,7 @@ export abstract class BaseCommand extends Command {
   protected override async catch(err: Error & {oclif?: {exit?: number}; exitCode?: number}): Promise<unknown> {
     let e: Error & {oclif?: {exit?: number}} = err
     if (err instanceof RepctlError) {
-      e = new Errors.CLIError(err.message, {code: err.code, exit: err.exitCode, suggestions: err.suggestions})
+      e = new Errors.CLIError(err.sentence, {code: err.code, exit: err.exitCode, suggestions: err.suggestions})
     } else if (!this.parsed) {
       // oclif's parser rejected the command line: a usage error (oclif prints the help with it), never a bug.
       if (!(err instanceof Errors.CLIError) && err.oclif === undefined) e = new Errors.CLIError(err.message, {exit: ERROR_CATALOGUE.USAGE.exit})

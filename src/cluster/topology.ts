@@ -3,6 +3,7 @@
 
 import {join} from 'node:path'
 import type {ClusterConfig, NodeConfig} from '../config/schema.js'
+import {formatDuration} from '../server/duration.js'
 import {RepctlError} from '../errors.js'
 import type {SecretUse} from './replication-secret.js'
 
@@ -69,7 +70,7 @@ export function serverArgs(node: NodeConfig, peer: NodeConfig, secret: SecretUse
     '-x', peer.host,
     '-X', `${node.replicationPort}:${peer.replicationPort}`,
     '-q', String(node.queueMax),
-    ...(node.snapshots ? ['--snapshot', paths.snapshot, '--snapshot-interval', String(node.snapshotInterval)] : []),
+    ...(node.snapshots ? ['--snapshot', paths.snapshot, '--snapshot-interval', formatDuration(node.snapshotIntervalMs)] : []),
     ...securityArgs(node, secret),
   ]
 }

@@ -1,8 +1,11 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
+import {durationFlag} from '../cli/duration-flag.js'
+import {pause} from '../cli/pause.js'
 import {humanBytes, humanDuration, table} from '../cli/table.js'
 import {gatherStatus, statusExitCode, type StatusReport} from '../cluster/status.js'
 import type {SupervisorInfo} from '../cluster/supervise/presence.js'
+import {DAY_MS, formatDuration} from '../server/duration.js'
 
 export function renderStatus(r: StatusReport): string {
   const rows = r.nodes.map((n) => [
@@ -29,7 +32,7 @@ Exit code: 0 healthy, 1 degraded (a node down or a copy in progress), 2 critical
   static override examples = ['<%= config.bin %> status', '<%= config.bin %> status --json', '<%= config.bin %> status --watch']
   static override flags = {
     watch: Flags.boolean({char: 'w', description: 'refresh in place until interrupted', default: false}),
-    interval: Flags.integer({description: 'seconds between refreshes with --watch', default: 2, min: 1}),
+    interval: durationFlag({description: 'time between refreshes with --watch', default: 2000, range: {min: 100, max: DAY_MS}}),
   }
 
   async run(): Promise<StatusReport> {
@@ -41,8 +44,8 @@ Exit code: 0 healthy, 1 degraded (a node down or a copy in progress), 2 critical
       let stop = false
       process.once('SIGINT', () => { stop = true })
       while (!stop) {
-        process.stdout.write(`\x1b[H\x1b[2J${new Date().toISOString()}  (every ${flags.interval}s, Ctrl-C to stop)\n\n${renderStatus(report)}`)
-        await new Promise((r) => setTimeout(r, flags.interval * 1000))
+        process.stdout.write(`\x1b[H\x1b[2J${new Date().toISOString()}  (every ${formatDuration(flags.interval)}, Ctrl-C to stop)\n\n${renderStatus(report)}`)
+        await pause(flags.interval, () => stop)
         if (!stop) report = await gatherStatus(config, this.pool)
       }
     } else {

@@ -2,11 +2,14 @@ import {Flags} from '@oclif/core'
 import {appendFileSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {BaseCommand} from '../cli/base-command.js'
+import {durationFlag} from '../cli/duration-flag.js'
+import {pause} from '../cli/pause.js'
 import {DEFAULT_POLICY, memoryFromEvents, type SplitBrainPolicy} from '../cluster/supervise/decide.js'
 import {claimSupervisor, readEvents, rotateEvents, supervisorPaths} from '../cluster/supervise/presence.js'
 import {freshState, superviseRound, type SuperviseEvent} from '../cluster/supervise/round.js'
 import {DEFAULT_UNIT_DIR, installUnit, uninstallUnit, unitName} from '../cluster/supervise/unit.js'
 import {BUILT_IN_SOURCE} from '../config/schema.js'
+import {DAY_MS} from '../server/duration.js'
 
 export interface SuperviseResult {
   events: SuperviseEvent[]
@@ -17,13 +20,13 @@ export interface SuperviseResult {
 export default class Supervise extends BaseCommand {
   static override description = `Watch every pair and repair it: rejoin a dead node as slave of the live master, restart a pair whose nodes are all down, heal a split brain that outlasts its grace period (by --split-brain policy). Unreachable hosts are reported, never acted on. A node that keeps failing is given up on after --max-repairs within 10 minutes.
 Every change and action is an event (one JSON line with --json), also appended to ~/.repctl/supervisor/<cluster>.events.jsonl.`
-  static override examples = ['<%= config.bin %> supervise', '<%= config.bin %> supervise --once --json', '<%= config.bin %> supervise --interval 2 --split-brain manual']
+  static override examples = ['<%= config.bin %> supervise', '<%= config.bin %> supervise --once --json', '<%= config.bin %> supervise --interval 500ms --split-brain manual']
   static override flags = {
-    interval: Flags.integer({description: 'seconds between rounds', default: 1, min: 1}),
+    interval: durationFlag({description: 'time between rounds', default: 1000, range: {min: 100, max: DAY_MS}}),
     once: Flags.boolean({description: 'one round, then exit', default: false}),
     'split-brain': Flags.string({description: 'how to heal a split brain that lasts: keep the node with more items, keep the first node of the pair, or only report', options: ['keep-larger', 'keep-first', 'manual'], default: 'keep-larger'}),
-    'split-brain-grace': Flags.integer({description: 'seconds a split brain may last before it is healed', default: DEFAULT_POLICY.splitBrainGraceMs / 1000, min: 0}),
-    'repair-backoff': Flags.integer({description: 'seconds to wait after repairing a node before repairing it again (doubles with each repair within 10 minutes)', default: DEFAULT_POLICY.backoffMs / 1000, min: 0}),
+    'split-brain-grace': durationFlag({description: 'how long a split brain may last before it is healed', default: DEFAULT_POLICY.splitBrainGraceMs, range: {min: 0, max: DAY_MS}}),
+    'repair-backoff': durationFlag({description: 'how long to wait after repairing a node before repairing it again (doubles with each repair within 10 minutes)', default: DEFAULT_POLICY.backoffMs, range: {min: 0, max: DAY_MS}}),
     'max-repairs': Flags.integer({description: 'repairs of one node within 10 minutes before giving up on it', default: DEFAULT_POLICY.maxRepairs, min: 1}),
     install: Flags.boolean({description: 'write a systemd unit that runs this supervisor (with these flags), then print how to enable it', default: false, exclusive: ['uninstall', 'once']}),
     uninstall: Flags.boolean({description: 'remove the systemd unit written by --install', default: false, exclusive: ['install', 'once']}),
@@ -44,7 +47,7 @@ Every change and action is an event (one JSON line with --json), also appended t
     this.noteVerbose(flags.verbose)
     const config = await this.clusterConfig(flags.config)
     if (flags.install || flags.uninstall) return this.unit(flags, config.cluster, config.source)
-    const policy = {...DEFAULT_POLICY, splitBrain: flags['split-brain'] as SplitBrainPolicy, splitBrainGraceMs: flags['split-brain-grace'] * 1000, maxRepairs: flags['max-repairs'], backoffMs: flags['repair-backoff'] * 1000}
+    const policy = {...DEFAULT_POLICY, splitBrain: flags['split-brain'] as SplitBrainPolicy, splitBrainGraceMs: flags['split-brain-grace'], maxRepairs: flags['max-repairs'], backoffMs: flags['repair-backoff']}
     const paths = supervisorPaths(config.cluster)
     const release = await claimSupervisor(config.cluster)
     try {
@@ -73,7 +76,7 @@ Every change and action is an event (one JSON line with --json), also appended t
         await superviseRound(config, this.pool, state, policy, emit)
         // Connections are not kept between rounds: a host that goes away must not hang the next one.
         await this.pool.close()
-        for (let waited = 0; waited < flags.interval * 1000 && !stop; waited += 100) await new Promise((r) => setTimeout(r, 100))
+        await pause(flags.interval, () => stop)
       }
       return {events: events.slice(-100), unit: null}
     } finally {
@@ -82,11 +85,14 @@ Every change and action is an event (one JSON line with --json), also appended t
   }
 
 
-  private async unit(flags: {install: boolean; interval: number; 'split-brain': string; 'unit-dir': string}, cluster: string, source: string): Promise<SuperviseResult> {
+  private async unit(flags: {install: boolean; interval: number; 'split-brain': string; 'split-brain-grace': number; 'repair-backoff': number; 'max-repairs': number; 'unit-dir': string}, cluster: string, source: string): Promise<SuperviseResult> {
     const name = unitName(cluster)
     if (flags.install) {
       const configFile = source === BUILT_IN_SOURCE ? undefined : source
-      const r = await installUnit({cluster, configFile, interval: flags.interval, home: homedir(), splitBrain: flags['split-brain']}, flags['unit-dir'])
+      const r = await installUnit({
+        cluster, configFile, home: homedir(), intervalMs: flags.interval, splitBrain: flags['split-brain'],
+        splitBrainGraceMs: flags['split-brain-grace'], backoffMs: flags['repair-backoff'], maxRepairs: flags['max-repairs'],
+      }, flags['unit-dir'])
       this.log(`${r.changed ? 'Wrote' : 'Unchanged:'} ${r.file}\nEnable it with: systemctl daemon-reload && systemctl enable --now ${name}`)
       return {events: [], unit: {action: 'install', file: r.file, changed: r.changed}}
     }

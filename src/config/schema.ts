@@ -3,6 +3,7 @@
 
 import {homedir, userInfo} from 'node:os'
 import {join, resolve} from 'node:path'
+import {checkDuration, DAY_MS, type DurationRange} from '../server/duration.js'
 import {RepctlError} from '../errors.js'
 import {checkSecurity, type SecurityConfig} from './security.js'
 
@@ -17,10 +18,10 @@ export interface NodeSettings {
   queueMax: number
   /** Where the node's bundle, pid file, log and snapshot live (a subdirectory per node). */
   stateDir: string
-  /** Keep the node's items in a snapshot file (written at stop and every snapshotInterval s, loaded at start). */
+  /** Keep the node's items in a snapshot file (written at stop and every snapshotInterval, loaded at start). */
   snapshots: boolean
-  /** Seconds between snapshots while running; 0: only at stop. */
-  snapshotInterval: number
+  /** The config's snapshotInterval: time between snapshots while running; 0: only at stop. */
+  snapshotIntervalMs: number
 }
 
 /** How to reach a node's host over SSH; absent for nodes on this machine. */
@@ -60,12 +61,11 @@ export interface ClusterConfig {
 
 export const BUILT_IN_SOURCE = 'built-in defaults'
 
-export const DEFAULTS: NodeSettings = {port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: '~/.repctl', snapshots: true, snapshotInterval: 60}
+export const DEFAULTS: NodeSettings = {port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: '~/.repctl', snapshots: true, snapshotIntervalMs: 60_000}
 
-/** The pair every command uses when there is no config file at all. */
+/** The pair every command uses when there is no config file at all (with DEFAULTS). */
 export const BUILT_IN_CONFIG = {
   cluster: 'local',
-  defaults: {...DEFAULTS},
   nodes: {
     node1: {host: '127.0.0.1', port: 11211, replicationPort: 11212},
     node2: {host: '127.0.0.1', port: 11311, replicationPort: 11312},
@@ -73,15 +73,31 @@ export const BUILT_IN_CONFIG = {
   pairs: [['node1', 'node2']],
 }
 
-const SETTING_RULES: Record<keyof NodeSettings, (v: unknown) => string | undefined> = {
-  port: (v) => intIn(v, 1, 65535),
-  replicationPort: (v) => intIn(v, 1, 65535),
-  memory: (v) => intIn(v, 1, 1024 * 1024),
-  maxConnections: (v) => intIn(v, 1, 1_000_000),
-  queueMax: (v) => intIn(v, 1, 100_000_000),
-  stateDir: (v) => (typeof v === 'string' && v.trim() !== '' && !/[\n\0]/.test(v) ? undefined : 'must be a directory path'),
-  snapshots: (v) => (typeof v === 'boolean' ? undefined : 'must be true or false'),
-  snapshotInterval: (v) => intIn(v, 0, 86_400),
+/**
+ * Below 100 ms a typo (1ms for 1m) would have the node write snapshots back
+ * to back; the server refuses the same range (src/server/options.ts).
+ */
+export const SNAPSHOT_INTERVAL: DurationRange = {min: 100, max: DAY_MS, zero: 'only at stop'}
+
+/** A config key's check: the settings it gives, or what is wrong with it ("must be …"). */
+type SettingRule = (v: unknown) => Partial<NodeSettings> | string
+
+const kept = <K extends keyof NodeSettings>(key: K, check: (v: unknown) => string | undefined): SettingRule =>
+  (v) => check(v) ?? {[key]: v as NodeSettings[K]}
+
+/** Every key allowed under defaults and each node, as written in the file. */
+const SETTING_RULES: Record<string, SettingRule> = {
+  port: kept('port', (v) => intIn(v, 1, 65535)),
+  replicationPort: kept('replicationPort', (v) => intIn(v, 1, 65535)),
+  memory: kept('memory', (v) => intIn(v, 1, 1024 * 1024)),
+  maxConnections: kept('maxConnections', (v) => intIn(v, 1, 1_000_000)),
+  queueMax: kept('queueMax', (v) => intIn(v, 1, 100_000_000)),
+  stateDir: kept('stateDir', (v) => (typeof v === 'string' && v.trim() !== '' && !/[\n\0]/.test(v) ? undefined : 'must be a directory path')),
+  snapshots: kept('snapshots', (v) => (typeof v === 'boolean' ? undefined : 'must be true or false')),
+  snapshotInterval: (v) => {
+    const r = checkDuration(v, SNAPSHOT_INTERVAL)
+    return 'problem' in r ? r.problem : {snapshotIntervalMs: r.ms}
+  },
 }
 
 function intIn(v: unknown, min: number, max: number): string | undefined {
@@ -102,14 +118,14 @@ class Problems {
 }
 
 function checkSettings(obj: Record<string, unknown>, path: string, problems: Problems, allowed: Set<string>): Partial<NodeSettings> {
-  const out: Partial<NodeSettings> = {}
+  let out: Partial<NodeSettings> = {}
   for (const [key, value] of Object.entries(obj)) {
     if (!allowed.has(key)) { problems.add(`${path}.${key}`, `unknown key; expected one of ${[...allowed].join(', ')}`); continue }
-    const rule = SETTING_RULES[key as keyof NodeSettings]
+    const rule = SETTING_RULES[key]
     if (rule === undefined) continue
-    const problem = rule(value)
-    if (problem !== undefined) problems.add(`${path}.${key}`, `${problem} (got ${JSON.stringify(value)})`)
-    else (out as Record<string, unknown>)[key] = value
+    const r = rule(value)
+    if (typeof r === 'string') problems.add(`${path}.${key}`, `${r} (got ${JSON.stringify(value)})`)
+    else out = {...out, ...r}
   }
   return out
 }
@@ -129,7 +145,7 @@ export function validateConfig(raw: unknown, source: string, baseDir: string): C
   }
   const cluster = raw.cluster ?? 'local'
   if (typeof cluster !== 'string' || !NODE_NAME.test(cluster)) problems.add('cluster', 'must be a name (letters, digits, . _ -)')
-  const settingKeys = new Set(Object.keys(DEFAULTS))
+  const settingKeys = new Set(Object.keys(SETTING_RULES))
   let defaults: NodeSettings = {...DEFAULTS}
   if (raw.defaults !== undefined) {
     if (!isRecord(raw.defaults)) problems.add('defaults', 'must be a mapping')

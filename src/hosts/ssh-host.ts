@@ -331,6 +331,9 @@ export class SshHost implements Host {
       })
       try {
         client.connect(config)
+        // ssh2 without its native binding (package.json denies its install script) writes a
+        // packet in several pieces: with Nagle on, each command would wait for delayed ACKs.
+        client.setNoDelay(true)
       } catch (e) {
         fail(new RepctlError('HOST_ERROR', `cannot connect to ${this.where}: ${(e as Error).message}`))
       }

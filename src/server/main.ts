@@ -121,7 +121,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   })
   let stopping = false
   const listeners: {current?: ClientListeners} = {}
-  const snapshots = options.snapshotFile === undefined ? undefined : new Snapshots(options.snapshotFile, options.snapshotInterval, store, log)
+  const snapshots = options.snapshotFile === undefined ? undefined : new Snapshots(options.snapshotFile, options.snapshotIntervalMs, store, log)
   const replicating = options.peer !== undefined || options.replicationListenPort !== 0
   const secret = replicating ? readSecret(options.repSecretFile) : undefined
   // Every replicating node listens whenever it has no link (a slave too, once its master is gone).
@@ -133,9 +133,9 @@ export async function main(argv: readonly string[]): Promise<void> {
     connectPort: options.replicationConnectPort,
     queueMax: options.queueMax,
     listenAddress: options.listen[0],
-    connectTimeoutMs: options.connectTimeout * 1000,
-    drainTimeoutMs: options.drainTimeout * 1000,
-    timeoutMs: options.repTimeout * 1000,
+    connectTimeoutMs: options.connectTimeoutMs,
+    drainTimeoutMs: options.drainTimeoutMs,
+    timeoutMs: options.repTimeoutMs,
     secret,
     tls: options.repTlsCert === undefined ? undefined : {
       cert: readTlsFile('--rep-tls-cert', options.repTlsCert),

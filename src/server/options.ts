@@ -3,6 +3,7 @@
 // options are accepted too. Where repcached and memcached 1.6 disagree on a
 // letter, repcached wins (-X is the replication port, not "disable dumping").
 
+import {checkDuration, DAY_MS, type DurationRange} from './duration.js'
 import {MEMCACHED_VERSION, REPCACHED_VERSION, SERVER_RELEASE} from './version.js'
 
 export type BindingProtocol = 'auto' | 'ascii' | 'binary'
@@ -39,20 +40,20 @@ export interface ServerOptions {
   replicationConnectPort: number
   /** -q: most replication queue entries. */
   queueMax: number
-  /** --rep-drain-timeout: how long shutdown may spend sending queued changes to the peer, seconds. */
-  drainTimeout: number
-  /** --rep-connect-timeout: how long -x may take to reach the peer before we listen instead, seconds. */
-  connectTimeout: number
-  /** --rep-timeout: a native link silent this long is dead, seconds. */
-  repTimeout: number
+  /** --rep-drain-timeout: how long shutdown may spend sending queued changes to the peer. */
+  drainTimeoutMs: number
+  /** --rep-connect-timeout: how long -x may take to reach the peer before we listen instead. */
+  connectTimeoutMs: number
+  /** --rep-timeout: a native link silent this long is dead. */
+  repTimeoutMs: number
   /** --rep-secret-file (or REPCACHED_REP_SECRET_FILE): the shared replication secret's file. */
   repSecretFile: string | undefined
   /** false with --rep-no-reconnect: never dial a lost peer again (repcached's behaviour). */
   repReconnect: boolean
   /** --snapshot (or -e / --memory-file): the snapshot file, loaded at start and written at shutdown. */
   snapshotFile: string | undefined
-  /** --snapshot-interval: also write it every this many seconds (0: only at shutdown). */
-  snapshotInterval: number
+  /** --snapshot-interval: also write it this often (0: only at shutdown). */
+  snapshotIntervalMs: number
   /** --snapshot-check: the file to verify (action 'check-snapshot'). */
   checkFile: string | undefined
   /** -S: binary clients must authenticate (SASL PLAIN; users from the file MEMCACHED_SASL_PWDB names). */
@@ -87,8 +88,8 @@ export function defaultOptions(): ServerOptions {
     memoryLimitBytes: 64 * 1024 * 1024, evict: true, maxConnections: 1024, verbosity: 0, pidFile: undefined,
     growthFactor: 1.25, minSpace: 48, threads: 4, reqsPerEvent: 20, useCas: true, backlog: 1024, protocol: 'auto',
     itemSizeMax: 1024 * 1024, enableShutdown: false, flushEnabled: true, idleTimeout: 0,
-    peer: undefined, replicationListenPort: 11212, replicationConnectPort: 11212, queueMax: 8192, drainTimeout: 5, connectTimeout: 2,
-    repTimeout: 3, repSecretFile: undefined, repReconnect: true, snapshotFile: undefined, snapshotInterval: 0, checkFile: undefined,
+    peer: undefined, replicationListenPort: 11212, replicationConnectPort: 11212, queueMax: 8192, drainTimeoutMs: 5000, connectTimeoutMs: 2000,
+    repTimeoutMs: 3000, repSecretFile: undefined, repReconnect: true, snapshotFile: undefined, snapshotIntervalMs: 0, checkFile: undefined,
     sasl: false, authFile: undefined, tls: false, tlsCert: undefined, tlsKey: undefined, tlsCa: undefined, tlsVerifyMode: 0,
     repTlsCert: undefined, repTlsKey: undefined, repTlsCa: undefined,
     ignored: [], action: 'serve',
@@ -105,6 +106,19 @@ function int(flag: string, value: string, min: number, max: number, what: string
   if (n < min || n > max) throw new UsageError(`${flag}: ${value} is out of range; expected ${what}`)
   return n
 }
+
+/**
+ * Our own time flags (not memcached's, whose -o idle_timeout stays plain
+ * seconds) take repctl's durations: 250ms, 1.5s, 2m, 1h, or bare seconds as before.
+ */
+function duration(flag: string, value: string, range: DurationRange): number {
+  const r = checkDuration(value, range)
+  if ('problem' in r) throw new UsageError(`${flag}: ${r.problem} (got ${JSON.stringify(value)})`)
+  return r.ms
+}
+
+/** As the config's snapshotInterval (src/config/schema.ts): below 100 ms a typo for minutes would write back to back. */
+const SNAPSHOT_INTERVAL: DurationRange = {min: 100, max: DAY_MS, zero: 'only at shutdown'}
 
 function port(flag: string, value: string): number {
   return int(flag, value, 0, 65535, 'a port number from 0 to 65535')
@@ -246,9 +260,9 @@ const SPECS: OptionSpec[] = [
     }
   }},
   {short: 'q', takesValue: true, set: (o, v, f) => { o.queueMax = int(f, v, 1, 100_000_000, 'a positive number of queue entries') }},
-  {long: ['rep-drain-timeout'], takesValue: true, set: (o, v, f) => { o.drainTimeout = int(f, v, 0, 3600, 'seconds (0 to 3600)') }},
-  {long: ['rep-connect-timeout'], takesValue: true, set: (o, v, f) => { o.connectTimeout = int(f, v, 1, 3600, 'seconds (1 to 3600)') }},
-  {long: ['rep-timeout'], takesValue: true, set: (o, v, f) => { o.repTimeout = int(f, v, 1, 3600, 'seconds (1 to 3600)') }},
+  {long: ['rep-drain-timeout'], takesValue: true, set: (o, v, f) => { o.drainTimeoutMs = duration(f, v, {min: 0, max: 3_600_000}) }},
+  {long: ['rep-connect-timeout'], takesValue: true, set: (o, v, f) => { o.connectTimeoutMs = duration(f, v, {min: 1000, max: 3_600_000}) }},
+  {long: ['rep-timeout'], takesValue: true, set: (o, v, f) => { o.repTimeoutMs = duration(f, v, {min: 1000, max: 3_600_000}) }},
   {long: ['rep-secret-file'], takesValue: true, set: (o, v, f) => {
     if (v === '') throw new UsageError(`${f}: the file path is empty`)
     o.repSecretFile = v
@@ -261,7 +275,7 @@ const SPECS: OptionSpec[] = [
     if (v === '') throw new UsageError(`${f}: the file path is empty`)
     o.snapshotFile = v
   }},
-  {long: ['snapshot-interval'], takesValue: true, set: (o, v, f) => { o.snapshotInterval = int(f, v, 0, 86_400, 'seconds (0 to 86400; 0 = only at shutdown)') }},
+  {long: ['snapshot-interval'], takesValue: true, set: (o, v, f) => { o.snapshotIntervalMs = duration(f, v, SNAPSHOT_INTERVAL) }},
   {long: ['snapshot-check'], takesValue: true, set: (o, v, f) => {
     if (v === '') throw new UsageError(`${f}: the file path is empty`)
     o.checkFile = v
@@ -382,9 +396,9 @@ repcached ${REPCACHED_VERSION} (TypeScript server ${SERVER_RELEASE}, bundled wit
 -X <num>                  TCP port number of the master (default: 11212; 0 = no replication)
 -X <listen>:<connect>     separate replication listen and connect ports
 -q <num>                  max replication queue entries (default: 8192)
---rep-drain-timeout=<s>   on SIGTERM, send queued changes to the peer for at most s seconds (default: 5)
---rep-connect-timeout=<s> with -x, wait this long for the peer before listening as master (default: 2)
---rep-timeout=<s>         native links: a peer silent this long is declared dead (default: 3)
+--rep-drain-timeout=<t>   on SIGTERM, send queued changes to the peer for at most t (default: 5s)
+--rep-connect-timeout=<t> with -x, wait this long for the peer before listening as master (default: 2s)
+--rep-timeout=<t>         native links: a peer silent this long is declared dead (default: 3s)
 --rep-secret-file=<file>  shared secret; peers must prove it (also REPCACHED_REP_SECRET_FILE)
 --rep-no-reconnect        never dial a lost peer again (repcached's behaviour)
 --rep-tls-cert=<file>     TLS on the native replication link: this node's certificate (PEM),
@@ -392,9 +406,10 @@ repcached ${REPCACHED_VERSION} (TypeScript server ${SERVER_RELEASE}, bundled wit
 --rep-tls-ca=<file>       the CA the peer's certificate must be signed by (both sides verify)
 -e, --snapshot=<file>     load the items saved in <file> at start; save them there at shutdown
                           (memcached's --memory-file spelling works too)
---snapshot-interval=<s>   also save a snapshot every s seconds (default: 0, only at shutdown)
+--snapshot-interval=<t>   also save a snapshot every t (default: 0, only at shutdown)
 --snapshot-check=<file>   verify a snapshot, print what it holds as JSON, and exit (0 valid, 1 not)
 --snapshot-info=<file>    the same from the header alone (the body's checksum is not read)
+Times <t> are 250ms, 1.5s, 2m, 1h, or a bare number of seconds.
 `
 }
 

@@ -118,7 +118,7 @@ pairs: [[node1, node2]]
     assert.deepEqual(first.unit, {action: 'install', file: join(unitDir, 'repctl-supervise-sup.service'), changed: true})
     const text = readFileSync(first.unit.file, 'utf8')
     const exec = /^ExecStart=(.*)$/m.exec(text)?.[1] ?? ''
-    assert.ok(exec.startsWith(`${process.execPath} ${REPCTL_BIN} supervise --interval 2 --split-brain keep-larger --config ${join(work, 'repctl.config.yaml')}`), exec)
+    assert.ok(exec.startsWith(`${process.execPath} ${REPCTL_BIN} supervise --interval 2s --split-brain keep-larger --split-brain-grace 10s --repair-backoff 2s --max-repairs 3 --config ${join(work, 'repctl.config.yaml')}`), exec)
     assert.match(text, /^Restart=always$/m)
     assert.match(text, /^WantedBy=multi-user.target$/m)
     assert.equal((await json<SuperviseResult>(args, 0, 'supervise')).unit?.changed, false, 'installing again changes nothing')

@@ -13,7 +13,7 @@ const FILE = '/srv/app/repctl.config.yaml'
 const BASE = '/srv/app'
 
 const node = (name: string, host: string, over: Partial<NodeConfig> = {}): NodeConfig => ({
-  name, host, port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: join(homedir(), '.repctl'), snapshots: true, snapshotInterval: 60, ssh: undefined, ...over,
+  name, host, port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: join(homedir(), '.repctl'), snapshots: true, snapshotIntervalMs: 60_000, ssh: undefined, ...over,
 })
 
 /** Two nodes on one address with distinct ports: the smallest valid local pair. */
@@ -30,6 +30,18 @@ function rejects(raw: unknown, source = FILE): RepctlError {
   }
   assert.fail(`accepted ${JSON.stringify(raw)}`)
 }
+
+describe('validateConfig: snapshotInterval takes the duration forms', () => {
+  const cases: [unknown, number][] = [[60, 60_000], [0, 0], [0.5, 500], ['1.5s', 1500], ['2m', 120_000], ['250ms', 250], ['1h', 3_600_000], ['90', 90_000], ['24h', 86_400_000]]
+  for (const [value, ms] of cases) {
+    it(`${JSON.stringify(value)} is ${ms} ms, in defaults and per node`, () => {
+      const viaDefaults = validateConfig({defaults: {snapshotInterval: value}, nodes: LOCAL}, FILE, BASE)
+      assert.deepEqual(viaDefaults.nodes.map((n) => n.snapshotIntervalMs), [ms, ms])
+      const perNode = validateConfig({nodes: {...LOCAL, node2: {...LOCAL.node2, snapshotInterval: value}}}, FILE, BASE)
+      assert.deepEqual(perNode.nodes.map((n) => n.snapshotIntervalMs), [60_000, ms])
+    })
+  }
+})
 
 describe('validateConfig: valid configs', () => {
   const cases: {name: string; raw: unknown; expect: Omit<ClusterConfig, 'source' | 'security' | 'warnings'>}[] = [
@@ -53,8 +65,8 @@ describe('validateConfig: valid configs', () => {
       expect: {
         cluster: 'local',
         nodes: [
-          {name: 'node1', host: '127.0.0.1', port: 20000, replicationPort: 20001, memory: 128, maxConnections: 50, queueMax: 100, stateDir: '/var/lib/repctl', snapshots: true, snapshotInterval: 60, ssh: undefined},
-          {name: 'node2', host: '127.0.0.1', port: 20100, replicationPort: 20101, memory: 512, maxConnections: 7, queueMax: 9, stateDir: '/opt/repctl', snapshots: false, snapshotInterval: 60, ssh: undefined},
+          {name: 'node1', host: '127.0.0.1', port: 20000, replicationPort: 20001, memory: 128, maxConnections: 50, queueMax: 100, stateDir: '/var/lib/repctl', snapshots: true, snapshotIntervalMs: 60_000, ssh: undefined},
+          {name: 'node2', host: '127.0.0.1', port: 20100, replicationPort: 20101, memory: 512, maxConnections: 7, queueMax: 9, stateDir: '/opt/repctl', snapshots: false, snapshotIntervalMs: 60_000, ssh: undefined},
         ],
         pairs: [['node2', 'node1']],
       },
@@ -111,7 +123,7 @@ describe('validateConfig: valid configs', () => {
 
   it('leaves DEFAULTS untouched', () => {
     validateConfig({defaults: {memory: 999}, nodes: LOCAL}, FILE, BASE)
-    assert.deepEqual(DEFAULTS, {port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: '~/.repctl', snapshots: true, snapshotInterval: 60})
+    assert.deepEqual(DEFAULTS, {port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: '~/.repctl', snapshots: true, snapshotIntervalMs: 60_000})
   })
 })
 
@@ -144,7 +156,12 @@ describe('validateConfig: invalid configs name the file and the key path', () =>
     {name: 'port not whole', raw: withNode1({port: 11211.5}), says: 'nodes.node1.port: must be a whole number from 1 to 65535 (got 11211.5)'},
     {name: 'memory as a boolean', raw: withNode1({memory: true}), says: 'nodes.node1.memory: must be a whole number from 1 to 1048576 (got true)'},
     {name: 'snapshots as a string', raw: withNode1({snapshots: 'yes'}), says: 'nodes.node1.snapshots: must be true or false (got "yes")'},
-    {name: 'snapshotInterval negative', raw: withDefaults({snapshotInterval: -5}), says: 'defaults.snapshotInterval: must be a whole number from 0 to 86400 (got -5)'},
+    {name: 'snapshotInterval negative', raw: withDefaults({snapshotInterval: -5}), says: 'defaults.snapshotInterval: must be 0 (only at stop) or a duration from 100ms to 24h, like 250ms, 1s, 1.5s, 2m or 1h (a bare number is seconds) (got -5)'},
+    {name: 'snapshotInterval with an unknown unit', raw: withNode1({snapshotInterval: '2min'}), says: 'nodes.node1.snapshotInterval: must be 0 (only at stop) or a duration from 100ms to 24h, like 250ms, 1s, 1.5s, 2m or 1h (a bare number is seconds) (got "2min")'},
+    {name: 'snapshotInterval 1ms (a typo for 1m)', raw: withDefaults({snapshotInterval: '1ms'}), says: 'defaults.snapshotInterval: must be 0 (only at stop) or a duration from 100ms to 24h'},
+    {name: 'snapshotInterval above a day', raw: withDefaults({snapshotInterval: '25h'}), says: 'defaults.snapshotInterval: must be 0 (only at stop) or a duration from 100ms to 24h'},
+    {name: 'snapshotInterval finer than a millisecond', raw: withDefaults({snapshotInterval: '1.0005s'}), says: 'defaults.snapshotInterval: must be a whole number of milliseconds'},
+    {name: 'snapshotInterval as a boolean', raw: withDefaults({snapshotInterval: true}), says: 'defaults.snapshotInterval: must be 0 (only at stop) or a duration'},
     {name: 'maxConnections zero', raw: withDefaults({maxConnections: 0}), says: 'defaults.maxConnections: must be a whole number from 1 to 1000000 (got 0)'},
     {name: 'queueMax negative', raw: withNode1({queueMax: -1}), says: 'nodes.node1.queueMax: must be a whole number from 1 to 100000000 (got -1)'},
     {name: 'stateDir a number', raw: withDefaults({stateDir: 5}), says: 'defaults.stateDir: must be a directory path (got 5)'},
@@ -366,8 +383,8 @@ describe('loadConfig with real files', () => {
     assert.deepEqual(c, {
       cluster: 'local',
       nodes: [
-        {name: 'node1', host: '127.0.0.1', port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: state, snapshots: true, snapshotInterval: 60, ssh: undefined},
-        {name: 'node2', host: '127.0.0.1', port: 11311, replicationPort: 11312, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: state, snapshots: true, snapshotInterval: 60, ssh: undefined},
+        {name: 'node1', host: '127.0.0.1', port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: state, snapshots: true, snapshotIntervalMs: 60_000, ssh: undefined},
+        {name: 'node2', host: '127.0.0.1', port: 11311, replicationPort: 11312, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: state, snapshots: true, snapshotIntervalMs: 60_000, ssh: undefined},
       ],
       pairs: [['node1', 'node2']],
       security: {},

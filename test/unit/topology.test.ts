@@ -44,17 +44,17 @@ describe('serverArgs: the repcached command line', () => {
     ['node1', 'node2', [
       '/var/lib/repctl/node1/repcached.mjs', '-d', '-v', '-P', '/var/lib/repctl/node1/repcached.pid',
       '-p', '11211', '-l', '127.0.0.1', '-m', '128', '-c', '2048', '-x', '127.0.0.1', '-X', '11212:11312', '-q', '4096',
-      '--snapshot', '/var/lib/repctl/node1/snapshot.rcs', '--snapshot-interval', '60',
+      '--snapshot', '/var/lib/repctl/node1/snapshot.rcs', '--snapshot-interval', '1m',
     ]],
     ['node2', 'node1', [
       '/opt/state/node2/repcached.mjs', '-d', '-v', '-P', '/opt/state/node2/repcached.pid',
       '-p', '11311', '-l', '127.0.0.1', '-m', '256', '-c', '2048', '-x', '127.0.0.1', '-X', '11312:11212', '-q', '4096',
-      '--snapshot', '/opt/state/node2/snapshot.rcs', '--snapshot-interval', '60',
+      '--snapshot', '/opt/state/node2/snapshot.rcs', '--snapshot-interval', '1m',
     ]],
     ['cache-a', 'cache-b', [
       '/var/lib/repctl/cache-a/repcached.mjs', '-d', '-v', '-P', '/var/lib/repctl/cache-a/repcached.pid',
       '-p', '21211', '-l', '127.0.0.2', '-m', '128', '-c', '2048', '-x', '127.0.0.3', '-X', '21212:21212', '-q', '4096',
-      '--snapshot', '/var/lib/repctl/cache-a/snapshot.rcs', '--snapshot-interval', '60',
+      '--snapshot', '/var/lib/repctl/cache-a/snapshot.rcs', '--snapshot-interval', '1m',
     ]],
     ['cache-b', 'cache-a', [
       '/var/lib/repctl/cache-b/repcached.mjs', '-d', '-v', '-P', '/var/lib/repctl/cache-b/repcached.pid',

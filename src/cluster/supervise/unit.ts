@@ -4,6 +4,7 @@ import {existsSync} from 'node:fs'
 import {mkdir, readFile, rm, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {formatDuration} from '../../server/duration.js'
 import {RepctlError} from '../../errors.js'
 
 const TEMPLATE = fileURLToPath(new URL('../../../templates/repctl-supervise.service', import.meta.url))
@@ -19,11 +20,25 @@ function systemdQuote(word: string): string {
   return /^[A-Za-z0-9_./:=@+-]+$/.test(word) ? word : `"${word.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/%/g, '%%').replace(/\$/g, '$$$$')}"`
 }
 
-export interface UnitSpec { cluster: string; configFile: string | undefined; interval: number; home: string; splitBrain: string }
+/** What the unit's supervisor runs with: every policy flag, so the unit does what the command line that wrote it would. */
+export interface UnitSpec {
+  cluster: string
+  configFile: string | undefined
+  home: string
+  intervalMs: number
+  splitBrain: string
+  splitBrainGraceMs: number
+  backoffMs: number
+  maxRepairs: number
+}
 
 export async function installUnit(spec: UnitSpec, dir = DEFAULT_UNIT_DIR): Promise<{file: string; changed: boolean}> {
   const bin = fileURLToPath(new URL('../../../bin/run.js', import.meta.url))
-  const argv = [process.execPath, bin, 'supervise', '--interval', String(spec.interval), '--split-brain', spec.splitBrain, ...(spec.configFile === undefined ? [] : ['--config', spec.configFile])]
+  const argv = [
+    process.execPath, bin, 'supervise', '--interval', formatDuration(spec.intervalMs), '--split-brain', spec.splitBrain,
+    '--split-brain-grace', formatDuration(spec.splitBrainGraceMs), '--repair-backoff', formatDuration(spec.backoffMs), '--max-repairs', String(spec.maxRepairs),
+    ...(spec.configFile === undefined ? [] : ['--config', spec.configFile]),
+  ]
   const text = (await readFile(TEMPLATE, 'utf8'))
     .replaceAll('{{cluster}}', spec.cluster)
     .replace('{{execStart}}', argv.map(systemdQuote).join(' '))

@@ -1,5 +1,5 @@
 // The node's snapshots over its life: loaded once at start, written every
-// --snapshot-interval seconds and once more at shutdown, never two at a time.
+// --snapshot-interval and once more at shutdown, never two at a time.
 
 import {beginBulkLoad, endBulkLoad} from '../heap.js'
 import type {Logger} from '../log.js'
@@ -15,7 +15,7 @@ export class Snapshots {
   private loaded = 0
   private failures = 0
 
-  constructor(private readonly file: string, private readonly intervalS: number, private readonly store: ItemStore, private readonly log: Logger) {}
+  constructor(private readonly file: string, private readonly intervalMs: number, private readonly store: ItemStore, private readonly log: Logger) {}
 
   /** Load the snapshot into the (empty) store; every outcome is logged. */
   load(): LoadResult {
@@ -42,8 +42,8 @@ export class Snapshots {
   }
 
   startPeriodic(): void {
-    if (this.intervalS <= 0) return
-    this.timer = setInterval(() => { void this.write('periodic') }, this.intervalS * 1000)
+    if (this.intervalMs <= 0) return
+    this.timer = setInterval(() => { void this.write('periodic') }, this.intervalMs)
     this.timer.unref()
   }
 
