@@ -17,7 +17,7 @@ export interface StatusReport {
 export async function gatherStatus(config: ClusterConfig, pool: HostPool): Promise<StatusReport> {
   const nodes = await Promise.all(config.nodes.map((n) => observeNode(pool.for(n), n, true)))
   const byName = new Map(nodes.map((n) => [n.name, n]))
-  const pairs = config.pairs.map(([a, b]) => {
+  const pairs = config.pairs.map(({nodes: [a, b]}) => {
     const [oa, ob] = [byName.get(a)!, byName.get(b)!]
     const v = pairVerdict(oa, ob)
     const mode = secretMode(config.nodes.find((n) => n.name === a)!)

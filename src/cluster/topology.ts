@@ -84,17 +84,18 @@ export function findNode(config: ClusterConfig, name: string): NodeConfig {
 /** The pair a node belongs to, as [node, its peer]. */
 export function pairOf(config: ClusterConfig, name: string): [NodeConfig, NodeConfig] {
   const node = findNode(config, name)
-  const pair = config.pairs.find(([a, b]) => a === name || b === name)
+  const pair = config.pairs.find(({nodes: [a, b]}) => a === name || b === name)
   if (pair === undefined) throw new RepctlError('PAIR_UNKNOWN', `node "${name}" is in no pair in ${config.source}`)
-  return [node, findNode(config, pair[0] === name ? pair[1] : pair[0])]
+  const [a, b] = pair.nodes
+  return [node, findNode(config, a === name ? b : a)]
 }
 
 /** The pairs a command works on: all, or the one `--pair a,b` names. */
 export function selectPairs(config: ClusterConfig, pair: string | undefined): [NodeConfig, NodeConfig][] {
-  if (pair === undefined) return config.pairs.map(([a, b]) => [findNode(config, a), findNode(config, b)])
+  if (pair === undefined) return config.pairs.map(({nodes: [a, b]}) => [findNode(config, a), findNode(config, b)])
   const names = pair.split(',').map((s) => s.trim())
-  const match = config.pairs.find(([a, b]) => names.length === 2 && ((a === names[0] && b === names[1]) || (a === names[1] && b === names[0])))
-  if (match === undefined) throw new RepctlError('PAIR_UNKNOWN', `"${pair}" is not a pair in ${config.source} (pairs: ${config.pairs.map((p) => p.join(',')).join('; ')})`)
+  const match = config.pairs.find(({nodes: [a, b]}) => names.length === 2 && ((a === names[0] && b === names[1]) || (a === names[1] && b === names[0])))
+  if (match === undefined) throw new RepctlError('PAIR_UNKNOWN', `"${pair}" is not a pair in ${config.source} (pairs: ${config.pairs.map((p) => p.nodes.join(',')).join('; ')})`)
   // The order given is the order of preference for the master.
   return [[findNode(config, names[0]!), findNode(config, names[1]!)]]
 }

@@ -6,8 +6,20 @@ import {join, resolve} from 'node:path'
 import {checkDuration, DAY_MS, type DurationRange} from '../server/duration.js'
 import {RepctlError} from '../errors.js'
 import {checkSecurity, type SecurityConfig} from './security.js'
+import {assignRouterIds, checkVip, KEEPALIVED_UNSAFE, parseIpv4, type VipConfig, type VipDraft} from './vip.js'
 
-export type {SecurityConfig}
+export type {SecurityConfig, VipConfig}
+
+/**
+ * How repctl gets root on a node's host for what needs it (keepalived adds
+ * the VIP to an interface and opens raw VRRP sockets; the node itself never
+ * needs root). `root`: the user repctl acts as there (the SSH user, or whoever
+ * runs repctl for a node on this machine) is root, and is used as it is.
+ * `sudo`: that user is not root and runs those commands through `sudo -n`,
+ * so it needs passwordless sudo for them. Applied in one place, the Host
+ * layer; nothing else adds sudo to a command line.
+ */
+export type Privilege = 'root' | 'sudo'
 
 export interface NodeSettings {
   port: number
@@ -22,6 +34,8 @@ export interface NodeSettings {
   snapshots: boolean
   /** The config's snapshotInterval: time between snapshots while running; 0: only at stop. */
   snapshotIntervalMs: number
+  /** How repctl gets root on the node's host when it must (see Privilege). */
+  privilege: Privilege
 }
 
 /** How to reach a node's host over SSH; absent for nodes on this machine. */
@@ -47,10 +61,18 @@ export interface NodeConfig extends NodeSettings {
   security?: SecurityConfig
 }
 
+/** Two nodes that replicate to each other, and the virtual IP that follows them if any. */
+export interface PairConfig {
+  /** The node names, in the order written: the first is preferred as master (and for the VIP) when both start. */
+  nodes: [string, string]
+  /** Absent: clients use the nodes' own addresses. */
+  vip?: VipConfig
+}
+
 export interface ClusterConfig {
   cluster: string
   nodes: NodeConfig[]
-  pairs: [string, string][]
+  pairs: PairConfig[]
   /** Secret files (never the secrets): replication secret, users, TLS. Empty: none of it. */
   security: SecurityConfig
   /** Things to fix that do not stop repctl (a key file others can read). */
@@ -61,7 +83,7 @@ export interface ClusterConfig {
 
 export const BUILT_IN_SOURCE = 'built-in defaults'
 
-export const DEFAULTS: NodeSettings = {port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: '~/.repctl', snapshots: true, snapshotIntervalMs: 60_000}
+export const DEFAULTS: NodeSettings = {port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: '~/.repctl', snapshots: true, snapshotIntervalMs: 60_000, privilege: 'root'}
 
 /** The pair every command uses when there is no config file at all (with DEFAULTS). */
 export const BUILT_IN_CONFIG = {
@@ -98,6 +120,7 @@ const SETTING_RULES: Record<string, SettingRule> = {
     const r = checkDuration(v, SNAPSHOT_INTERVAL)
     return 'problem' in r ? r.problem : {snapshotIntervalMs: r.ms}
   },
+  privilege: kept('privilege', (v) => (v === 'root' || v === 'sudo' ? undefined : 'must be root (repctl acts as root on the host) or sudo (repctl runs what needs root through sudo -n)')),
 }
 
 function intIn(v: unknown, min: number, max: number): string | undefined {
@@ -170,26 +193,9 @@ export function validateConfig(raw: unknown, source: string, baseDir: string): C
       nodes.push({name, host: String(host), ...settings, stateDir, ssh})
     }
   }
-  const pairs: [string, string][] = []
-  const names = new Set(nodes.map((n) => n.name))
-  const rawPairs = raw.pairs ?? (nodes.length === 2 ? [[nodes[0]!.name, nodes[1]!.name]] : undefined)
-  if (!Array.isArray(rawPairs) || rawPairs.length === 0) {
-    problems.add('pairs', 'must list pairs of node names, e.g. [[node1, node2]]')
-  } else {
-    const used = new Map<string, number>()
-    rawPairs.forEach((p: unknown, i) => {
-      const path = `pairs[${i}]`
-      if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'string' || typeof p[1] !== 'string') { problems.add(path, 'must be two node names, e.g. [node1, node2]'); return }
-      const [a, b] = p as [string, string]
-      if (a === b) problems.add(path, `pairs ${a} with itself`)
-      for (const n of [a, b]) {
-        if (!names.has(n)) problems.add(path, `names ${n}, which is not under nodes`)
-        else if (used.has(n)) problems.add(path, `${n} is already in pairs[${used.get(n)}]; a node belongs to one pair`)
-        else used.set(n, i)
-      }
-      pairs.push([a, b])
-    })
-  }
+  const pairs = checkPairs(raw.pairs, nodes, problems)
+  assignRouterIds(typeof cluster === 'string' ? cluster : '', pairs)
+  checkVips(pairs, nodes, problems)
   checkAddresses(nodes, problems)
   const warnings: string[] = []
   const security = checkSecurity(raw.security, baseDir, (path, problem) => problems.add(path, problem), (w) => warnings.push(`${source}: ${w}`))
@@ -200,7 +206,81 @@ export function validateConfig(raw: unknown, source: string, baseDir: string): C
     throw new RepctlError('CONFIG_INVALID', `${source}: ${list}${problems.list.length > 8 ? ` (and ${problems.list.length - 8} more)` : ''}`)
   }
   if (Object.keys(security).length > 0) for (const n of nodes) n.security = security
-  return {cluster: cluster as string, nodes, pairs, security, warnings, source}
+  const done = pairs.map((p): PairConfig => (p.vip === undefined ? {nodes: p.nodes} : {nodes: p.nodes, vip: {...p.vip, routerId: p.vip.routerId!}}))
+  return {cluster: cluster as string, nodes, pairs: done, security, warnings, source}
+}
+
+interface PairDraft { nodes: [string, string]; vip: VipDraft | undefined; path: string }
+
+/** `pairs`: each `[a, b]`, or `{nodes: [a, b], vip: {...}}`; two nodes and no pairs mean those two. */
+function checkPairs(raw: unknown, nodes: NodeConfig[], problems: Problems): PairDraft[] {
+  const pairs: PairDraft[] = []
+  const names = new Set(nodes.map((n) => n.name))
+  const rawPairs = raw ?? (nodes.length === 2 ? [[nodes[0]!.name, nodes[1]!.name]] : undefined)
+  if (!Array.isArray(rawPairs) || rawPairs.length === 0) {
+    problems.add('pairs', 'must list pairs of node names, e.g. [[node1, node2]]')
+    return pairs
+  }
+  const twoNames = (v: unknown): v is [string, string] => Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string'
+  const used = new Map<string, number>()
+  rawPairs.forEach((p: unknown, i) => {
+    const path = `pairs[${i}]`
+    let vip: VipDraft | undefined
+    let pairNodes: [string, string]
+    if (twoNames(p)) {
+      pairNodes = p
+    } else if (isRecord(p)) {
+      for (const key of Object.keys(p)) if (key !== 'nodes' && key !== 'vip') problems.add(`${path}.${key}`, 'unknown key; expected nodes or vip')
+      if (!twoNames(p.nodes)) { problems.add(`${path}.nodes`, 'must be two node names, e.g. [node1, node2]'); return }
+      pairNodes = p.nodes
+      if (p.vip !== undefined) vip = checkVip(p.vip, `${path}.vip`, (at, problem) => problems.add(at, problem))
+    } else {
+      problems.add(path, 'must be two node names, e.g. [node1, node2], or a mapping with nodes and vip'); return
+    }
+    const [a, b] = pairNodes
+    if (a === b) problems.add(path, `pairs ${a} with itself`)
+    for (const n of [a, b]) {
+      if (!names.has(n)) problems.add(path, `names ${n}, which is not under nodes`)
+      else if (used.has(n)) problems.add(path, `${n} is already in pairs[${used.get(n)}]; a node belongs to one pair`)
+      else used.set(n, i)
+    }
+    pairs.push({nodes: [a, b], vip, path})
+  })
+  return pairs
+}
+
+/**
+ * Across pairs: each VIP and router id once; a VIP no host owns; a pair with a
+ * VIP spans two host addresses, given as IPv4 addresses (keepalived's unicast
+ * peers are addresses, not names), with state dirs keepalived can name.
+ */
+function checkVips(pairs: PairDraft[], nodes: NodeConfig[], problems: Problems): void {
+  const byName = new Map(nodes.map((n) => [n.name, n]))
+  const vips = new Map<string, string>()
+  const ids = new Map<number, string>()
+  for (const p of pairs) {
+    if (p.vip === undefined) continue
+    const path = `${p.path}.vip`
+    const owner = nodes.find((n) => n.host === p.vip!.address)
+    if (owner !== undefined) problems.add(`${path}.address`, `${p.vip.address} is the address of node ${owner.name} (nodes.${owner.name}.host); a VIP must be an address no host owns`)
+    const sameVip = vips.get(p.vip.address)
+    if (sameVip !== undefined) problems.add(`${path}.address`, `${p.vip.address} is already the VIP of ${sameVip}; each pair needs its own`)
+    else vips.set(p.vip.address, p.path)
+    if (p.vip.routerId === undefined) {
+      problems.add(`${path}.routerId`, 'no router id is left: a cluster has at most 255 pairs with a vip')
+    } else {
+      const sameId = ids.get(p.vip.routerId)
+      if (sameId !== undefined) problems.add(`${path}.routerId`, `${p.vip.routerId} is already the router id of ${sameId}; pairs on one network need distinct ids`)
+      else ids.set(p.vip.routerId, p.path)
+    }
+    const [a, b] = p.nodes.map((n) => byName.get(n))
+    if (a === undefined || b === undefined) continue
+    for (const n of [a, b]) {
+      if (parseIpv4(n.host) === undefined) problems.add(path, `nodes.${n.name}.host must be an IPv4 address for a pair with a vip, since keepalived's unicast peers are addresses (got ${JSON.stringify(n.host)})`)
+      if (KEEPALIVED_UNSAFE.test(n.stateDir)) problems.add(`nodes.${n.name}.stateDir`, 'must not contain " \\ { }, $ before a letter, or control characters when its pair has a vip (keepalived\'s config cannot carry them)')
+    }
+    if (a.host === b.host) problems.add(path, `${a.name} and ${b.name} are both on ${a.host}; a VIP moves between two hosts, so the pair's nodes need different host addresses`)
+  }
 }
 
 const SSH_KEYS = ['host', 'port', 'user', 'identityFile', 'agent', 'knownHosts', 'hostKey']

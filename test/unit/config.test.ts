@@ -13,7 +13,7 @@ const FILE = '/srv/app/repctl.config.yaml'
 const BASE = '/srv/app'
 
 const node = (name: string, host: string, over: Partial<NodeConfig> = {}): NodeConfig => ({
-  name, host, port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: join(homedir(), '.repctl'), snapshots: true, snapshotIntervalMs: 60_000, ssh: undefined, ...over,
+  name, host, port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: join(homedir(), '.repctl'), snapshots: true, snapshotIntervalMs: 60_000, privilege: 'root', ssh: undefined, ...over,
 })
 
 /** Two nodes on one address with distinct ports: the smallest valid local pair. */
@@ -48,12 +48,12 @@ describe('validateConfig: valid configs', () => {
     {
       name: 'two nodes on two hosts, all defaults, implicit pair',
       raw: {nodes: {a: {host: '127.0.0.2'}, b: {host: '127.0.0.3'}}},
-      expect: {cluster: 'local', nodes: [node('a', '127.0.0.2'), node('b', '127.0.0.3')], pairs: [['a', 'b']]},
+      expect: {cluster: 'local', nodes: [node('a', '127.0.0.2'), node('b', '127.0.0.3')], pairs: [{nodes: ['a', 'b']}]},
     },
     {
       name: 'two nodes on one address with their own ports',
       raw: {cluster: 'cache-1', nodes: LOCAL},
-      expect: {cluster: 'cache-1', nodes: [node('node1', '127.0.0.1'), node('node2', '127.0.0.1', {port: 11311, replicationPort: 11312})], pairs: [['node1', 'node2']]},
+      expect: {cluster: 'cache-1', nodes: [node('node1', '127.0.0.1'), node('node2', '127.0.0.1', {port: 11311, replicationPort: 11312})], pairs: [{nodes: ['node1', 'node2']}]},
     },
     {
       name: 'defaults overridden, then per node',
@@ -65,10 +65,10 @@ describe('validateConfig: valid configs', () => {
       expect: {
         cluster: 'local',
         nodes: [
-          {name: 'node1', host: '127.0.0.1', port: 20000, replicationPort: 20001, memory: 128, maxConnections: 50, queueMax: 100, stateDir: '/var/lib/repctl', snapshots: true, snapshotIntervalMs: 60_000, ssh: undefined},
-          {name: 'node2', host: '127.0.0.1', port: 20100, replicationPort: 20101, memory: 512, maxConnections: 7, queueMax: 9, stateDir: '/opt/repctl', snapshots: false, snapshotIntervalMs: 60_000, ssh: undefined},
+          {name: 'node1', host: '127.0.0.1', port: 20000, replicationPort: 20001, memory: 128, maxConnections: 50, queueMax: 100, stateDir: '/var/lib/repctl', snapshots: true, snapshotIntervalMs: 60_000, privilege: 'root', ssh: undefined},
+          {name: 'node2', host: '127.0.0.1', port: 20100, replicationPort: 20101, memory: 512, maxConnections: 7, queueMax: 9, stateDir: '/opt/repctl', snapshots: false, snapshotIntervalMs: 60_000, privilege: 'root', ssh: undefined},
         ],
-        pairs: [['node2', 'node1']],
+        pairs: [{nodes: ['node2', 'node1']}],
       },
     },
     {
@@ -80,13 +80,13 @@ describe('validateConfig: valid configs', () => {
       expect: {
         cluster: 'local',
         nodes: [node('cache-a.1', 'cache-a.example.com'), node('cache_b', 'cache-b'), node('c', '::1'), node('D9', '127.0.0.9')],
-        pairs: [['cache-a.1', 'cache_b'], ['D9', 'c']],
+        pairs: [{nodes: ['cache-a.1', 'cache_b']}, {nodes: ['D9', 'c']}],
       },
     },
     {
       name: 'ports at both ends of the range, a 63-character name',
       raw: {nodes: {['n'.repeat(63)]: {host: '127.0.0.1', port: 1, replicationPort: 65535}, b: {host: '127.0.0.1', port: 65534, replicationPort: 2}}},
-      expect: {cluster: 'local', nodes: [node('n'.repeat(63), '127.0.0.1', {port: 1, replicationPort: 65535}), node('b', '127.0.0.1', {port: 65534, replicationPort: 2})], pairs: [['n'.repeat(63), 'b']]},
+      expect: {cluster: 'local', nodes: [node('n'.repeat(63), '127.0.0.1', {port: 1, replicationPort: 65535}), node('b', '127.0.0.1', {port: 65534, replicationPort: 2})], pairs: [{nodes: ['n'.repeat(63), 'b']}]},
     },
   ]
   for (const c of cases) {
@@ -123,7 +123,7 @@ describe('validateConfig: valid configs', () => {
 
   it('leaves DEFAULTS untouched', () => {
     validateConfig({defaults: {memory: 999}, nodes: LOCAL}, FILE, BASE)
-    assert.deepEqual(DEFAULTS, {port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: '~/.repctl', snapshots: true, snapshotIntervalMs: 60_000})
+    assert.deepEqual(DEFAULTS, {port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: '~/.repctl', snapshots: true, snapshotIntervalMs: 60_000, privilege: 'root'})
   })
 })
 
@@ -265,7 +265,7 @@ describe('loadConfig with real files', () => {
     const c = await loadConfig(undefined, dir)
     assert.equal(c.cluster, 'from-yaml')
     assert.equal(c.source, join(dir, 'repctl.config.yaml'))
-    assert.deepEqual(c.pairs, [['a', 'b']])
+    assert.deepEqual(c.pairs, [{nodes: ['a', 'b']}])
   })
 
   it('searches up from a subdirectory and resolves a relative stateDir against the file, not the cwd', async () => {
@@ -383,10 +383,10 @@ describe('loadConfig with real files', () => {
     assert.deepEqual(c, {
       cluster: 'local',
       nodes: [
-        {name: 'node1', host: '127.0.0.1', port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: state, snapshots: true, snapshotIntervalMs: 60_000, ssh: undefined},
-        {name: 'node2', host: '127.0.0.1', port: 11311, replicationPort: 11312, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: state, snapshots: true, snapshotIntervalMs: 60_000, ssh: undefined},
+        {name: 'node1', host: '127.0.0.1', port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: state, snapshots: true, snapshotIntervalMs: 60_000, privilege: 'root', ssh: undefined},
+        {name: 'node2', host: '127.0.0.1', port: 11311, replicationPort: 11312, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: state, snapshots: true, snapshotIntervalMs: 60_000, privilege: 'root', ssh: undefined},
       ],
-      pairs: [['node1', 'node2']],
+      pairs: [{nodes: ['node1', 'node2']}],
       security: {},
       warnings: [],
       source: BUILT_IN_SOURCE,
@@ -459,5 +459,123 @@ describe('validateConfig: security', () => {
     for (const [security, message] of cases) {
       assert.throws(() => validateConfig({nodes, security}, 'cfg.yaml', dir), (e: Error) => message.test(e.message), JSON.stringify(security))
     }
+  })
+})
+
+describe('validateConfig: pairs with a vip', () => {
+  /** Four nodes on four IPv4 hosts: two pairs that can each have a VIP. */
+  const HOSTS = {a: {host: '10.0.0.1'}, b: {host: '10.0.0.2'}, c: {host: '10.0.0.3'}, d: {host: '10.0.0.4'}}
+  const withVip = (vip: unknown, extra: Record<string, unknown> = {}): unknown => ({cluster: 'prod', nodes: HOSTS, pairs: [{nodes: ['a', 'b'], vip}, ['c', 'd']], ...extra})
+  const vipOf = (raw: unknown): unknown => validateConfig(raw, FILE, BASE).pairs[0]!.vip
+
+  it('reads the mapping form beside the short form, with the default advert interval and a derived router id', () => {
+    const c = validateConfig(withVip({address: '10.0.0.100/24', interface: 'eth0'}), FILE, BASE)
+    assert.deepEqual(c.pairs, [
+      {nodes: ['a', 'b'], vip: {address: '10.0.0.100', prefixLength: 24, interface: 'eth0', routerId: 163, advertIntervalMs: 400}},
+      {nodes: ['c', 'd']},
+    ])
+  })
+
+  it('a mapping without vip is the same as the short form', () => {
+    assert.deepEqual(validateConfig({nodes: HOSTS, pairs: [{nodes: ['a', 'b']}, ['c', 'd']]}, FILE, BASE).pairs, [{nodes: ['a', 'b']}, {nodes: ['c', 'd']}])
+  })
+
+  const intervals: [unknown, number][] = [[0.5, 500], ['500ms', 500], ['0.5s', 500], ['1s', 1000], [1, 1000], ['2', 2000], [0.07, 70], ['10ms', 10], ['40.95s', 40_950], [0.4, 400]]
+  for (const [given, ms] of intervals) {
+    it(`advertInterval ${JSON.stringify(given)} is ${ms} ms`, () => {
+      assert.deepEqual(vipOf(withVip({address: '10.0.0.100/24', interface: 'eth0', advertInterval: given})), {address: '10.0.0.100', prefixLength: 24, interface: 'eth0', routerId: 163, advertIntervalMs: ms})
+    })
+  }
+
+  it('takes routerId as written, and /31, /32 and interface names with . _ -', () => {
+    const cases: [Record<string, unknown>, Record<string, unknown>][] = [
+      [{address: '10.0.0.100/24', interface: 'eth0', routerId: 1}, {routerId: 1}],
+      [{address: '10.0.0.100/24', interface: 'eth0', routerId: 255}, {routerId: 255}],
+      [{address: '192.168.7.0/31', interface: 'eth0.100'}, {address: '192.168.7.0', prefixLength: 31, interface: 'eth0.100'}],
+      [{address: '192.168.7.255/32', interface: 'br-1a2b3c4d5e6f'}, {address: '192.168.7.255', prefixLength: 32, interface: 'br-1a2b3c4d5e6f'}],
+      [{address: '10.0.0.100/8', interface: 'enp3s0f1'}, {prefixLength: 8}],
+    ]
+    for (const [raw, expect] of cases) {
+      const vip = vipOf(withVip(raw)) as Record<string, unknown>
+      for (const [k, v] of Object.entries(expect)) assert.equal(vip[k], v, `${JSON.stringify(raw)}: ${k}`)
+    }
+  })
+
+  it('derives router ids from the cluster and node names: distinct within the cluster, unchanged by node order or other pairs, and different in another cluster', () => {
+    const two = (cluster: string, first: [string, string], secondVip: Record<string, unknown> = {}): (number | undefined)[] =>
+      validateConfig({cluster, nodes: HOSTS, pairs: [{nodes: first, vip: {address: '10.0.0.100/24', interface: 'eth0'}}, {nodes: ['c', 'd'], vip: {address: '10.0.0.101/24', interface: 'eth0', ...secondVip}}]}, FILE, BASE).pairs.map((p) => p.vip?.routerId)
+    // Pinned: changing the derivation would renumber every running pair at the next upgrade.
+    assert.deepEqual(two('prod', ['a', 'b']), [163, 242])
+    assert.deepEqual(two('prod', ['b', 'a']), [163, 242], 'the order of preference does not change the id')
+    assert.deepEqual(two('staging', ['a', 'b']), [232, 123], 'another cluster, other ids')
+    assert.deepEqual(two('prod', ['a', 'b'], {routerId: 163}), [164, 163], 'a configured id is never taken by a derived one')
+    const alone = validateConfig({cluster: 'prod', nodes: HOSTS, pairs: [{nodes: ['a', 'b'], vip: {address: '10.0.0.100/24', interface: 'eth0'}}, ['c', 'd']]}, FILE, BASE)
+    assert.equal(alone.pairs[0]!.vip!.routerId, 163, 'adding a pair without a vip changes nothing')
+  })
+
+  it('privilege: root by default, sudo in defaults or per node', () => {
+    const c = validateConfig({defaults: {privilege: 'sudo'}, nodes: {a: {host: '10.0.0.1'}, b: {host: '10.0.0.2', privilege: 'root'}}}, FILE, BASE)
+    assert.deepEqual(c.nodes.map((n) => n.privilege), ['sudo', 'root'])
+    assert.deepEqual(validateConfig({nodes: HOSTS, pairs: [['a', 'b']]}, FILE, BASE).nodes.map((n) => n.privilege), ['root', 'root', 'root', 'root'])
+  })
+
+  const v = (over: Record<string, unknown>): unknown => withVip({address: '10.0.0.100/24', interface: 'eth0', ...over})
+  const twoVips = (first: Record<string, unknown>, second: Record<string, unknown>): unknown => ({nodes: HOSTS, pairs: [
+    {nodes: ['a', 'b'], vip: {interface: 'eth0', ...first}}, {nodes: ['c', 'd'], vip: {interface: 'eth0', ...second}},
+  ]})
+  const cases: {name: string; raw: unknown; says: string}[] = [
+    {name: 'vip is a string', raw: withVip('10.0.0.100/24'), says: 'pairs[0].vip: must be a mapping with address and interface, e.g. {address: 10.0.0.100/24, interface: eth0}'},
+    {name: 'address missing', raw: withVip({interface: 'eth0'}), says: 'pairs[0].vip.address: is required: the virtual IPv4 address with its prefix length, e.g. 10.0.0.100/24'},
+    {name: 'address without a prefix length', raw: v({address: '10.0.0.100'}), says: 'pairs[0].vip.address: must be an IPv4 address with its prefix length (CIDR), e.g. 10.0.0.100/24 (got "10.0.0.100")'},
+    {name: 'address with an octet over 255', raw: v({address: '10.0.0.256/24'}), says: 'pairs[0].vip.address: must be an IPv4 address with its prefix length (CIDR)'},
+    {name: 'address with a leading zero', raw: v({address: '10.0.0.010/24'}), says: 'pairs[0].vip.address: must be an IPv4 address with its prefix length (CIDR)'},
+    {name: 'prefix length 0', raw: v({address: '10.0.0.100/0'}), says: 'pairs[0].vip.address: must be an IPv4 address with its prefix length (CIDR)'},
+    {name: 'prefix length 33', raw: v({address: '10.0.0.100/33'}), says: 'pairs[0].vip.address: must be an IPv4 address with its prefix length (CIDR)'},
+    {name: 'address a host name', raw: v({address: 'cache.example.com/24'}), says: 'pairs[0].vip.address: must be an IPv4 address with its prefix length (CIDR)'},
+    {name: 'address a number', raw: v({address: 42}), says: 'pairs[0].vip.address: must be an IPv4 address with its prefix length (CIDR), e.g. 10.0.0.100/24 (got 42)'},
+    {name: 'IPv6', raw: v({address: 'fd00::100/64'}), says: 'pairs[0].vip.address: IPv6 VIPs are not supported yet; use an IPv4 address with its prefix length, e.g. 10.0.0.100/24 (got "fd00::100/64")'},
+    {name: 'the network address', raw: v({address: '10.0.0.0/24'}), says: 'pairs[0].vip.address: 10.0.0.0 is the network address of 10.0.0.0/24; choose a host address inside it'},
+    {name: 'the broadcast address', raw: v({address: '10.0.0.255/24'}), says: 'pairs[0].vip.address: 10.0.0.255 is the broadcast address of 10.0.0.255/24'},
+    {name: 'the broadcast address of a /30', raw: v({address: '10.0.0.103/30'}), says: 'pairs[0].vip.address: 10.0.0.103 is the broadcast address of 10.0.0.103/30'},
+    {name: 'loopback', raw: v({address: '127.0.0.100/8'}), says: 'pairs[0].vip.address: 127.0.0.100 is a loopback address; a VIP must be reachable on the network'},
+    {name: 'multicast', raw: v({address: '224.0.0.18/24'}), says: 'pairs[0].vip.address: 224.0.0.18 is a multicast address'},
+    {name: 'reserved', raw: v({address: '250.0.0.1/8'}), says: 'pairs[0].vip.address: 250.0.0.1 is a reserved (or the broadcast) address'},
+    {name: 'in 0.0.0.0/8', raw: v({address: '0.0.0.5/8'}), says: 'pairs[0].vip.address: 0.0.0.5 is in 0.0.0.0/8'},
+    {name: 'a node\'s host address', raw: v({address: '10.0.0.3/24'}), says: 'pairs[0].vip.address: 10.0.0.3 is the address of node c (nodes.c.host); a VIP must be an address no host owns'},
+    {name: 'the same VIP on two pairs', raw: twoVips({address: '10.0.0.100/24'}, {address: '10.0.0.100/16'}), says: 'pairs[1].vip.address: 10.0.0.100 is already the VIP of pairs[0]; each pair needs its own'},
+    {name: 'the same router id on two pairs', raw: twoVips({address: '10.0.0.100/24', routerId: 7}, {address: '10.0.0.101/24', routerId: 7}), says: 'pairs[1].vip.routerId: 7 is already the router id of pairs[0]; pairs on one network need distinct ids'},
+    {name: 'interface missing', raw: withVip({address: '10.0.0.100/24'}), says: 'pairs[0].vip.interface: is required: the network interface that carries the VIP on both hosts, e.g. eth0'},
+    ...['eth 0', 'eth0:1', 'a/b', '.', '..', '-eth0', 'abcdefghijklmnop', '', 'eth"0', 'eth0}', 5].map((iface) => ({
+      name: `interface ${JSON.stringify(iface)}`, raw: v({interface: iface}), says: `pairs[0].vip.interface: must be a network interface name (1 to 15 letters, digits, _ . -, not starting with . or -), e.g. eth0 (got ${JSON.stringify(iface)})`,
+    })),
+    ...[0, 256, 1.5, '51', -1].map((id) => ({name: `routerId ${JSON.stringify(id)}`, raw: v({routerId: id}), says: `pairs[0].vip.routerId: must be a whole number from 1 to 255 (got ${JSON.stringify(id)})`})),
+    ...[0, '5ms', '15ms', 0.005, '41s', 41, 'fast', '1m', '-1', -0.5, '1.5 s', '1e3', true].map((d) => ({
+      name: `advertInterval ${JSON.stringify(d)}`, raw: v({advertInterval: d}), says: `pairs[0].vip.advertInterval: must be a duration from 10ms to 40.95s in steps of 10ms (VRRPv3 counts centiseconds), e.g. 400ms, 0.5s or 1 (seconds) (got ${JSON.stringify(d)})`,
+    })),
+    {name: 'priority is repctl\'s', raw: v({priority: 200}), says: 'pairs[0].vip.priority: unknown key; repctl sets the VRRP priorities'},
+    {name: 'an unknown vip key', raw: v({adress: '10.0.0.100/24'}), says: 'pairs[0].vip.adress: unknown key; expected one of address, interface, routerId, advertInterval'},
+    {name: 'an unknown pair key', raw: {nodes: HOSTS, pairs: [{nodes: ['a', 'b'], vips: {}}, ['c', 'd']]}, says: 'pairs[0].vips: unknown key; expected nodes or vip'},
+    {name: 'the mapping form without nodes', raw: {nodes: HOSTS, pairs: [{vip: {address: '10.0.0.100/24', interface: 'eth0'}}, ['c', 'd']]}, says: 'pairs[0].nodes: must be two node names, e.g. [node1, node2]'},
+    {name: 'a pair that is a number', raw: {nodes: HOSTS, pairs: [7]}, says: 'pairs[0]: must be two node names, e.g. [node1, node2], or a mapping with nodes and vip'},
+    {name: 'a node host given by name', raw: {nodes: {...HOSTS, a: {host: 'cache-a.example.com'}}, pairs: [{nodes: ['a', 'b'], vip: {address: '10.0.0.100/24', interface: 'eth0'}}, ['c', 'd']]},
+      says: 'pairs[0].vip: nodes.a.host must be an IPv4 address for a pair with a vip, since keepalived\'s unicast peers are addresses (got "cache-a.example.com")'},
+    {name: 'both nodes on one host', raw: {nodes: {a: {host: '10.0.0.1'}, b: {host: '10.0.0.1', port: 11311, replicationPort: 11312}}, pairs: [{nodes: ['a', 'b'], vip: {address: '10.0.0.100/24', interface: 'eth0'}}]},
+      says: 'pairs[0].vip: a and b are both on 10.0.0.1; a VIP moves between two hosts, so the pair\'s nodes need different host addresses'},
+    ...['/srv/"x"', '/srv/a\\b', '/srv/$HOME', '/srv/${_PWD}', '/srv/{a}', '/srv/a\tb'].map((dir) => ({
+      name: `stateDir ${JSON.stringify(dir)} with a vip`, raw: withVip({address: '10.0.0.100/24', interface: 'eth0'}, {defaults: {stateDir: dir}}),
+      says: 'nodes.a.stateDir: must not contain " \\ { }, $ before a letter, or control characters when its pair has a vip',
+    })),
+    {name: 'privilege neither root nor sudo', raw: {defaults: {privilege: 'doas'}, nodes: HOSTS, pairs: [['a', 'b'], ['c', 'd']]}, says: 'defaults.privilege: must be root (repctl acts as root on the host) or sudo (repctl runs what needs root through sudo -n) (got "doas")'},
+  ]
+  for (const c of cases) {
+    it(`refuses ${c.name}`, () => {
+      const e = rejects(c.raw)
+      assert.ok(e.message.includes(c.says), `"${e.message}"\nshould include\n"${c.says}"`)
+    })
+  }
+
+  it('accepts those state dirs for a pair without a vip, and $0-style dollars with one', () => {
+    assert.equal(validateConfig({defaults: {stateDir: '/srv/"x"'}, nodes: HOSTS, pairs: [['a', 'b'], ['c', 'd']]}, FILE, BASE).nodes[0]!.stateDir, '/srv/"x"')
+    assert.equal(validateConfig(withVip({address: '10.0.0.100/24', interface: 'eth0'}, {defaults: {stateDir: '/srv/cost$1 #2'}}), FILE, BASE).nodes[0]!.stateDir, '/srv/cost$1 #2')
   })
 })

@@ -82,7 +82,7 @@ describe('serverArgs: the repcached command line', () => {
   })
 
   it('always names the peer, so a plain restart of either node rejoins as slave', () => {
-    for (const [a, b] of CONFIG.pairs) {
+    for (const {nodes: [a, b]} of CONFIG.pairs) {
       for (const [node, peer] of [[a, b], [b, a]] as const) {
         const args = serverArgs(findNode(CONFIG, node), findNode(CONFIG, peer), 'generated')
         assert.equal(args[args.indexOf('-x') + 1], findNode(CONFIG, peer).host)
@@ -111,7 +111,7 @@ describe('findNode and pairOf', () => {
   })
 
   it('a node in no pair is PAIR_UNKNOWN', () => {
-    const lonely: ClusterConfig = {...CONFIG, pairs: [['node1', 'node2']]}
+    const lonely: ClusterConfig = {...CONFIG, pairs: [{nodes: ['node1', 'node2']}]}
     throws(() => pairOf(lonely, 'cache-a'), 'PAIR_UNKNOWN', `node "cache-a" is in no pair in ${SOURCE}`)
   })
 })

@@ -48,7 +48,7 @@ function actionNode(act: RepairAction): string | null {
 }
 
 export async function superviseRound(config: ClusterConfig, pool: HostPool, state: SupervisorState, policy: SupervisePolicy, emit: (e: SuperviseEvent) => void): Promise<void> {
-  for (const [an, bn] of config.pairs) {
+  for (const {nodes: [an, bn]} of config.pairs) {
     const pair = `${an},${bn}`
     const [a, b] = [findNode(config, an), findNode(config, bn)]
     const [oa, ob] = await Promise.all([observeNode(pool.for(a), a), observeNode(pool.for(b), b)])
