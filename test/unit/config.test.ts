@@ -550,7 +550,7 @@ describe('validateConfig: pairs with a vip', () => {
     })),
     ...[0, 256, 1.5, '51', -1].map((id) => ({name: `routerId ${JSON.stringify(id)}`, raw: v({routerId: id}), says: `pairs[0].vip.routerId: must be a whole number from 1 to 255 (got ${JSON.stringify(id)})`})),
     ...[0, '5ms', '15ms', 0.005, '41s', 41, 'fast', '1m', '-1', -0.5, '1.5 s', '1e3', true].map((d) => ({
-      name: `advertInterval ${JSON.stringify(d)}`, raw: v({advertInterval: d}), says: `pairs[0].vip.advertInterval: must be a duration from 10ms to 40.95s in steps of 10ms (VRRPv3 counts centiseconds), e.g. 400ms, 0.5s or 1 (seconds) (got ${JSON.stringify(d)})`,
+      name: `advertInterval ${JSON.stringify(d)}`, raw: v({advertInterval: d}), says: `pairs[0].vip.advertInterval: must be a duration from 10ms to 40.95s in steps of 10ms (VRRPv3 counts centiseconds), like 250ms, 1s, 1.5s, 2m or 1h (a bare number is seconds) (got ${JSON.stringify(d)})`,
     })),
     {name: 'priority is repctl\'s', raw: v({priority: 200}), says: 'pairs[0].vip.priority: unknown key; repctl sets the VRRP priorities'},
     {name: 'an unknown vip key', raw: v({adress: '10.0.0.100/24'}), says: 'pairs[0].vip.adress: unknown key; expected one of address, interface, routerId, advertInterval'},
