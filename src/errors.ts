@@ -13,6 +13,8 @@ export const ERROR_CATALOGUE = {
   BUNDLE_MISSING: {exit: 1, hint: 'run `npm run build` in the repctl package'},
   NODE_START_FAILED: {exit: 1, hint: 'read the node\'s log with `repctl logs NODE`'},
   NODE_STOP_FAILED: {exit: 1, hint: 'check the process by hand; its pid is in the node\'s pid file'},
+  DAEMON_START_FAILED: {exit: 1, hint: 'read the daemon\'s log (its last line is in the message) and fix what it says'},
+  DAEMON_STOP_FAILED: {exit: 1, hint: 'check the process by hand; its pid is in the message'},
   NODE_DOWN: {exit: 1, hint: 'start it with `repctl start` or `repctl rejoin NODE`'},
   NO_LIVE_MASTER: {exit: 1, hint: 'no node of the pair serves as master; start the pair with `repctl start`'},
   SPLIT_BRAIN: {exit: 1, hint: 'choose the node whose data to keep: `repctl promote NODE --yes`'},
