@@ -28,6 +28,7 @@ export const ERROR_CATALOGUE = {
   HOST_KEY_CHANGED: {exit: 1, hint: 'the host\'s identity changed: verify it out of band, then fix known_hosts or ssh.hostKey; repctl never accepts a changed key'},
   SUPERVISOR_RUNNING: {exit: 1, hint: 'one supervisor per cluster: stop the running one first (its pid is in the message), or leave it to do the job'},
   SECRET_CONFLICT: {exit: 1, hint: 'the nodes of the pair cannot agree on a replication secret: do what the message says, then run the command again'},
+  PRIVILEGE_NEEDED: {exit: 1, hint: 'log in to the host as root, or configure privilege escalation (sudo without a password) for it'},
   SSH_TIMEOUT: {exit: 1, hint: 'the host did not answer in time; check the network and the host\'s load'},
 } as const satisfies Record<string, {exit: number; hint: string}>
 

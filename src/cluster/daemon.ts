@@ -12,6 +12,7 @@ import {createHash} from 'node:crypto'
 import {readFile} from 'node:fs/promises'
 import {RepctlError, type ErrorCode} from '../errors.js'
 import type {Host} from '../hosts/host.js'
+import {requireRoot} from '../hosts/privilege.js'
 
 export type ProcessState = 'running' | 'stopped' | 'unknown'
 export type StopOutcome = 'stopped' | 'killed' | 'not_running'
@@ -26,6 +27,8 @@ export interface DaemonSpec {
   marker: string
   /** Between SIGTERM and SIGKILL. */
   stopTimeoutMs: number
+  /** Start and signal it as root (the host's login, or its privilege escalation: Host.run asRoot). */
+  asRoot?: boolean
   /** Catalogue codes of start and stop failures; default DAEMON_START_FAILED, DAEMON_STOP_FAILED. */
   errors?: {start: ErrorCode; stop: ErrorCode}
 }
@@ -102,7 +105,8 @@ export async function startDaemon(host: Host, spec: DaemonStart): Promise<number
     const log = await lastLogLine(host, spec.logFile)
     return new RepctlError(code, `${spec.name} on ${host.label} ${why}${log === undefined ? '' : `: ${log}`}`)
   }
-  const r = await host.runDaemon(spec.file, spec.args, {cwd: spec.cwd, logFile: spec.logFile, timeoutMs: spec.startTimeoutMs})
+  if (spec.asRoot === true) requireRoot(host, spec.name)
+  const r = await host.runDaemon(spec.file, spec.args, {cwd: spec.cwd, logFile: spec.logFile, timeoutMs: spec.startTimeoutMs, asRoot: spec.asRoot})
   if (r.exitCode !== 0) throw await failed(r.exitCode === 124 ? `did not come up within ${seconds(spec.startTimeoutMs)}` : `exited with code ${r.exitCode}`)
   const bound = spec.pidFileTimeoutMs ?? PID_FILE_TIMEOUT_MS
   const end = Date.now() + bound
@@ -125,9 +129,10 @@ export async function stopDaemon(host: Host, spec: DaemonSpec): Promise<StopOutc
   const {pid, process: state} = await daemonProcess(host, spec)
   if (state === 'unknown') return surfaceHostError(host, spec)
   if (pid === null) return 'not_running'
-  await host.signal(pid, 'SIGTERM')
+  const asRoot = {asRoot: spec.asRoot}
+  await host.signal(pid, 'SIGTERM', asRoot)
   if (await waitGone(host, pid, spec.stopTimeoutMs)) return 'stopped'
-  await host.signal(pid, 'SIGKILL')
+  await host.signal(pid, 'SIGKILL', asRoot)
   if (await waitGone(host, pid, KILL_TIMEOUT_MS)) return 'killed'
   throw new RepctlError(spec.errors?.stop ?? 'DAEMON_STOP_FAILED', `${spec.name} (pid ${pid}) on ${host.label} survived SIGKILL`)
 }

@@ -23,7 +23,8 @@ import {homedir} from 'node:os'
 import {join, posix} from 'node:path'
 import {StringDecoder} from 'node:string_decoder'
 import {ERROR_CATALOGUE, RepctlError} from '../errors.js'
-import type {Host, ProcessInfo, RunResult} from './host.js'
+import type {DaemonOptions, Escalation, Host, ProcessInfo, RunOptions, RunResult} from './host.js'
+import {checkSudo, rootArgv} from './privilege.js'
 import {shellCommand, shellQuote} from './shell-quote.js'
 import {SshChannels, type ExecResult} from './ssh-channel.js'
 import {SshSession} from './ssh-session.js'
@@ -56,6 +57,8 @@ export interface SshHostOptions {
   nodePath?: string
   /** Called once when acceptNewHostKey recorded a host key. */
   onNewHostKey?: (info: {fingerprint: string; keyType: string; file: string}) => void
+  /** How to run a command as root when `user` is not root; default 'none'. */
+  escalation?: Escalation
 }
 
 /** SFTP status codes (draft-ietf-secsh-filexfer-02). */
@@ -83,6 +86,9 @@ export class SshHost implements Host {
   readonly address: string
   readonly port: number
   readonly user: string
+  /** The user named root: a uid-0 login under another name is not recognised (configure escalation there). */
+  readonly privileged: boolean
+  readonly escalation: Escalation
 
   private readonly commandTimeoutMs: number
   private readonly session: SshSession
@@ -97,6 +103,8 @@ export class SshHost implements Host {
     this.address = opts.host
     this.port = opts.port ?? 22
     this.user = opts.user
+    this.privileged = opts.user === 'root'
+    this.escalation = opts.escalation ?? 'none'
     this.label = opts.label ?? `${opts.user}@${opts.host}${this.port === 22 ? '' : `:${this.port}`}`
     this.commandTimeoutMs = opts.commandTimeoutMs ?? 30_000
     this.session = new SshSession({
@@ -147,10 +155,18 @@ export class SshHost implements Host {
 
   // ---------------------------------------------------------------- Host
 
-  async run(file: string, args: string[], opts: {timeoutMs?: number} = {}): Promise<RunResult> {
+  /** [program, ...args], as root when asked (privilege.ts). */
+  private async argv(file: string, args: string[], asRoot: boolean | undefined): Promise<string[]> {
     const argv = [await this.program(file), ...args]
+    return asRoot === true ? rootArgv(this, argv) : argv
+  }
+
+  async run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+    const argv = await this.argv(file, args, opts.asRoot)
     const r = await this.channels.exec(`echo $$ && exec ${shellCommand(argv)}`, {timeoutMs: opts.timeoutMs ?? this.commandTimeoutMs, pidLine: true})
-    return {exitCode: r.exitCode, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8')}
+    const result = {exitCode: r.exitCode, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8')}
+    checkSudo(this, argv, file, result.stderr)
+    return result
   }
 
   /**
@@ -161,8 +177,8 @@ export class SshHost implements Host {
    * and the daemon outlives the SSH session (it must leave the session itself,
    * setsid, as repcached's -d does; without a pty sshd sends no SIGHUP).
    */
-  async runDaemon(file: string, args: string[], opts: {cwd: string; logFile: string; timeoutMs: number}): Promise<RunResult> {
-    const argv = [await this.program(file), ...args]
+  async runDaemon(file: string, args: string[], opts: DaemonOptions): Promise<RunResult> {
+    const argv = await this.argv(file, args, opts.asRoot)
     const log = shellQuote(opts.logFile)
     const line = `cd ${shellQuote(opts.cwd)} && (umask 077 && : >> ${log}) && echo $$ && exec ${shellCommand(argv)} >> ${log} 2>&1 < /dev/null`
     const r = await this.channels.exec(line, {timeoutMs: opts.timeoutMs, pidLine: true})
@@ -265,9 +281,12 @@ export class SshHost implements Host {
     return {alive: true, commandLine: raw.split('\0').filter((x) => x !== '').join(' ')}
   }
 
-  async signal(pid: number, signal: NodeJS.Signals): Promise<boolean> {
+  async signal(pid: number, signal: NodeJS.Signals, opts: {asRoot?: boolean} = {}): Promise<boolean> {
     if (!/^SIG[A-Z0-9+-]+$/.test(signal)) throw new Error(`not a signal name: ${signal}`)
-    const r = await this.channels.script(`kill -s ${shellQuote(signal.slice(3))} ${shellQuote(String(checkPid(pid)))}`, `sending ${signal} to process ${pid}`)
+    const kill = ['kill', '-s', signal.slice(3), String(checkPid(pid))]
+    const argv = opts.asRoot === true && !this.privileged ? rootArgv(this, kill) : kill
+    const r = await this.channels.script(shellCommand(argv), `sending ${signal} to process ${pid}`)
+    checkSudo(this, argv, 'kill', r.stderr.toString('utf8'))
     return r.exitCode === 0
   }
 
