@@ -13,6 +13,8 @@ export const ERROR_CATALOGUE = {
   BUNDLE_MISSING: {exit: 1, hint: 'run `npm run build` in the repctl package'},
   NODE_START_FAILED: {exit: 1, hint: 'read the node\'s log with `repctl logs NODE`'},
   NODE_STOP_FAILED: {exit: 1, hint: 'check the process by hand; its pid is in the node\'s pid file'},
+  DAEMON_START_FAILED: {exit: 1, hint: 'read the daemon\'s log (its last line is in the message) and fix what it says'},
+  DAEMON_STOP_FAILED: {exit: 1, hint: 'check the process by hand; its pid is in the message'},
   NODE_DOWN: {exit: 1, hint: 'start it with `repctl start` or `repctl rejoin NODE`'},
   NO_LIVE_MASTER: {exit: 1, hint: 'no node of the pair serves as master; start the pair with `repctl start`'},
   SPLIT_BRAIN: {exit: 1, hint: 'choose the node whose data to keep: `repctl promote NODE --yes`'},
@@ -26,6 +28,7 @@ export const ERROR_CATALOGUE = {
   HOST_KEY_CHANGED: {exit: 1, hint: 'the host\'s identity changed: verify it out of band, then fix known_hosts or ssh.hostKey; repctl never accepts a changed key'},
   SUPERVISOR_RUNNING: {exit: 1, hint: 'one supervisor per cluster: stop the running one first (its pid is in the message), or leave it to do the job'},
   SECRET_CONFLICT: {exit: 1, hint: 'the nodes of the pair cannot agree on a replication secret: do what the message says, then run the command again'},
+  PRIVILEGE_NEEDED: {exit: 1, hint: 'log in to the host as root, or configure privilege escalation (sudo without a password) for it'},
   SSH_TIMEOUT: {exit: 1, hint: 'the host did not answer in time; check the network and the host\'s load'},
 } as const satisfies Record<string, {exit: number; hint: string}>
 

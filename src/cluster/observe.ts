@@ -3,12 +3,12 @@
 
 import {fetchStats} from '../client/stats.js'
 import type {NodeConfig} from '../config/schema.js'
-import {RepctlError} from '../errors.js'
 import type {Host} from '../hosts/host.js'
+import {daemonProcess, surfaceHostError as surfaceDaemonHostError, type DaemonProcess, type ProcessState} from './daemon.js'
 import {readSnapshot, type NodeSnapshot} from './snapshots.js'
-import {nodePaths} from './topology.js'
+import {nodeDaemon} from './topology.js'
 
-export type ProcessState = 'running' | 'stopped' | 'unknown'
+export type {ProcessState} from './daemon.js'
 export type Role = 'master' | 'slave' | 'none'
 export type LinkState = 'paired' | 'listening' | 'connecting' | 'copying' | 'disconnected'
 
@@ -52,39 +52,13 @@ function num(v: string | undefined): number | null {
 }
 
 /** The pid of a running server of this node, or why there is none. */
-export async function nodeProcess(host: Host, node: NodeConfig): Promise<{pid: number | null; process: ProcessState; commandLine?: string}> {
-  const paths = nodePaths(node)
-  let text: string | undefined
-  try {
-    text = await host.readFile(paths.pidFile)
-  } catch {
-    return {pid: null, process: 'unknown'}
-  }
-  const pid = text === undefined ? NaN : Number(text.trim())
-  if (!Number.isInteger(pid) || pid <= 0) return {pid: null, process: 'stopped'}
-  try {
-    const info = await host.processInfo(pid)
-    // A pid file outlives a crash, and pids are reused: the process must be this node's server.
-    const ours = info.alive && (info.commandLine === undefined || info.commandLine.includes(paths.bundle))
-    return ours ? {pid, process: 'running', commandLine: info.commandLine} : {pid: null, process: 'stopped'}
-  } catch {
-    return {pid, process: 'unknown'}
-  }
+export function nodeProcess(host: Host, node: NodeConfig): Promise<DaemonProcess> {
+  return daemonProcess(host, nodeDaemon(node))
 }
 
-/**
- * For an operation about to act on a node whose host could not be observed:
- * throw the host's own error (unreachable, host key, auth...), which names the
- * host and what to do, rather than a vague "cannot tell".
- */
-export async function surfaceHostError(host: Host, node: NodeConfig): Promise<never> {
-  try {
-    await host.readFile(nodePaths(node).pidFile)
-  } catch (e) {
-    if (e instanceof RepctlError) throw e
-    throw new RepctlError('HOST_ERROR', `cannot read the state of node ${node.name} on ${host.label}: ${(e as Error).message}`)
-  }
-  throw new RepctlError('HOST_ERROR', `cannot tell whether node ${node.name} runs on ${host.label}`)
+/** The host's own error for a node about to be acted on whose host could not be observed. */
+export function surfaceHostError(host: Host, node: NodeConfig): Promise<never> {
+  return surfaceDaemonHostError(host, nodeDaemon(node))
 }
 
 /** Observe the nodes an operation needs; a host that cannot be observed stops it with that host's error. */

@@ -5,6 +5,7 @@ import {join} from 'node:path'
 import type {ClusterConfig, NodeConfig} from '../config/schema.js'
 import {formatDuration} from '../server/duration.js'
 import {RepctlError} from '../errors.js'
+import type {DaemonSpec} from './daemon.js'
 import type {SecretUse} from './replication-secret.js'
 
 export interface NodePaths { dir: string; bundle: string; pidFile: string; logFile: string; snapshot: string; secrets: string }
@@ -12,6 +13,15 @@ export interface NodePaths { dir: string; bundle: string; pidFile: string; logFi
 export function nodePaths(node: NodeConfig): NodePaths {
   const dir = join(node.stateDir, node.name)
   return {dir, bundle: join(dir, 'repcached.mjs'), pidFile: join(dir, 'repcached.pid'), logFile: join(dir, 'repcached.log'), snapshot: join(dir, 'snapshot.rcs'), secrets: join(dir, 'secrets')}
+}
+
+/** SIGTERM lets the server drain replication (5 s by default) and write its snapshot (about 1 s per million items) before we insist. */
+export const NODE_STOP_TIMEOUT_MS = 60_000
+
+/** The node's server as a managed daemon: its process is the one running its bundle. */
+export function nodeDaemon(node: NodeConfig, stopTimeoutMs = NODE_STOP_TIMEOUT_MS): DaemonSpec {
+  const paths = nodePaths(node)
+  return {name: `node ${node.name}`, pidFile: paths.pidFile, marker: paths.bundle, stopTimeoutMs, errors: {start: 'NODE_START_FAILED', stop: 'NODE_STOP_FAILED'}}
 }
 
 /** Where repctl keeps the replication secret it generated for the node's pair (a name no configured file uses). */

@@ -5,27 +5,46 @@ import {createServer} from 'node:net'
 import {homedir} from 'node:os'
 import {dirname} from 'node:path'
 import {execa} from 'execa'
-import type {Host, ProcessInfo, RunResult} from './host.js'
+import type {DaemonOptions, Escalation, Host, ProcessInfo, RunOptions, RunResult} from './host.js'
+import {checkSudo, rootArgv} from './privilege.js'
+
+export interface LocalHostOptions {
+  /** How to run a command as root when repctl does not run as root; default 'none'. */
+  escalation?: Escalation
+}
 
 /** This machine: processes through execa, files through fs. */
 export class LocalHost implements Host {
   readonly transport = 'local' as const
   readonly nodePath = process.execPath
+  readonly privileged = process.getuid?.() === 0
+  readonly escalation: Escalation
 
-  constructor(readonly address = '127.0.0.1') {}
+  constructor(readonly address = '127.0.0.1', opts: LocalHostOptions = {}) {
+    this.escalation = opts.escalation ?? 'none'
+  }
 
   get label(): string { return `${this.address} (local)` }
 
-  async run(file: string, args: string[], opts: {timeoutMs?: number} = {}): Promise<RunResult> {
-    const r = await execa(file, args, {reject: false, timeout: opts.timeoutMs, stdin: 'ignore'})
-    return {exitCode: r.exitCode ?? (r.timedOut ? 124 : 1), stdout: String(r.stdout), stderr: String(r.stderr)}
+  /** [file, ...args], as root when asked (privilege.ts). */
+  private argv(file: string, args: string[], asRoot: boolean | undefined): string[] {
+    return asRoot === true ? rootArgv(this, [file, ...args]) : [file, ...args]
   }
 
-  async runDaemon(file: string, args: string[], opts: {cwd: string; logFile: string; timeoutMs: number}): Promise<RunResult> {
+  async run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+    const [cmd, ...rest] = this.argv(file, args, opts.asRoot)
+    const r = await execa(cmd!, rest, {reject: false, timeout: opts.timeoutMs, stdin: 'ignore'})
+    const result = {exitCode: r.exitCode ?? (r.timedOut ? 124 : 1), stdout: String(r.stdout), stderr: String(r.stderr)}
+    checkSudo(this, [cmd!], file, result.stderr)
+    return result
+  }
+
+  async runDaemon(file: string, args: string[], opts: DaemonOptions): Promise<RunResult> {
+    const [cmd, ...rest] = this.argv(file, args, opts.asRoot)
     const fd = openSync(opts.logFile, 'a', 0o600)
     try {
       // The daemon inherits the log file as its stdout/stderr and outlives us.
-      const r = await execa(file, args, {cwd: opts.cwd, reject: false, timeout: opts.timeoutMs, stdin: 'ignore', stdout: fd as 1, stderr: fd as 2, cleanup: false})
+      const r = await execa(cmd!, rest, {cwd: opts.cwd, reject: false, timeout: opts.timeoutMs, stdin: 'ignore', stdout: fd as 1, stderr: fd as 2, cleanup: false})
       return {exitCode: r.exitCode ?? (r.timedOut ? 124 : 1), stdout: '', stderr: ''}
     } finally {
       closeSync(fd)
@@ -75,7 +94,11 @@ export class LocalHost implements Host {
     }
   }
 
-  async signal(pid: number, signal: NodeJS.Signals): Promise<boolean> {
+  async signal(pid: number, signal: NodeJS.Signals, opts: {asRoot?: boolean} = {}): Promise<boolean> {
+    if (opts.asRoot === true && !this.privileged) {
+      if (!/^SIG[A-Z0-9+-]+$/.test(signal)) throw new Error(`not a signal name: ${signal}`)
+      return (await this.run('kill', ['-s', signal.slice(3), String(pid)], {asRoot: true})).exitCode === 0
+    }
     try { process.kill(pid, signal); return true } catch { return false }
   }
 

@@ -23,9 +23,11 @@ export class HostPool {
     if (failure !== undefined) return failingHost(failure, this.hosts.get(key)!)
     let host = this.hosts.get(key)
     if (host === undefined) {
-      host = ssh === undefined ? new LocalHost(node.host) : new SshHost({
+      // `privilege: sudo` is the one way repctl escalates; a host shared by several nodes takes the first node's.
+      const escalation = node.privilege === 'sudo' ? 'sudo' : 'none'
+      host = ssh === undefined ? new LocalHost(node.host, {escalation}) : new SshHost({
         host: ssh.host, port: ssh.port, user: ssh.user, identityFile: ssh.identityFile, agent: ssh.agent,
-        knownHostsFile: ssh.knownHosts, hostKey: ssh.hostKey, acceptNewHostKey: this.acceptNewHostKey,
+        knownHostsFile: ssh.knownHosts, hostKey: ssh.hostKey, acceptNewHostKey: this.acceptNewHostKey, escalation,
       })
       this.hosts.set(key, host)
     }
@@ -61,7 +63,7 @@ export class HostPool {
 function failingHost(error: Error, real: Host): Host {
   const fail = async (): Promise<never> => { throw error }
   return {
-    label: real.label, transport: real.transport, nodePath: real.nodePath,
+    label: real.label, transport: real.transport, nodePath: real.nodePath, privileged: real.privileged, escalation: real.escalation,
     run: fail, runDaemon: fail, readFile: fail, writeFile: fail, makePrivateDir: fail, sha256: fail, upload: fail,
     processInfo: fail, signal: fail, portFree: fail, homeDir: fail, nodeVersion: fail, tail: fail, follow: fail,
     close: () => real.close(),

@@ -12,12 +12,14 @@ import {createServer, connect, type Server, type Socket} from 'node:net'
 import {tmpdir, userInfo} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
+import {daemonProcess, startDaemon, stopDaemon, syncFile, type DaemonStart} from '../../src/cluster/daemon.js'
 import {RepctlError, type ErrorCode} from '../../src/errors.js'
 import {fingerprint, knownHostsLine} from '../../src/hosts/known-hosts.js'
 import {SshHost, type SshHostOptions} from '../../src/hosts/ssh-host.js'
 import {freePort} from '../helpers/ports.js'
 import {SERVER_BUNDLE} from '../helpers/processes.js'
 import {createRepUser, keyPair, removeRepUser, repUserMissing, Sshd, sshdMissing, type KeyPair} from '../helpers/sshd.js'
+import {allowSudo, disallowSudo, sudoMissing} from '../helpers/sudo.js'
 
 const H1 = '127.0.0.11'
 const H2 = '127.0.0.12'
@@ -325,6 +327,56 @@ describe('SshHost against a real sshd', {skip}, () => {
         assert.equal(accepted(main, who.user) - before, 1, 'one login for everything')
         await h.close()
       })
+
+      if (title === 'as root') {
+        it('runs commands as root as they are: the login is root', async () => {
+          assert.equal(host.privileged, true)
+          const r = await host.run('id', ['-u'], {asRoot: true})
+          assert.deepEqual([r.exitCode, r.stdout.trim()], [0, '0'])
+        })
+      }
+
+      if (title.includes('repuser')) {
+        it('runs commands as root only through a configured escalation: refused without one, sudo -n with a password-less rule', {skip: sudoMissing()}, async () => {
+          assert.equal(host.privileged, false)
+          const e = await rejectsWith(host.run('id', ['-u'], {asRoot: true}), 'PRIVILEGE_NEEDED', 'running id needs root', `${H1}:${main.port}`, 'no privilege escalation is configured')
+          assert.match(e.suggestions.join(' '), /as root.*sudo/s)
+          assert.equal((await host.run('id', ['-u'])).stdout.trim(), String(who.uid), 'without asRoot: the login user')
+          await rejectsWith(host.signal(process.pid, 'SIGCONT', {asRoot: true}), 'PRIVILEGE_NEEDED', 'running kill needs root')
+          const bundle = join(who.stateDir, 'repcached.mjs')
+          await host.makePrivateDir(who.stateDir)
+          await syncFile(host, {localPath: SERVER_BUNDLE, remotePath: bundle, mode: 0o600})
+          await host.nodeVersion()
+          const pidFile = join(who.stateDir, 'root-daemon.pid')
+          daemonPidFiles.push(pidFile)
+          const rootDaemon: DaemonStart = {
+            name: 'the root test daemon', file: host.nodePath, args: [bundle, '-d', '-P', pidFile, '-p', String(await freePort(H1)), '-l', H1, '-X', '0'],
+            cwd: who.stateDir, logFile: join(who.stateDir, 'root-daemon.log'), pidFile, marker: bundle, startTimeoutMs: 15_000, stopTimeoutMs: 10_000, asRoot: true,
+          }
+          await rejectsWith(startDaemon(host, rootDaemon), 'PRIVILEGE_NEEDED', 'the root test daemon needs root on')
+          assert.equal(existsSync(pidFile), false, 'nothing was started')
+
+          const escalating = sshHost({user: who.user, escalation: 'sudo'})
+          // sudo is there but has no rule for the user: sudo's refusal, not a failed command.
+          await rejectsWith(escalating.run('id', ['-u'], {asRoot: true}), 'PRIVILEGE_NEEDED', 'sudo on', 'refused to run id', 'a password is required')
+
+          allowSudo(who.user)
+          try {
+            const r = await escalating.run('id', ['-u'], {asRoot: true})
+            assert.deepEqual([r.exitCode, r.stdout.trim()], [0, '0'])
+            // A managed daemon started as root (daemon.ts), which the login user may not signal but asRoot may.
+            const pid = await startDaemon(escalating, rootDaemon)
+            assert.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /^Uid:\s+0\s/m, 'the daemon runs as root')
+            assert.equal((await daemonProcess(escalating, rootDaemon)).process, 'running')
+            assert.equal(await escalating.signal(pid, 'SIGTERM'), false, 'the login user may not signal it')
+            assert.equal(await stopDaemon(escalating, rootDaemon), 'stopped')
+            assert.equal((await escalating.processInfo(pid)).alive, false)
+          } finally {
+            disallowSudo(who.user)
+            await escalating.close()
+          }
+        })
+      }
 
       if (title.includes('repuser')) {
         it('reports permission denied as HOST_ERROR naming the host and the path', async () => {

@@ -211,6 +211,8 @@ class LookOnlyHost implements Host {
   readonly label = '127.0.0.1 (scripted)'
   readonly transport = 'local' as const
   readonly nodePath = process.execPath
+  readonly privileged = false
+  readonly escalation = 'none' as const
   readonly changes: string[] = []
 
   constructor(private readonly nodes: () => Map<string, {node: NodeConfig; script: Scripted}>) {}

@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict'
-import {spawn, type ChildProcess} from 'node:child_process'
+import {spawn, spawnSync, type ChildProcess} from 'node:child_process'
 import {appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {createServer, type Server} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
 import {after, afterEach, before, describe, it} from 'node:test'
+import {RepctlError} from '../../src/errors.js'
 import {LocalHost} from '../../src/hosts/local-host.js'
+import {requireRoot, rootArgv, sudoRefusal} from '../../src/hosts/privilege.js'
 import {freePort} from '../helpers/ports.js'
+import {which} from '../helpers/processes.js'
+import {sudoMissing} from '../helpers/sudo.js'
 
 const host = new LocalHost()
 let tmp: string
@@ -309,5 +314,71 @@ describe('LocalHost runDaemon', () => {
     assert.equal(readFileSync(log, 'utf8'), 'failed to listen\n')
     assert.equal(await host.tail(log, 1), 'failed to listen\n')
     assert.ok(existsSync(log))
+  })
+})
+
+describe('running as root (privilege.ts)', () => {
+  const at = (privileged: boolean, escalation: 'none' | 'sudo'): {label: string; privileged: boolean; escalation: 'none' | 'sudo'} => ({label: 'bob@db1:22', privileged, escalation})
+
+  it('builds the argv: as is for a root login, behind sudo -n with escalation', () => {
+    assert.deepEqual(rootArgv(at(true, 'none'), ['keepalived', '-D', '-f', '/s/k.conf']), ['keepalived', '-D', '-f', '/s/k.conf'])
+    assert.deepEqual(rootArgv(at(true, 'sudo'), ['ip', 'addr']), ['ip', 'addr'])
+    assert.deepEqual(rootArgv(at(false, 'sudo'), ['keepalived', '-D', '-f', '/s/k.conf']), ['sudo', '-n', '--', 'keepalived', '-D', '-f', '/s/k.conf'])
+  })
+
+  it('refuses with PRIVILEGE_NEEDED naming the host, the command and both fixes when neither is available', () => {
+    assert.throws(() => rootArgv(at(false, 'none'), ['keepalived', '-D']), (e: unknown) => {
+      assert.ok(e instanceof RepctlError)
+      assert.equal(e.code, 'PRIVILEGE_NEEDED')
+      assert.match(e.message, /^running keepalived needs root on bob@db1:22, .*no privilege escalation is configured/)
+      assert.match(e.suggestions[0]!, /log in to the host as root/)
+      assert.match(e.suggestions[1]!, /sudo/)
+      return true
+    })
+    assert.throws(() => requireRoot(at(false, 'none'), 'keepalived of node1'), /^RepctlError: keepalived of node1 needs root on bob@db1:22/)
+    assert.doesNotThrow(() => requireRoot(at(false, 'sudo'), 'keepalived of node1'))
+  })
+
+  it("tells sudo's refusals from a command's own errors", () => {
+    assert.equal(sudoRefusal('sudo: a password is required\n'), 'sudo: a password is required')
+    assert.equal(sudoRefusal('bob is not in the sudoers file.\nsudo: a terminal is required to read the password'), 'sudo: a terminal is required to read the password')
+    assert.equal(sudoRefusal('Sorry, user bob is not allowed to execute \'/usr/sbin/keepalived\' as root.\n'), undefined, 'no sudo: prefix, as sudo prints it without -n')
+    assert.equal(sudoRefusal('keepalived: sudo: a password is required'), undefined)
+    assert.equal(sudoRefusal('Cannot find interface eth9\n'), undefined)
+  })
+
+  it('LocalHost: privileged is whether repctl runs as root; asRoot then runs the command as is', async () => {
+    const root = process.getuid?.() === 0
+    assert.equal(host.privileged, root)
+    assert.equal(host.escalation, 'none')
+    if (!root) {
+      await assert.rejects(host.run('id', ['-u'], {asRoot: true}), (e: unknown) => e instanceof RepctlError && e.code === 'PRIVILEGE_NEEDED' && e.message.includes(host.label))
+      return
+    }
+    assert.deepEqual(await host.run('id', ['-u'], {asRoot: true}), {exitCode: 0, stdout: '0', stderr: ''})
+    const child = startSleep(30)
+    assert.equal(await host.signal(child.pid!, 'SIGTERM', {asRoot: true}), true)
+    assert.deepEqual(await exited(child), {code: null, signal: 'SIGTERM'})
+  })
+})
+
+describe('LocalHost run by a non-root user (nobody, through setpriv)', () => {
+  const why = process.getuid?.() !== 0 ? 'needs root to switch to nobody' : which('setpriv') === undefined ? 'setpriv missing' : sudoMissing()
+  it('refuses asRoot without escalation, and reports sudo\'s refusal as PRIVILEGE_NEEDED with escalation', {skip: why}, () => {
+    // The same LocalHost code, in a process whose real uid is nobody's.
+    const script = `const {LocalHost} = await import(process.argv[1]); const out = {privileged: new LocalHost().privileged}
+      for (const escalation of ['none', 'sudo']) {
+        try { out[escalation] = await new LocalHost('127.0.0.1', {escalation}).run('id', ['-u'], {asRoot: true}) } catch (e) { out[escalation] = {code: e.code, message: e.message} }
+      }
+      console.log(JSON.stringify(out))`
+    const repo = fileURLToPath(new URL('../..', import.meta.url))
+    const r = spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script, join(repo, 'src/hosts/local-host.ts')], {cwd: repo, encoding: 'utf8', timeout: 30_000})
+    assert.equal(r.status, 0, r.stderr)
+    const out = JSON.parse(r.stdout) as {privileged: boolean; none: {code: string; message: string}; sudo: {code: string; message: string}}
+    assert.equal(out.privileged, false)
+    assert.equal(out.none.code, 'PRIVILEGE_NEEDED')
+    assert.match(out.none.message, /^running id needs root on 127\.0\.0\.1 \(local\), .*no privilege escalation is configured/)
+    assert.equal(out.sudo.code, 'PRIVILEGE_NEEDED')
+    assert.match(out.sudo.message, /^sudo on 127\.0\.0\.1 \(local\) refused to run id as root without a password: sudo: a password is required$/)
   })
 })
