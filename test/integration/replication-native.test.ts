@@ -939,6 +939,24 @@ describe('with -C (no cas) on both nodes: versions kept inside, cas 0 to clients
     cb.close()
   })
 
+  it('only one node with -C: updates flow both ways; clients of that node see cas 0, of the other its versions', {timeout: 30_000}, async () => {
+    const {a, b} = await nativePair({extraA: ['-C']})
+    await waitPaired(a, b, 5000, 'the pair forms')
+    const ca = await Client.open(a)
+    const cb = await Client.open(b)
+    await cb.set('k', 'v1', 1)
+    assert.ok(await holds(a, 'k', 1, 'v1'))
+    for (let i = 2; i < 6; i++) {
+      const [c, other] = i % 2 === 0 ? [ca, b] : [cb, a]
+      await c.set('k', `v${i}`, i)
+      assert.ok(await holds(other, 'k', i, `v${i}`), `update ${i} reaches ${name(other)}:\n${await describeNodes(a, b)}`)
+    }
+    assert.equal(entry((await dumpOf(a, ['k'])).get('k')!).cas, '0', 'a (-C) shows cas 0')
+    assert.notEqual(entry((await dumpOf(b, ['k'])).get('k')!).cas, '0', 'b shows the version')
+    ca.close()
+    cb.close()
+  })
+
   it('across an iptables cut and heal: writes to the same keys on both sides end as the newest on both, a delete against a write on the other side too', {skip: partitionSkip, timeout: 90_000}, async () => {
     if (partitionError !== undefined) throw partitionError
     const {a, b} = await nativePair({hosts: [HOST_A, HOST_B], extra: ['-C', '--rep-timeout=2']})
