@@ -137,7 +137,8 @@ export class DiffClient {
           if (f.length === 5) {
             const cas = f[4]!
             this.lastCas.set(f[1]!, cas)
-            let name = this.casNames.get(cas)
+            // 0 stays 0 (memcached -C shows it for every item), so that it is compared as it is.
+            let name = cas === '0' ? cas : this.casNames.get(cas)
             if (name === undefined) { name = `c${this.casNames.size + 1}`; this.casNames.set(cas, name) }
             f[4] = name
           }

@@ -453,6 +453,20 @@ describe('binary protocol with -C: no cas, like memcached', {skip}, () => {
     await t.step('delete with a cas', keyFrame(O.Delete, 'k', {cas: 3n}))
     await t.step('delete without', keyFrame(O.Delete, 'k'))
   }))
+
+  it('every reply carries cas 0 however often a key is written, and no cas a client names matches', () => run(async (t) => {
+    const small = Array.from({length: 40}, (_, i) => BigInt(i + 1))
+    await t.step('set', setFrame(O.Set, 'w', 'a'))
+    await t.step('set again', setFrame(O.Set, 'w', 'b'))
+    await t.step('append', frame(O.Append, {key: 'w', value: '+'}))
+    await t.step('replace', setFrame(O.Replace, 'w', 'c'))
+    await t.step('get', keyFrame(O.GetK, 'w'))
+    await t.step('counter', deltaFrame(O.Increment, 'm', 1n, 1n, 0))
+    await t.step('counter again', deltaFrame(O.Decrement, 'm', 1n, 1n, 0))
+    await t.step('incr naming small cas values', Buffer.concat(small.map((cas) => deltaFrame(O.Increment, 'm', 1n, 1n, 0, {cas}))))
+    await t.step('delete naming small cas values', Buffer.concat(small.map((cas) => keyFrame(O.Delete, 'w', {cas}))))
+    await t.step('still there', keyFrame(O.GetK, 'w'))
+  }))
 })
 
 describe('binary protocol with -B binary', {skip}, () => {

@@ -184,4 +184,28 @@ describe('our node as the master of a repcached slave', () => {
     assert.ok(await eventually(async () => slave.ended, 2000))
     assert.ok(await eventually(async () => (await stat(node.port, 'repl_state')) === 'listening'))
   })
+  it('with -C: the copy and every later change carry cas 0, as repcached -C sends them (the versions the node keeps inside never show)', async () => {
+    const repPort = await freePort()
+    const node = await startNode({repListen: repPort, extra: ['-v', '-C']})
+    started.push(node)
+    await client(node.port, 'set k1 5 0 3\r\nabc\r\nset k1 5 0 3\r\nabd\r\n', 'STORED\r\nSTORED\r\n')
+    const slave = new ScriptedPeer(connect({port: repPort, host: '127.0.0.1'}))
+    assert.equal(await slave.expect(/marugoto_end\r\n$/), 'rep k1 5 0 3 0\r\nabd\r\nmarugoto_end\r\n')
+    assert.equal(await stat(node.port, 'repl_mode'), 'legacy')
+    // One change at a time: a burst would send each key's latest value only (read at send time, as repcached does).
+    const changes: [string, string, string][] = [
+      ['set k1 6 0 1\r\nx\r\n', 'STORED\r\n', 'rep k1 6 0 1 0\r\nx\r\n'],
+      ['append k1 0 0 1\r\ny\r\n', 'STORED\r\n', 'rep k1 6 0 2 0\r\nxy\r\n'],
+      ['set n 0 0 1\r\n1\r\n', 'STORED\r\n', 'rep n 0 0 1 0\r\n1\r\n'],
+      ['incr n 9\r\n', '10\r\n', 'rep n 0 0 2 0\r\n10\r\n'],
+    ]
+    for (const [cmd, reply, sent] of changes) {
+      assert.equal(await client(node.port, cmd), reply)
+      assert.equal(await slave.expect(/\r\n[^\r\n]*\r\n$/), sent, JSON.stringify(cmd))
+    }
+    // A repcached master's update of a key the node holds is applied (legacy links never compare versions).
+    slave.socket.write('rep k1 7 0 3 0\r\nnew\r\n')
+    assert.ok(await eventually(async () => (await client(node.port, 'gets k1\r\n', 'END\r\n')) === 'VALUE k1 7 3 0\r\nnew\r\nEND\r\n'))
+    await slave.silence(300)
+  })
 })

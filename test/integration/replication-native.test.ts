@@ -775,27 +775,27 @@ describe('native mode between two of our nodes', () => {
   })
 })
 
-describe('every kind of removal wins over an older write across a partition (iptables cut, then heal)', () => {
-  /** Cut the pair (both sides notice and serve alone), run `split`, heal, wait for the pair to re-form. */
-  async function acrossCut(a: ReplNode, b: ReplNode, split: () => Promise<void>): Promise<void> {
-    partition = Partition.create()
-    try {
-      partition.cut(HOST_A, HOST_B)
-      // Written once both sides serve alone: only the copies exchanged on re-pairing can carry them over.
-      const noticed = await until(async () => (await st(a, 'repl_state')) !== 'paired' && (await st(b, 'repl_state')) !== 'paired', 8000, 20)
-      assert.ok(noticed, `both sides notice the partition:\n${await describeNodes(a, b)}`)
-      await split()
-      partition.heal()
-      await waitPaired(a, b, 30_000, 'the pair re-forms after heal')
-    } finally {
-      partition.remove()
-      partition = undefined
-    }
+/** Cut the pair (both sides notice and serve alone), run `split`, heal, wait for the pair to re-form. */
+async function acrossCut(a: ReplNode, b: ReplNode, split: () => Promise<void>): Promise<void> {
+  partition = Partition.create()
+  try {
+    partition.cut(HOST_A, HOST_B)
+    // Written once both sides serve alone: only the copies exchanged on re-pairing can carry them over.
+    const noticed = await until(async () => (await st(a, 'repl_state')) !== 'paired' && (await st(b, 'repl_state')) !== 'paired', 8000, 20)
+    assert.ok(noticed, `both sides notice the partition:\n${await describeNodes(a, b)}`)
+    await split()
+    partition.heal()
+    await waitPaired(a, b, 30_000, 'the pair re-forms after heal')
+  } finally {
+    partition.remove()
+    partition = undefined
   }
+}
 
-  /** A moment, so that the next write is newer to the microsecond clock of both nodes. */
-  const tick = (): Promise<void> => sleep(5)
+/** A moment, so that the next write is newer to the microsecond clock of both nodes. */
+const tick = (): Promise<void> => sleep(5)
 
+describe('every kind of removal wins over an older write across a partition (iptables cut, then heal)', () => {
   it('delete, set with a negative exptime, set with a past absolute exptime, a set over -I that drops the old value, touch with a negative exptime: absent on both after heal; a later write on the other side still wins', {skip: partitionSkip, timeout: 90_000}, async () => {
     if (partitionError !== undefined) throw partitionError
     const {a, b} = await nativePair({hosts: [HOST_A, HOST_B], extra: ['--rep-timeout=2']})
@@ -880,6 +880,168 @@ describe('every kind of removal wins over an older write across a partition (ipt
     assert.deepEqual(checkExact(keys, expected, [['a', da], ['b', db]], 20), [],
       'after heal: k, the items from before the cut and b\'s writes from before the flush are gone on both; the writes after it stay on both')
     assert.deepEqual(differences(keys, da, db), [])
+    ca.close()
+    cb.close()
+  })
+})
+
+describe('with -C (no cas) on both nodes: versions kept inside, cas 0 to clients, the same convergence', () => {
+  /** Every entry of a dump shows cas 0, as memcached -C shows it. */
+  function casZero(who: string, d: Map<string, string>): void {
+    for (const [k, e] of d) assert.equal(entry(e).cas, '0', `${who} ${k}: gets shows cas 0 with -C (${short(e)})`)
+  }
+
+  /** Wait until `n` holds `value` (with `flags`) under `key`. */
+  async function holds(n: ReplNode, key: string, flags: number, value: string): Promise<boolean> {
+    return until(async () => {
+      const e = (await dumpOf(n, [key])).get(key)
+      return e !== undefined && entry(e).value === value && entry(e).flags === flags
+    }, 5000)
+  }
+
+  it('an update to a key the peer already holds replicates, from either node, for every kind of write; gets shows cas 0 and cas is refused as memcached -C refuses it', {timeout: 30_000}, async () => {
+    const {a, b} = await nativePair({extra: ['-C']})
+    await waitPaired(a, b, 5000, 'the pair forms')
+    assert.equal(await st(a, 'repl_mode'), 'native')
+    const ca = await Client.open(a)
+    const cb = await Client.open(b)
+    await ca.set('k', 'v1', 1)
+    assert.ok(await holds(b, 'k', 1, 'v1'), `a new key reaches b:\n${await describeNodes(a, b)}`)
+    await ca.set('k', 'v2', 2)
+    assert.ok(await holds(b, 'k', 2, 'v2'), `a's update of an existing key reaches b:\n${await describeNodes(a, b)}`)
+    await cb.set('k', 'v3', 3)
+    assert.ok(await holds(a, 'k', 3, 'v3'), `b's update of an existing key reaches a:\n${await describeNodes(a, b)}`)
+    // The other storage commands and incr/decr, alternating sides, each on a key both nodes hold.
+    const steps: [ReplNode, string, string, ReplNode, string][] = [
+      [a, 'append k 0 0 2\r\n+a\r\n', 'STORED\r\n', b, 'v3+a'],
+      [b, 'prepend k 0 0 2\r\nb+\r\n', 'STORED\r\n', a, 'b+v3+a'],
+      [a, 'replace k 3 0 2\r\nv4\r\n', 'STORED\r\n', b, 'v4'],
+      [b, 'set n 3 0 2\r\n10\r\n', 'STORED\r\n', a, '10'],
+      [a, 'incr n 5\r\n', '15\r\n', b, '15'],
+      [b, 'decr n 3\r\n', '12\r\n', a, '12'],
+    ]
+    for (const [from, cmd, reply, to, value] of steps) {
+      assert.equal(await request(from, cmd), reply, `${JSON.stringify(cmd)} on ${name(from)}`)
+      assert.ok(await holds(to, cmd.includes(' n ') ? 'n' : 'k', 3, value), `${JSON.stringify(cmd)} on ${name(from)} reaches ${name(to)}:\n${await describeNodes(a, b)}`)
+    }
+    // memcached -C: gets shows cas 0, and a cas command never matches (EXISTS), whatever cas it names.
+    for (const n of [a, b]) {
+      for (const c of ['0', '1', '2', '3']) assert.equal(await request(n, `cas k 0 0 1 ${c}\r\nx\r\n`), 'EXISTS\r\n', `cas k … ${c} on ${name(n)}`)
+    }
+    assert.equal(await cb.del('k'), 'DELETED')
+    const keys = ['k', 'n']
+    const [da, db] = await converge(a, b, keys, 5000)
+    assert.deepEqual(differences(keys, da, db), [])
+    assert.deepEqual([...da.keys()], ['n'], 'b\'s delete reached a')
+    casZero('a', da)
+    casZero('b', db)
+    ca.close()
+    cb.close()
+  })
+
+  it('only one node with -C: updates flow both ways; clients of that node see cas 0, of the other its versions', {timeout: 30_000}, async () => {
+    const {a, b} = await nativePair({extraA: ['-C']})
+    await waitPaired(a, b, 5000, 'the pair forms')
+    const ca = await Client.open(a)
+    const cb = await Client.open(b)
+    await cb.set('k', 'v1', 1)
+    assert.ok(await holds(a, 'k', 1, 'v1'))
+    for (let i = 2; i < 6; i++) {
+      const [c, other] = i % 2 === 0 ? [ca, b] : [cb, a]
+      await c.set('k', `v${i}`, i)
+      assert.ok(await holds(other, 'k', i, `v${i}`), `update ${i} reaches ${name(other)}:\n${await describeNodes(a, b)}`)
+    }
+    assert.equal(entry((await dumpOf(a, ['k'])).get('k')!).cas, '0', 'a (-C) shows cas 0')
+    assert.notEqual(entry((await dumpOf(b, ['k'])).get('k')!).cas, '0', 'b shows the version')
+    ca.close()
+    cb.close()
+  })
+
+  it('across an iptables cut and heal: writes to the same keys on both sides end as the newest on both, a delete against a write on the other side too', {skip: partitionSkip, timeout: 90_000}, async () => {
+    if (partitionError !== undefined) throw partitionError
+    const {a, b} = await nativePair({hosts: [HOST_A, HOST_B], extra: ['-C', '--rep-timeout=2']})
+    await waitPaired(a, b, 5000, 'the pair forms')
+    const ca = await Client.open(a)
+    const cb = await Client.open(b)
+    // Per group, what each side does during the split, in this (real-time) order:
+    // 'a'/'b' = set on that side, 'A'/'B' = delete on that side.
+    const groups: [string, string][] = [['u', ''], ['ab', 'ab'], ['ba', 'ba'], ['aA', 'aB'], ['Ba', 'Ba'], ['Ab', 'Ab'], ['bA', 'bA'], ['aa', 'a'], ['bb', 'b']]
+    const keysOf = (g: string): string[] => Array.from({length: 5}, (_, i) => `${g}-${i}`)
+    const keys = groups.flatMap(([g]) => keysOf(g))
+    const expected = new Map<string, Expected>()
+    for (const [i, k] of keys.entries()) {
+      await (i % 2 === 0 ? ca : cb).set(k, `pre-${k}`, 1)
+      expected.set(k, {kind: 'value', flags: 1, value: `pre-${k}`})
+    }
+    // Overwritten once while paired, so that every key is an update of a key both nodes hold.
+    for (const [i, k] of keys.entries()) {
+      await (i % 2 === 0 ? cb : ca).set(k, `paired-${k}`, 2)
+      expected.set(k, {kind: 'value', flags: 2, value: `paired-${k}`})
+    }
+    const [pa, pb] = await converge(a, b, keys, 10_000)
+    assert.deepEqual(checkExact(keys, expected, [['a', pa], ['b', pb]]), [], 'the pair agrees before the cut, on the last write of each key')
+
+    await acrossCut(a, b, async () => {
+      for (let step = 0; step < 2; step++) {
+        for (const [g, script] of groups) {
+          const op = script[step]
+          if (op === undefined) continue
+          for (const k of keysOf(g)) {
+            if (op === 'a' || op === 'b') {
+              const flags = op === 'a' ? 5 : 6
+              await (op === 'a' ? ca : cb).set(k, `${op}${step}-${k}`, flags)
+              expected.set(k, {kind: 'value', flags, value: `${op}${step}-${k}`})
+            } else {
+              await (op === 'A' ? ca : cb).del(k)
+              expected.set(k, {kind: 'absent'})
+            }
+          }
+        }
+        await tick()
+      }
+    })
+    const [da, db] = await converge(a, b, keys, 15_000)
+    assert.deepEqual(checkExact(keys, expected, [['a', da], ['b', db]], 20), [], 'after heal every key holds its newest write on both nodes, or is absent on both when the newest was a delete')
+    assert.deepEqual(differences(keys, da, db), [])
+    casZero('a', da)
+    casZero('b', db)
+    ca.close()
+    cb.close()
+  })
+
+  it('flush_all across an iptables cut: what either side held before it is gone on both after heal; writes after it (from the next second: memcached -C\'s flush covers the rest of its second), on either side, stay', {skip: partitionSkip, timeout: 90_000}, async () => {
+    if (partitionError !== undefined) throw partitionError
+    const {a, b} = await nativePair({hosts: [HOST_A, HOST_B], extra: ['-C', '--rep-timeout=2']})
+    await waitPaired(a, b, 5000, 'the pair forms')
+    const ca = await Client.open(a)
+    const cb = await Client.open(b)
+    const pre = Array.from({length: 10}, (_, i) => `pre${i}`)
+    for (const [i, k] of pre.entries()) await (i % 2 === 0 ? ca : cb).set(k, `pre-${k}`, 1)
+    await ca.set('k', 'pre-k', 1)
+    await cb.set('k', 'paired-k', 2)
+    const before = Array.from({length: 10}, (_, i) => `b-before${i}`)
+    const afterA = Array.from({length: 5}, (_, i) => `a-after${i}`)
+    const afterB = Array.from({length: 5}, (_, i) => `b-after${i}`)
+    const keys = [...pre, 'k', ...before, ...afterA, ...afterB]
+    await converge(a, b, keys, 5000)
+    const expected = new Map<string, Expected>()
+
+    await acrossCut(a, b, async () => {
+      await cb.set('k', 'old', 3)
+      for (const k of before) await cb.set(k, 'before-flush', 3)
+      await tick()
+      assert.equal(await request(a, 'flush_all\r\n'), 'OK\r\n')
+      await sleep(1050 - (Date.now() % 1000))
+      for (const k of afterA) { await ca.set(k, 'after-flush-a', 5); expected.set(k, {kind: 'value', flags: 5, value: 'after-flush-a'}) }
+      for (const k of afterB) { await cb.set(k, 'after-flush-b', 6); expected.set(k, {kind: 'value', flags: 6, value: 'after-flush-b'}) }
+      assert.equal((await dumpOf(b, keys)).size, pre.length + 1 + before.length + afterB.length, 'b, cut off, has not seen the flush')
+    })
+    const [da, db] = await converge(a, b, keys, 15_000)
+    assert.deepEqual(checkExact(keys, expected, [['a', da], ['b', db]], 20), [],
+      'after heal: k, the items from before the cut and b\'s writes from before the flush are gone on both; the writes after it stay on both')
+    assert.deepEqual(differences(keys, da, db), [])
+    casZero('a', da)
+    casZero('b', db)
     ca.close()
     cb.close()
   })

@@ -828,6 +828,16 @@ describe('text protocol matches memcached 1.6.18 byte for byte', {skip}, () => {
       'set nc2 0 0 1\r\n1\r\n',
       'incr nc2 1\r\n',
       'gets nc2\r\n',
+      // Every item shows cas 0 however often it is written, and no cas a client can name matches
+      // (our store keeps a version per write inside, for replication: none of it shows).
+      'set nc4 0 0 1\r\na\r\n',
+      'append nc4 0 0 1\r\nb\r\n',
+      'set nc4 0 0 1\r\nc\r\n',
+      'gets nc4 nc1 nc2\r\n',
+      Array.from({length: 64}, (_, i) => `cas nc4 0 0 1 ${i + 1}\r\nx\r\n`).join(''),
+      'cas nc4 0 0 1 {cas:nc4}\r\nx\r\n',
+      'cas nc4 0 0 1 9007199254740993\r\nx\r\n',
+      'gets nc4\r\n',
       // Without cas, memcached's flush boundary also covers the rest of the current second.
       'flush_all\r\nset nc3 0 0 1\r\nc\r\nget nc1 nc3\r\n',
     ])

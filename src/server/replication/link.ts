@@ -247,13 +247,14 @@ export class ReplicationLink {
   }
 
   private encodeItem(it: Item): string {
+    // Legacy: the cas a client sees, as repcached sends it (0 with -C).
     if (this.opts.mode === 'legacy') return encodeRep(it.key, it.flags, it.exptime, it.cas, it.value)
-    // Native: the remaining lifetime, so the peer's clock does not matter.
+    // Native: the remaining lifetime, so the peer's clock does not matter; the version, which the peer orders by (-C or not).
     const ttl = it.exptime === 0 ? 0 : Math.max(1, it.exptime - now())
-    return encodeRep(it.key, it.flags, ttl, it.cas, it.value)
+    return encodeRep(it.key, it.flags, ttl, it.version, it.value)
   }
 
-  /** Flushes are versioned on native links of revision 2 (with cas on); elsewhere repcached's flush_all. */
+  /** Flushes are versioned on native links of revision 2 (with -C too); elsewhere repcached's flush_all. */
   private get versionedFlush(): boolean {
     return this.opts.mode === 'native' && this.opts.rev >= 2 && this.store.keepsVersions
   }

@@ -36,7 +36,7 @@ export function encodeRawRecord(r: RawItem, out: Buffer, at: number): number {
   out.writeUInt8(r.keyLength, at)
   out.writeUInt32LE(r.flags >>> 0, at + 1)
   out.writeUInt32LE(r.exptime >>> 0, at + 5)
-  out.writeBigUInt64LE(BigInt(r.cas), at + 9)
+  out.writeBigUInt64LE(BigInt(r.version), at + 9)
   out.writeUInt32LE(r.valueLength, at + 17)
   at += RECORD_FIXED
   return at + r.buf.copy(out, at, r.at, r.at + r.keyLength + r.valueLength)

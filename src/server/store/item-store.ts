@@ -89,7 +89,7 @@ export class ItemStore {
   private readonly chunkMax: number
   private crawler: WalkCursor | undefined
   private readonly walkSlots: number[] = []
-  private readonly raw: RawItem = {buf: Buffer.alloc(0), at: 0, keyLength: 0, valueLength: 0, flags: 0, exptime: 0, cas: 0}
+  private readonly raw: RawItem = {buf: Buffer.alloc(0), at: 0, keyLength: 0, valueLength: 0, flags: 0, exptime: 0, version: 0}
   readonly counters: StoreCounters = {evictions: 0, evictedUnfetched: 0, evictedActive: 0, expiredUnfetched: 0, reclaimed: 0, crawlerReclaimed: 0, crawlerChecked: 0, totalItems: 0, getExpired: 0, getFlushed: 0}
   readonly perClass: ClassCounters[]
   /** Set by the replication layer; called once per successful change. */
@@ -104,8 +104,11 @@ export class ItemStore {
   get itemCount(): number { return this.table.count }
   get bytes(): number { return this.usedBytes }
 
-  /** The cas of the item the last successful store created (binary replies carry it, even for an already expired item). */
-  get lastStoredCas(): number { return this.lastCas }
+  /** The cas of the item the last successful store created (binary replies carry it, even for an already expired item); 0 with -C. */
+  get lastStoredCas(): number { return this.options.useCas ? this.lastCas : 0 }
+
+  /** The version of the last successful store (kept with -C too). */
+  get lastStoredVersion(): number { return this.lastCas }
 
   /**
    * Set by native replication: this node's cas values all have this parity
@@ -124,14 +127,20 @@ export class ItemStore {
   /** Versioned stores: the version of the latest flush_all command applied here (a later one replaces a pending delayed flush). */
   private flushIssued = 0
 
-  /** Versions are kept (native pair, cas on): removals and flushes are ordered against writes. */
+  /**
+   * Versions are kept (native pair): removals and flushes are ordered against
+   * writes. With -C too: -C only hides the cas from clients (see clientCas),
+   * the store keeps every item's version, or a pair could not order updates.
+   */
   get keepsVersions(): boolean {
-    return this.versioned && this.options.useCas
+    return this.versioned
   }
 
-  /** Allocate a cas value that no other version of any item on this node (or its native peer) has had. */
+  /**
+   * Allocate a version (a cas) that no other version of any item on this node
+   * (or its native peer) has had. Drawn with -C too: clients see 0 instead.
+   */
   newCas(): number {
-    if (!this.options.useCas) return 0
     // Versioned (native pairs): a hybrid clock in microseconds (times two, for the parity bit), so
     // that "newer" follows real time across the pair; 2^53 is reached in the year 2112.
     let c = this.versioned ? Math.max(this.nextCas, Math.floor((performance.timeOrigin + performance.now()) * 1000) * 2) : this.nextCas
@@ -164,10 +173,23 @@ export class ItemStore {
     this.tombstones.set(key, {cas, at: now()})
   }
 
-  /** Removed by a flush_all that has taken effect (see oldestLive). */
+  /**
+   * Removed by a flush_all that has taken effect (see oldestLive). Between
+   * native peers by version instead, below the floor (which covers a flush
+   * that has come, to the end of its second), so that both nodes judge an
+   * item alike: a peer's item linked here during that second is not taken
+   * for one stored before it, and with -C, whose flush takes the rest of its
+   * second too, nor is a write the peer made after it had the flush.
+   */
   private flushed(s: number, t: number): boolean {
+    if (this.versioned) return this.table.cas[s]! < this.floorAt(t)
     const ol = this.oldestLive
     return ol !== 0 && ol <= t && this.table.atime[s]! <= ol
+  }
+
+  /** The cas a client sees of the item in a slot: its version, or 0 with -C (memcached -C's ITEM_get_cas). */
+  private clientCas(s: number): number {
+    return this.options.useCas ? this.table.cas[s]! : 0
   }
 
   /** Expired, or removed by a flush_all that has taken effect. */
@@ -182,7 +204,7 @@ export class ItemStore {
     const s = tb.find(key)
     if (s === NIL) return NIL
     const t = now()
-    if (this.oldestLive !== 0 && this.flushed(s, t)) {
+    if ((this.oldestLive !== 0 || this.versioned) && this.flushed(s, t)) {
       this.counters.getFlushed++
       this.unlink(s)
       return NIL
@@ -200,7 +222,7 @@ export class ItemStore {
   /** A reader's copy of a slot's fields. */
   private view(s: number, key: string = this.table.key(s)): Item {
     const tb = this.table
-    return {key, value: tb.value(s), flags: tb.flags[s]!, exptime: tb.exptime[s]!, cas: tb.cas[s]!}
+    return {key, value: tb.value(s), flags: tb.flags[s]!, exptime: tb.exptime[s]!, cas: this.clientCas(s), version: tb.cas[s]!}
   }
 
   /** memcached's accounting size of the item in a slot. */
@@ -278,7 +300,8 @@ export class ItemStore {
       tb.moveToFront(old) // memcached promotes the item even though add fails
       return 'not_stored'
     }
-    const oldCas = tb.cas[old]!
+    // With -C a client's cas meets 0: a cas command never matches (memcached answers EXISTS).
+    const oldCas = this.clientCas(old)
     if (mode === 'cas') {
       if (cas === 0 || cas !== oldCas) {
         this.perClass[tb.cls[old]!]!.casBadval++
@@ -369,11 +392,11 @@ export class ItemStore {
       if (create === undefined) return {status: 'not_found'}
       const value = create.initial.toString()
       const outcome = this.store('add', key, 0, create.exptime, value, 0)
-      if (outcome === 'stored') return {status: 'created', value, cas: this.lastCas}
+      if (outcome === 'stored') return {status: 'created', value, cas: this.lastStoredCas}
       return {status: outcome === 'no_memory' ? 'no_memory' : 'not_stored'}
     }
     // memcached refuses an empty or chunked value before it looks at the cas.
-    if (!this.refusesDelta(s) && cas !== 0 && cas !== this.table.cas[s]) return {status: 'exists'}
+    if (!this.refusesDelta(s) && cas !== 0 && cas !== this.clientCas(s)) return {status: 'exists'}
     return this.delta(key, incr, delta)
   }
 
@@ -421,9 +444,11 @@ export class ItemStore {
     }
     if (this.keepsVersions) {
       // A flush is a version too: every older version, from this node or the peer, has lost to it.
+      // In force now (with -C too, whose flush also takes the rest of this second: floorAt adds that):
+      // every version drawn before this command is flushed, whatever second the store's coarse clock reads.
       const issued = this.newCas()
       this.flushIssued = issued
-      if (oldest !== -1 && oldest < t) this.flushFloor = issued
+      if (oldest !== -1 && oldest <= t) this.flushFloor = issued
     }
     this.changed({kind: 'flush', delay, origin})
   }
@@ -583,7 +608,7 @@ export class ItemStore {
       if (old !== NIL) this.changed({kind: 'delete', key, origin: 'peer'})
       return false
     }
-    this.link(key, value, flags, exptime, this.options.useCas ? cas : 0, this.options.slabs.classOf(size), size)
+    this.link(key, value, flags, exptime, cas, this.options.slabs.classOf(size), size)
     this.changed({kind: 'store', key, origin: 'peer'})
     return true
   }

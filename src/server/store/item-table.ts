@@ -176,7 +176,7 @@ export class ItemTable {
     r.valueLength = this.valueLen[s]!
     r.flags = this.flags[s]!
     r.exptime = this.exptime[s]!
-    r.cas = this.cas[s]!
+    r.version = this.cas[s]!
   }
 
   /** Overwrite the value with one of the same length (incr/decr's in-place rewrite). */

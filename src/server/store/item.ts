@@ -10,7 +10,13 @@ export interface Item {
   readonly flags: number
   /** Absolute unix time in seconds; 0 = never. */
   readonly exptime: number
+  /** The cas a client sees: the version, or 0 with -C (as memcached -C shows it). */
   readonly cas: number
+  /**
+   * The item's version, kept with -C too: replication orders writes by it
+   * (a native pair converges on the newest), and snapshots save it.
+   */
+  readonly version: number
 }
 
 /**
@@ -25,5 +31,6 @@ export interface RawItem {
   valueLength: number
   flags: number
   exptime: number
-  cas: number
+  /** The item's version (see Item.version), kept with -C too. */
+  version: number
 }
