@@ -44,8 +44,15 @@ export function keyPair(dir: string, name: string, type: 'ed25519' | 'rsa' | 'ec
 }
 
 export interface SshdOptions {
-  /** A loopback address, 127.0.0.11 or 127.0.0.12. */
+  /** A loopback address, 127.0.0.11 or 127.0.0.12; or, with `netns`, that namespace's own address. */
   address: string
+  /**
+   * Run sshd inside this network namespace (`ip netns exec`, which execs, so the
+   * pid is still sshd's): see test/helpers/netns.ts, which checks the address.
+   */
+  netns?: string
+  /** With `netns` only (the namespace is its own network): default 22. Else a free port is chosen. */
+  port?: number
   /** Its own directory (created). */
   dir: string
   /** Public key lines allowed to log in (any user; plus each user's ~/.ssh/authorized_keys). */
@@ -74,14 +81,15 @@ export class Sshd {
   log(): string { return existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8') : '' }
 
   static async start(opts: SshdOptions): Promise<Sshd> {
-    if (!/^127\.\d+\.\d+\.\d+$/.test(opts.address)) throw new Error(`sshd: ${opts.address} is not a loopback address`)
+    if (opts.netns === undefined && !/^127\.\d+\.\d+\.\d+$/.test(opts.address)) throw new Error(`sshd: ${opts.address} is not a loopback address`)
+    if (opts.netns === undefined && opts.port !== undefined) throw new Error('sshd: a fixed port is for sshd in a network namespace only; on loopback a free one is chosen')
     const sshd = new Sshd(opts)
     mkdirSync(opts.dir, {recursive: true, mode: 0o700})
     // Without it sshd exits 255 (no systemd here to create it); harmless when it exists or we are not root.
     try { mkdirSync('/run/sshd', {recursive: true, mode: 0o755}) } catch { /* not root: sshd may still run */ }
     writeFileSync(join(opts.dir, 'authorized_keys'), opts.authorizedKeys.map((k) => `${k}\n`).join(''), {mode: 0o600})
     sshd.newHostKeys()
-    sshd.port = await freePort(opts.address)
+    sshd.port = opts.netns === undefined ? await freePort(opts.address) : opts.port ?? 22
     await sshd.launch()
     live.add(sshd)
     if (!exitHook) {
@@ -121,7 +129,11 @@ export class Sshd {
     if (t.status !== 0) throw new Error(`sshd -t rejected ${cfg}: ${t.stderr}`)
     const fd = openSync(this.logFile, 'a')
     try {
-      this.child = spawn(SSHD, ['-D', '-e', '-f', cfg], {stdio: ['ignore', fd, fd]})
+      const argv = [SSHD, '-D', '-e', '-f', cfg]
+      const netns = this.opts.netns
+      this.child = netns === undefined
+        ? spawn(argv[0]!, argv.slice(1), {stdio: ['ignore', fd, fd]})
+        : spawn('ip', ['netns', 'exec', netns, ...argv], {stdio: ['ignore', fd, fd]})
     } finally {
       closeSync(fd)
     }
