@@ -80,6 +80,9 @@ export async function checkVipFree(pool: {for(node: NodeConfig): Host}, pair: Vi
   const [node] = pair.nodes
   const host = pool.for(node)
   const {vip} = pair
+  // A neighbour entry stays REACHABLE for about 30 s: one left from a holder that just let the VIP go
+  // (repctl stop, then start) would look like an answer. Forget it, so only an answer to this probe counts.
+  await host.run('ip', ['neigh', 'flush', 'to', vip.address, 'dev', vip.interface], {asRoot: true, timeoutMs: 10_000})
   const r = await host.run(host.nodePath, ['-e', PROBE_SCRIPT, vip.address, String(node.port)], {timeoutMs: PROBE_MS + 10_000})
   const tcp = r.stdout.trim() as ProbeOutcome
   const neigh = await host.run('ip', ['neigh', 'show', vip.address, 'dev', vip.interface], {timeoutMs: 10_000})
