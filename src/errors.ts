@@ -29,6 +29,9 @@ export const ERROR_CATALOGUE = {
   SUPERVISOR_RUNNING: {exit: 1, hint: 'one supervisor per cluster: stop the running one first (its pid is in the message), or leave it to do the job'},
   SECRET_CONFLICT: {exit: 1, hint: 'the nodes of the pair cannot agree on a replication secret: do what the message says, then run the command again'},
   PRIVILEGE_NEEDED: {exit: 1, hint: 'log in to the host as root, or configure privilege escalation (sudo without a password) for it'},
+  KEEPALIVED_MISSING: {exit: 1, hint: 'install keepalived on the host: apt-get install keepalived'},
+  VIP_INTERFACE_MISSING: {exit: 1, hint: 'set vip.interface to an interface both hosts of the pair have (`ip -o link show` lists them)'},
+  VIP_IN_USE: {exit: 1, hint: 'the VIP answers on the network although no host of the pair holds it: choose a free address for vip.address, or free it where it is used'},
   SSH_TIMEOUT: {exit: 1, hint: 'the host did not answer in time; check the network and the host\'s load'},
 } as const satisfies Record<string, {exit: number; hint: string}>
 

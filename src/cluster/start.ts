@@ -11,6 +11,8 @@ import {settleSecret, type SecretUse} from './replication-secret.js'
 import {chooseMaster, readSnapshot} from './snapshots.js'
 import {selectPairs} from './topology.js'
 import {pairVerdict} from './verdict.js'
+import {vipPairOf} from './vip/keepalived.js'
+import {startVipSteps, vipPreflightStep} from './vip/steps.js'
 
 export type StartDecision =
   | {action: 'none'; reason: string}
@@ -99,6 +101,10 @@ export async function planStart(config: ClusterConfig, pool: HostPool, pair: str
   for (const [a, b] of selectPairs(config, pair)) {
     const [oa, ob] = await observeForAction(pool, [a, b]) as [NodeObservation, NodeObservation]
     const d = decideStart(oa, ob)
+    // A pair with a VIP: its checks before any node starts (the node listens on the VIP), keepalived after.
+    const vip = vipPairOf(config, [a.name, b.name])
+    const vipChecks = vip === undefined ? [] : [vipPreflightStep(pool, vip)]
+    const vipStarts = vip === undefined ? [] : startVipSteps(pool, vip)
     const entry: StartResult['pairs'][number] = {nodes: [a.name, b.name], master: pairVerdict(oa, ob).master, started: [], alreadyRunning: false, restoredFrom: null}
     result.pairs.push(entry)
     switch (d.action) {
@@ -106,7 +112,7 @@ export async function planStart(config: ClusterConfig, pool: HostPool, pair: str
         throw new RepctlError(d.code, `pair ${a.name},${b.name}: ${d.reason}`)
       case 'none':
         entry.alreadyRunning = true
-        steps.push({title: `Pair ${a.name},${b.name}: ${d.reason}`, run: async () => undefined})
+        steps.push({title: `Pair ${a.name},${b.name}: ${d.reason}`, run: async () => undefined}, ...vipChecks, ...vipStarts)
         break
       case 'start_both': {
         entry.master = a.name
@@ -115,7 +121,7 @@ export async function planStart(config: ClusterConfig, pool: HostPool, pair: str
         let choice = chooseMaster(a.name, {valid: false, reason: 'not checked'}, b.name, {valid: false, reason: 'not checked'})
         const byName = (name: string): NodeConfig => (name === a.name ? a : b)
         // Both preflights first, so that a taken port stops us before anything runs.
-        steps.push({title: `Check ${a.name} and ${b.name}`, run: async () => { await preflight(pool.for(a), a); await preflight(pool.for(b), b) }})
+        steps.push({title: `Check ${a.name} and ${b.name}`, run: async () => { await preflight(pool.for(a), a); await preflight(pool.for(b), b) }}, ...vipChecks)
         for (const n of [a, b]) steps.push({title: `Install repcached for ${n.name}`, run: () => installNode(pool.for(n), n)})
         let secret: SecretUse = 'none'
         steps.push({
@@ -141,6 +147,7 @@ export async function planStart(config: ClusterConfig, pool: HostPool, pair: str
           {title: 'Start the master', run: async () => `${choice.first}: pid ${await startNode(pool.for(byName(choice.first)), byName(choice.first), byName(choice.second), secret)}`},
           {title: 'Start the slave (full copy)', run: async () => `${choice.second}: pid ${await startNode(pool.for(byName(choice.second)), byName(choice.second), byName(choice.first), secret)}`},
           verifyPairedStep(pool, a, b),
+          ...vipStarts,
         )
         break
       }
@@ -149,7 +156,7 @@ export async function planStart(config: ClusterConfig, pool: HostPool, pair: str
         const master = node === a ? b : a
         entry.master = master.name
         entry.started = [node.name]
-        steps.push(...startSteps(pool, node, master, node === a ? ob : oa), verifyPairedStep(pool, a, b))
+        steps.push(...vipChecks, ...startSteps(pool, node, master, node === a ? ob : oa), verifyPairedStep(pool, a, b), ...vipStarts)
         break
       }
     }

@@ -66,6 +66,10 @@ function securityArgs(node: NodeConfig, secret: SecretUse): string[] {
 /**
  * The node's server flags: its peer as -x, so a restart of either node rejoins
  * as slave; `secret`: which replication secret (settled by replication-secret.ts).
+ * -l is the node's own address first (the server binds its replication
+ * connections to the first -l address), then its pair's VIP if any: the node
+ * listens there while the other host holds it (ip_nonlocal_bind, set by
+ * `repctl start`), so it answers the moment the VIP moves to its host.
  */
 export function serverArgs(node: NodeConfig, peer: NodeConfig, secret: SecretUse): string[] {
   const paths = nodePaths(node)
@@ -74,7 +78,7 @@ export function serverArgs(node: NodeConfig, peer: NodeConfig, secret: SecretUse
     '-d', '-v',
     '-P', paths.pidFile,
     '-p', String(node.port),
-    '-l', node.host,
+    '-l', node.vipAddress === undefined ? node.host : `${node.host},${node.vipAddress}`,
     '-m', String(node.memory),
     '-c', String(node.maxConnections),
     '-x', peer.host,

@@ -2,6 +2,7 @@
 // rules can be read and table-tested in one place.
 
 import type {NodeObservation} from './observe.js'
+import type {VipObservation} from './vip/observe.js'
 
 export type Verdict = 'ok' | 'copying' | 'slave_down' | 'master_down' | 'split_brain' | 'unpaired' | 'down'
 export type Health = 'healthy' | 'degraded' | 'critical' | 'unknown'
@@ -56,11 +57,54 @@ const SEVERITY: Record<Verdict, Health> = {
   ok: 'healthy', copying: 'degraded', slave_down: 'degraded', master_down: 'degraded', unpaired: 'degraded', split_brain: 'critical', down: 'critical',
 }
 
-/** Worst of the pairs; a node we could not ask makes a non-critical answer unknown. */
-export function clusterHealth(verdicts: Verdict[], nodes: Pick<NodeObservation, 'process'>[]): Health {
-  const healths = verdicts.map((v) => SEVERITY[v])
+/**
+ * The VIP of a pair with one: where clients land. The address on the
+ * interface is the truth; keepalived's own processes say whether the VIP can
+ * still move.
+ */
+export type VipVerdict = 'ok' | 'vip_split' | 'vip_missing' | 'vip_stranded' | 'keepalived_down' | 'unknown'
+
+export interface VipVerdictResult { verdict: VipVerdict; holder: string | null; reason: string }
+
+type VipSeen = Pick<VipObservation, 'address' | 'holders' | 'unobserved' | 'keepalived'>
+
+export function vipVerdict(vip: VipSeen, nodes: Obs[]): VipVerdictResult {
+  const {address: a, holders} = vip
+  const keepalivedOf = (name: string): string => {
+    const k = vip.keepalived.find((x) => x.node === name)
+    return k === undefined ? 'unknown' : k.process === 'running' ? `running${k.state === null ? '' : `, ${k.state}`}` : k.process
+  }
+  if (holders.length >= 2) {
+    return {verdict: 'vip_split', holder: null, reason: `the VIP ${a} is on the hosts of ${holders.join(' and ')} at once: clients land on either (a network cut between the hosts, or a keepalived killed without its VIP removed)`}
+  }
+  if (holders.length === 0) {
+    if (vip.unobserved.length > 0) return {verdict: 'unknown', holder: null, reason: `no host that could be asked holds the VIP ${a}; the host of ${vip.unobserved.join(' and ')} could not be asked`}
+    const ks = vip.keepalived.map((k) => `${k.node}: ${keepalivedOf(k.node)}`).join('; ')
+    return {verdict: 'vip_missing', holder: null, reason: `no host holds the VIP ${a}: clients of the VIP reach nothing (keepalived ${ks})`}
+  }
+  const holder = holders[0]!
+  const held = nodes.find((n) => n.name === holder)
+  if (held !== undefined && held.process === 'stopped') {
+    return {verdict: 'vip_stranded', holder, reason: `the VIP ${a} is on the host of ${holder}, which is down: clients of the VIP are refused (keepalived of ${holder}: ${keepalivedOf(holder)})`}
+  }
+  for (const n of nodes) {
+    const k = vip.keepalived.find((x) => x.node === n.name)
+    if (n.process !== 'running' || k === undefined || k.process === 'running') continue
+    if (k.process === 'unknown') return {verdict: 'unknown', holder, reason: `the VIP ${a} is on the host of ${holder}; whether keepalived of ${n.name} runs cannot be told`}
+    return {verdict: 'keepalived_down', holder, reason: `the VIP ${a} is on the host of ${holder}, but keepalived of ${n.name} is not running although ${n.name} runs: the VIP cannot move ${n.name === holder ? 'away from' : 'to'} its host`}
+  }
+  return {verdict: 'ok', holder, reason: `the VIP ${a} is on the host of ${holder}`}
+}
+
+const VIP_SEVERITY: Record<VipVerdict, Health> = {
+  ok: 'healthy', keepalived_down: 'degraded', vip_split: 'critical', vip_missing: 'critical', vip_stranded: 'critical', unknown: 'unknown',
+}
+
+/** Worst of the pairs (and their VIPs); a node we could not ask makes a non-critical answer unknown. */
+export function clusterHealth(verdicts: Verdict[], nodes: Pick<NodeObservation, 'process'>[], vipVerdicts: VipVerdict[] = []): Health {
+  const healths = [...verdicts.map((v) => SEVERITY[v]), ...vipVerdicts.map((v) => VIP_SEVERITY[v])]
   if (healths.includes('critical')) return 'critical'
-  if (nodes.some((n) => n.process === 'unknown')) return 'unknown'
+  if (nodes.some((n) => n.process === 'unknown') || healths.includes('unknown')) return 'unknown'
   if (healths.includes('degraded')) return 'degraded'
   return 'healthy'
 }

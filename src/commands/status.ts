@@ -3,7 +3,7 @@ import {BaseCommand} from '../cli/base-command.js'
 import {durationFlag} from '../cli/duration-flag.js'
 import {pause} from '../cli/pause.js'
 import {humanBytes, humanDuration, table} from '../cli/table.js'
-import {gatherStatus, statusExitCode, type StatusReport} from '../cluster/status.js'
+import {gatherStatus, statusExitCode, type StatusReport, type VipStatus} from '../cluster/status.js'
 import type {SupervisorInfo} from '../cluster/supervise/presence.js'
 import {DAY_MS, formatDuration} from '../server/duration.js'
 
@@ -14,8 +14,14 @@ export function renderStatus(r: StatusReport): string {
     n.snapshot === null ? '-' : `${humanDuration(Math.max(0, Math.round((Date.now() - Date.parse(n.snapshot.time)) / 1000)))} ago, ${humanBytes(n.snapshot.bytes)}`,
   ])
   const body = table(['NODE', 'ADDRESS', 'PID', 'PROCESS', 'ROLE', 'STATE', 'PEER', 'ITEMS', 'MEMORY', 'QUEUE', 'LAG', 'UPTIME', 'SNAPSHOT'], rows)
-  const verdicts = r.pairs.map((p) => `pair ${p.nodes.join(',')}: ${p.verdict} — ${p.reason}\n  replication link authenticated: ${p.replicationAuth.summary}`)
+  const verdicts = r.pairs.map((p) => `pair ${p.nodes.join(',')}: ${p.verdict} — ${p.reason}\n  replication link authenticated: ${p.replicationAuth.summary}${renderVip(p.vip)}`)
   return `${body}\n\n${verdicts.join('\n')}\n${renderSupervisor(r.supervisor)}\ncluster ${r.cluster}: ${r.health.toUpperCase()}\n`
+}
+
+function renderVip(v: VipStatus | null): string {
+  if (v === null) return ''
+  const k = v.keepalived.map((x) => `${x.node} ${x.process}${x.pid === null ? '' : ` (pid ${x.pid})`}${x.state === null ? '' : ` ${x.state}`}`).join(', ')
+  return `\n  vip ${v.address} on ${v.interface}: ${v.verdict} — ${v.reason}\n  keepalived: ${k}`
 }
 
 function renderSupervisor(s: SupervisorInfo): string {
@@ -28,7 +34,7 @@ function renderSupervisor(s: SupervisorInfo): string {
 
 export default class Status extends BaseCommand {
   static override description = `Show every node (process, role, link, items, memory, queue) and a verdict per pair.
-Exit code: 0 healthy, 1 degraded (a node down or a copy in progress), 2 critical (no node serving, or split brain), 3 unknown.`
+Exit code: 0 healthy, 1 degraded (a node down or a copy in progress, a keepalived down), 2 critical (no node serving, split brain, a VIP on no host, on both, or on a down node), 3 unknown.`
   static override examples = ['<%= config.bin %> status', '<%= config.bin %> status --json', '<%= config.bin %> status --watch']
   static override flags = {
     watch: Flags.boolean({char: 'w', description: 'refresh in place until interrupted', default: false}),

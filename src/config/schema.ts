@@ -59,6 +59,8 @@ export interface NodeConfig extends NodeSettings {
   ssh: SshConfig | undefined
   /** The cluster's `security` files, on every node when any is configured. */
   security?: SecurityConfig
+  /** The VIP of the node's pair (from pairs[].vip), which the node listens on too: it must answer there whenever its host takes it. */
+  vipAddress?: string
 }
 
 /** Two nodes that replicate to each other, and the virtual IP that follows them if any. */
@@ -207,6 +209,7 @@ export function validateConfig(raw: unknown, source: string, baseDir: string): C
   }
   if (Object.keys(security).length > 0) for (const n of nodes) n.security = security
   const done = pairs.map((p): PairConfig => (p.vip === undefined ? {nodes: p.nodes} : {nodes: p.nodes, vip: {...p.vip, routerId: p.vip.routerId!}}))
+  for (const p of done) if (p.vip !== undefined) for (const n of nodes) if (p.nodes.includes(n.name)) n.vipAddress = p.vip.address
   return {cluster: cluster as string, nodes, pairs: done, security, warnings, source}
 }
 

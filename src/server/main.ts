@@ -11,6 +11,7 @@ import {helpText, licenseText, parseOptions, UsageError, type ServerOptions} fro
 import {openReplicationWarning} from './replication/exposure.js'
 import {replicationOffLines, Replicator} from './replication/replicator.js'
 import {ClientListeners} from './server.js'
+import {checkServing} from './serving-check.js'
 import {checkSnapshot} from './snapshot/loader.js'
 import {Snapshots} from './snapshot/snapshots.js'
 import {ServerStats} from './stats.js'
@@ -99,6 +100,12 @@ export async function main(argv: readonly string[]): Promise<void> {
       : {file: options.checkFile, valid: false, missing: r.missing, reason: r.reason}
     process.stdout.write(JSON.stringify(info) + '\n')
     process.exitCode = r.ok ? 0 : 1
+    return
+  }
+  if (options.action === 'check-serving') {
+    const r = await checkServing({...options.checkServing!, tls: options.checkTls, timeoutMs: options.checkTimeoutMs})
+    process.stdout.write(`${r.serving ? 'serving' : 'not serving'}: ${r.why}\n`)
+    process.exitCode = r.serving ? 0 : 1
     return
   }
   const credentials = loadCredentials(options)

@@ -71,10 +71,16 @@ export interface ServerOptions {
   repTlsCert: string | undefined
   repTlsKey: string | undefined
   repTlsCa: string | undefined
+  /** --check-serving: the client address to ask (action 'check-serving', keepalived's check of a VIP pair). */
+  checkServing: {host: string; port: number} | undefined
+  /** --check-tls: that address speaks TLS (-Z). */
+  checkTls: boolean
+  /** --check-timeout: the check's bound, connect to answer. */
+  checkTimeoutMs: number
   /** Accepted flags that change nothing here, reported at -v. */
   ignored: string[]
-  /** What to do instead of serving: print help, version or license. */
-  action: 'serve' | 'help' | 'version' | 'license' | 'check-snapshot' | 'snapshot-info'
+  /** What to do instead of serving: print help, version or license, check a snapshot or a serving node. */
+  action: 'serve' | 'help' | 'version' | 'license' | 'check-snapshot' | 'snapshot-info' | 'check-serving'
 }
 
 /** A command-line mistake: one line for the operator, exit code 64 (EX_USAGE). */
@@ -92,6 +98,7 @@ export function defaultOptions(): ServerOptions {
     repTimeoutMs: 3000, repSecretFile: undefined, repReconnect: true, snapshotFile: undefined, snapshotIntervalMs: 0, checkFile: undefined,
     sasl: false, authFile: undefined, tls: false, tlsCert: undefined, tlsKey: undefined, tlsCa: undefined, tlsVerifyMode: 0,
     repTlsCert: undefined, repTlsKey: undefined, repTlsCa: undefined,
+    checkServing: undefined, checkTls: false, checkTimeoutMs: 800,
     ignored: [], action: 'serve',
   }
 }
@@ -119,6 +126,17 @@ function duration(flag: string, value: string, range: DurationRange): number {
 
 /** As the config's snapshotInterval (src/config/schema.ts): below 100 ms a typo for minutes would write back to back. */
 const SNAPSHOT_INTERVAL: DurationRange = {min: 100, max: DAY_MS, zero: 'only at shutdown'}
+
+/** keepalived runs the check every second and counts whole seconds only: the check must give up well within one. */
+const CHECK_TIMEOUT: DurationRange = {min: 10, max: 60_000}
+
+/** --check-serving ADDRESS:PORT (IPv6 in brackets). */
+function hostPort(flag: string, value: string): {host: string; port: number} {
+  const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d+)$/.exec(value)
+  const p = m === null ? NaN : Number(m[3])
+  if (m === null || !(p >= 1 && p <= 65535)) throw new UsageError(`${flag}: "${value}" is not ADDRESS:PORT (e.g. 10.0.0.1:11211)`)
+  return {host: m[1] ?? m[2]!, port: p}
+}
 
 function port(flag: string, value: string): number {
   return int(flag, value, 0, 65535, 'a port number from 0 to 65535')
@@ -286,6 +304,12 @@ const SPECS: OptionSpec[] = [
     o.checkFile = v
     o.action = 'snapshot-info'
   }},
+  {long: ['check-serving'], takesValue: true, set: (o, v, f) => {
+    o.checkServing = hostPort(f, v)
+    o.action = 'check-serving'
+  }},
+  {long: ['check-tls'], takesValue: false, set: (o) => { o.checkTls = true }},
+  {long: ['check-timeout'], takesValue: true, set: (o, v, f) => { o.checkTimeoutMs = duration(f, v, CHECK_TIMEOUT) }},
 ]
 
 const BY_SHORT = new Map(SPECS.filter((s) => s.short !== undefined).map((s) => [s.short!, s]))
@@ -409,6 +433,10 @@ repcached ${REPCACHED_VERSION} (TypeScript server ${SERVER_RELEASE}, bundled wit
 --snapshot-interval=<t>   also save a snapshot every t (default: 0, only at shutdown)
 --snapshot-check=<file>   verify a snapshot, print what it holds as JSON, and exit (0 valid, 1 not)
 --snapshot-info=<file>    the same from the header alone (the body's checksum is not read)
+--check-serving=<a:port>  exit 0 if the server at a:port answers a request, else 1 (keepalived's
+                          check: a slave receiving its full copy keeps the port closed)
+--check-tls               ... through TLS (-Z); the certificate is not verified, nothing secret is sent
+--check-timeout=<t>       ... giving up after t (default: 800ms)
 Times <t> are 250ms, 1.5s, 2m, 1h, or a bare number of seconds.
 `
 }

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import type {LinkState, NodeObservation, ProcessState, Role} from '../../src/cluster/observe.js'
-import {clusterHealth, HEALTH_EXIT, pairVerdict, type Health, type Verdict} from '../../src/cluster/verdict.js'
+import {clusterHealth, HEALTH_EXIT, pairVerdict, vipVerdict, type Health, type Verdict, type VipVerdict} from '../../src/cluster/verdict.js'
+import type {VrrpState} from '../../src/cluster/vip/observe.js'
 
 type Seen = Pick<NodeObservation, 'process' | 'role' | 'state'>
 type Obs = Seen & {name: string}
@@ -192,4 +193,34 @@ describe('clusterHealth', () => {
   it('maps health to the monitoring-plugin exit codes', () => {
     assert.deepEqual(HEALTH_EXIT, {healthy: 0, degraded: 1, critical: 2, unknown: 3})
   })
+})
+
+describe('vipVerdict: where clients of the VIP land', () => {
+  const KA = (process: ProcessState, state: VrrpState | null = null): {process: ProcessState; state: VrrpState | null; pid: number | null} => ({process, state, pid: process === 'stopped' ? null : 900})
+  const UP = R('master', 'paired')
+  const rows: {situation: string; holders: string[]; unobserved?: string[]; k: [ReturnType<typeof KA>, ReturnType<typeof KA>]; a?: Seen; b?: Seen; verdict: VipVerdict; holder: string | null; health: Health; says: string[]}[] = [
+    {situation: 'on node1\'s host, both keepalived running', holders: ['node1'], k: [KA('running', 'MASTER'), KA('running', 'BACKUP')], verdict: 'ok', holder: 'node1', health: 'healthy', says: ['on the host of node1']},
+    {situation: 'on both hosts (a cut between them)', holders: ['node1', 'node2'], k: [KA('running', 'MASTER'), KA('running', 'MASTER')], verdict: 'vip_split', holder: null, health: 'critical', says: ['node1 and node2 at once']},
+    {situation: 'on no host', holders: [], k: [KA('running', 'FAULT'), KA('running', 'FAULT')], verdict: 'vip_missing', holder: null, health: 'critical', says: ['no host holds', 'node1: running, FAULT']},
+    {situation: 'on no host that could be asked, node2\'s host unreachable', holders: [], unobserved: ['node2'], k: [KA('running', 'BACKUP'), KA('unknown')], verdict: 'unknown', holder: null, health: 'unknown', says: ['node2 could not be asked']},
+    {situation: 'on the host of a node that is down (its keepalived killed)', holders: ['node1'], a: STOPPED, k: [KA('stopped'), KA('running', 'BACKUP')], verdict: 'vip_stranded', holder: 'node1', health: 'critical', says: ['node1, which is down']},
+    {situation: 'keepalived of the serving peer is down', holders: ['node1'], k: [KA('running', 'MASTER'), KA('stopped')], verdict: 'keepalived_down', holder: 'node1', health: 'degraded', says: ['keepalived of node2 is not running', 'cannot move to']},
+    {situation: 'keepalived of the holder is down (VIP still there)', holders: ['node1'], k: [KA('stopped'), KA('running', 'BACKUP')], verdict: 'keepalived_down', holder: 'node1', health: 'degraded', says: ['cannot move away from']},
+    {situation: 'keepalived of a stopped node is down: nothing to say', holders: ['node1'], b: STOPPED, k: [KA('running', 'MASTER'), KA('stopped')], verdict: 'ok', holder: 'node1', health: 'healthy', says: ['node1']},
+    {situation: 'whether the peer\'s keepalived runs cannot be told', holders: ['node1'], k: [KA('running', 'MASTER'), KA('unknown')], verdict: 'unknown', holder: 'node1', health: 'unknown', says: ['cannot be told']},
+  ]
+  for (const r of rows) {
+    it(`${r.situation} → ${r.verdict}`, () => {
+      const a = n1(r.a ?? UP)
+      const b = n2(r.b ?? R('slave', 'paired'))
+      const v = vipVerdict({address: '10.0.0.100', holders: r.holders, unobserved: r.unobserved ?? [], keepalived: [{node: 'node1', ...r.k[0]}, {node: 'node2', ...r.k[1]}]}, [a, b])
+      assert.equal(v.verdict, r.verdict)
+      assert.equal(v.holder, r.holder)
+      for (const w of r.says) assert.ok(v.reason.includes(w), `"${v.reason}" should say "${w}"`)
+      // The node verdict is healthy in these rows unless a node is down: the VIP's own severity shows.
+      const nodeVerdict = pairVerdict(a, b).verdict
+      const expected = nodeVerdict === 'ok' ? r.health : clusterHealth([nodeVerdict], [a, b], [r.verdict])
+      assert.equal(clusterHealth([nodeVerdict], [a, b], [v.verdict]), expected)
+    })
+  }
 })
