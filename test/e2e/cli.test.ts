@@ -277,7 +277,7 @@ describe('repctl end to end: one pair through failover, rejoin, promote, stop an
     const s = await status(0)
     assert.equal(s.health, 'healthy')
     // No security section: repctl made a replication secret, and the link proved it.
-    assert.deepEqual(s.pairs, [{nodes: ['node1', 'node2'], master: 'node1', verdict: 'ok', reason: s.pairs[0]!.reason, replicationAuth: {authenticated: true, secret: 'generated', summary: s.pairs[0]!.replicationAuth.summary}}])
+    assert.deepEqual(s.pairs, [{nodes: ['node1', 'node2'], master: 'node1', verdict: 'ok', reason: s.pairs[0]!.reason, replicationAuth: {authenticated: true, secret: 'generated', summary: s.pairs[0]!.replicationAuth.summary}, vip: null}])
     const [n1, n2] = [node(s, 'node1'), node(s, 'node2')]
     assert.deepEqual([n1.process, n1.role, n1.state, n1.port, n1.replicationPort], ['running', 'master', 'paired', port1, rep1])
     assert.deepEqual([n1.mode, n1.autoReconnect, n2.mode, n2.autoReconnect], ['native', true, 'native', true], 'our nodes link natively and re-pair by themselves')
