@@ -56,7 +56,8 @@ const KEYS = {
     'name', 'host', 'port', 'replicationPort', 'transport', 'pid', 'process', 'reachable', 'role', 'state', 'peer',
     'items', 'bytes', 'queue', 'lagMs', 'uptime', 'version', 'mode', 'autoReconnect', 'snapshot', 'replicationSecret',
   ]),
-  promote: allOf<keyof PromoteResult>()(['node', 'previousMaster', 'action']),
+  promote: allOf<keyof PromoteResult>()(['node', 'previousMaster', 'action', 'vip']),
+  promoteVip: allOf<keyof NonNullable<PromoteResult['vip']>>()(['address', 'holdersBefore', 'holdersAfter']),
   rejoin: allOf<keyof RejoinResult>()(['node', 'master', 'restarted', 'changed']),
   logs: allOf<keyof LogsResult>()(['node', 'file', 'lines']),
   superviseEvent: allOf<keyof SuperviseEvent>()(['time', 'pair', 'node', 'event', 'reason', 'action', 'daemon', 'outcome', 'durationMs']),
@@ -181,9 +182,12 @@ const samples: {[K in SchemaName]: unknown[]} = {
   ],
   status: [healthy, degraded, unknownHost],
   promote: [
-    {node: 'node1', previousMaster: 'node2', action: 'switchover'} satisfies PromoteResult,
-    {node: 'node2', previousMaster: null, action: 'heal_split_brain'} satisfies PromoteResult,
-    {node: 'node1', previousMaster: 'node1', action: 'none'} satisfies PromoteResult,
+    {node: 'node1', previousMaster: 'node2', action: 'switchover', vip: null} satisfies PromoteResult,
+    {node: 'node2', previousMaster: null, action: 'heal_split_brain', vip: null} satisfies PromoteResult,
+    {node: 'node1', previousMaster: 'node1', action: 'none', vip: null} satisfies PromoteResult,
+    {node: 'node2', previousMaster: 'node1', action: 'switchover', vip: {address: '10.0.0.100', holdersBefore: ['node1'], holdersAfter: ['node2']}} satisfies PromoteResult,
+    {node: 'node2', previousMaster: null, action: 'heal_split_brain', vip: {address: '10.0.0.100', holdersBefore: ['node1', 'node2'], holdersAfter: ['node2']}} satisfies PromoteResult,
+    {node: 'node2', previousMaster: 'node1', action: 'switchover', vip: {address: '10.0.0.100', holdersBefore: [], holdersAfter: []}} satisfies PromoteResult,
   ],
   rejoin: [
     {node: 'node1', master: 'node2', restarted: false, changed: true} satisfies RejoinResult,
@@ -252,6 +256,7 @@ describe('--json schemas (src/cli/schemas)', () => {
     assertKeys(vip, KEYS.statusVip, 'status pairs[].vip')
     assertKeys(at(vip, 'properties', 'keepalived', 'items'), KEYS.statusKeepalived, 'status pairs[].vip.keepalived[]')
     assertKeys(loadSchema('promote'), KEYS.promote, 'promote')
+    assertKeys((at(loadSchema('promote'), 'properties', 'vip').oneOf as Record<string, unknown>[])[1]!, KEYS.promoteVip, 'promote vip')
     assertKeys(loadSchema('rejoin'), KEYS.rejoin, 'rejoin')
     assertKeys(loadSchema('logs'), KEYS.logs, 'logs')
     assertKeys(at(loadSchema('error'), 'properties', 'error'), KEYS.error, 'error.error')
@@ -358,7 +363,9 @@ describe('--json schemas (src/cli/schemas)', () => {
       ['start', mutate(samples.start[0] as StartResult, (d) => { d.pairs[0]!.alreadyRunning = 'no' as unknown as boolean }), 'a string for a boolean'],
       ['start', mutate(samples.start[0] as StartResult, (d) => { d.pairs[0]!.started = ['node1', 'node1'] }), 'a node started twice'],
       ['stop', {nodes: [{name: 'node1', outcome: 'crashed'}]}, 'an unknown stop outcome'],
-      ['promote', {node: 'node1', previousMaster: 'node2', action: 'failover'}, 'an unknown promote action'],
+      ['promote', {node: 'node1', previousMaster: 'node2', action: 'failover', vip: null}, 'an unknown promote action'],
+      ['promote', {node: 'node1', previousMaster: 'node2', action: 'switchover'}, 'a promote result without vip'],
+      ['promote', {node: 'node1', previousMaster: 'node2', action: 'switchover', vip: {address: '10.0.0.100', holdersBefore: ['node1'], holdersAfter: 'node1'}}, 'a VIP holder that is not a list'],
       ['rejoin', {node: 'node1', master: 'node2', restarted: false}, 'a rejoin without changed'],
       ['logs', {node: 'node1', file: '/x', lines: 'a\nb'}, 'lines as one string'],
       ['init', {file: '/x', overwritten: false, template: '/t'}, 'an unknown init key'],
