@@ -6,7 +6,7 @@ import {planPromote, type PromoteResult} from '../cluster/promote.js'
 
 export default class Promote extends BaseCommand {
   static override description = `Make NODE the master of its pair.
-Healthy pair: a planned switchover with no data loss. Split brain: keep NODE's data and restart the other node as its slave (its divergent data is dropped; needs --yes or a confirmation).`
+Healthy pair: a planned switchover with no data loss; a pair with a VIP moves it to NODE's host first (the old master's keepalived is drained, then put back so that host can take the VIP on a later failure). Split brain: keep NODE's data and restart the other node as its slave (its divergent data is dropped; needs --yes or a confirmation).`
   static override examples = ['<%= config.bin %> promote node2', '<%= config.bin %> promote node2 --yes']
   static override args = {
     node: Args.string({description: 'the node to make master', required: true}),
@@ -31,7 +31,8 @@ Healthy pair: a planned switchover with no data loss. Split brain: keep NODE's d
     const plan = await planPromote(config, this.pool, args.node, confirm)
     await runSteps(plan.steps, this.jsonEnabled())
     const r = plan.result()
-    this.log(r.action === 'none' ? `${r.node} is already the master` : `${r.node} is the master; its peer is its slave`)
+    const vip = r.vip === null ? '' : `; the VIP ${r.vip.address} is on ${r.vip.holdersAfter.length === 0 ? 'no host' : `the host of ${r.vip.holdersAfter.join(' and ')}`}`
+    this.log(`${r.action === 'none' ? `${r.node} is already the master` : `${r.node} is the master; its peer is its slave`}${vip}`)
     return r
   }
 }

@@ -18,7 +18,7 @@ export interface SuperviseResult {
 }
 
 export default class Supervise extends BaseCommand {
-  static override description = `Watch every pair and repair it: rejoin a dead node as slave of the live master, restart a pair whose nodes are all down, heal a split brain that outlasts its grace period (by --split-brain policy). Unreachable hosts are reported, never acted on. A node that keeps failing is given up on after --max-repairs within 10 minutes.
+  static override description = `Watch every pair and repair it: rejoin a dead node as slave of the live master, restart a pair whose nodes are all down, heal a split brain that outlasts its grace period (by --split-brain policy). A pair with a VIP: restart a keepalived that is not running beside a running node or that left its VIP behind; report a VIP on both hosts (a network cut); never move a VIP away from a healthy node. Unreachable hosts are reported, never acted on. A node (or keepalived) that keeps failing is given up on after --max-repairs within 10 minutes.
 Every change and action is an event (one JSON line with --json), also appended to ~/.repctl/supervisor/<cluster>.events.jsonl.`
   static override examples = ['<%= config.bin %> supervise', '<%= config.bin %> supervise --once --json', '<%= config.bin %> supervise --interval 500ms --split-brain manual']
   static override flags = {

@@ -352,7 +352,7 @@ describe('repctl end to end: one pair through failover, rejoin, promote, stop an
     for (const [k, v] of late) items.set(k, v)
 
     const r = await json<PromoteResult>('promote', ['node1'], 0)
-    assert.deepEqual(r, {node: 'node1', previousMaster: 'node2', action: 'switchover'})
+    assert.deepEqual(r, {node: 'node1', previousMaster: 'node2', action: 'switchover', vip: null})
     const s = await status(0)
     assert.deepEqual([s.health, s.pairs[0]!.verdict, s.pairs[0]!.master], ['healthy', 'ok', 'node1'])
     assert.deepEqual([node(s, 'node1').role, node(s, 'node2').role], ['master', 'slave'])
@@ -361,7 +361,7 @@ describe('repctl end to end: one pair through failover, rejoin, promote, stop an
     await assertHoldsAll(port2, items, 'node2 (new slave)')
 
     const again = await json<PromoteResult>('promote', ['node1'], 0)
-    assert.deepEqual(again, {node: 'node1', previousMaster: 'node1', action: 'none'})
+    assert.deepEqual(again, {node: 'node1', previousMaster: 'node1', action: 'none', vip: null})
   })
 
   it('logs node1 -n 5 prints the tail of its log', async () => {
@@ -450,7 +450,7 @@ describe('repctl end to end: one pair through failover, rejoin, promote, stop an
     assert.equal(s.nodes[0]!.pid !== null && alive(s.nodes[0]!.pid), true, 'a refused command leaves node1 alone')
 
     const r = await json<PromoteResult>('promote', ['node2', '--yes'], 0)
-    assert.deepEqual(r, {node: 'node2', previousMaster: null, action: 'heal_split_brain'})
+    assert.deepEqual(r, {node: 'node2', previousMaster: null, action: 'heal_split_brain', vip: null})
     const healed = await status(0)
     assert.deepEqual([healed.health, healed.pairs[0]!.verdict, healed.pairs[0]!.master], ['healthy', 'ok', 'node2'])
     assert.deepEqual([node(healed, 'node1').role, node(healed, 'node2').role], ['slave', 'master'])

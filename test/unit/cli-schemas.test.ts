@@ -56,9 +56,11 @@ const KEYS = {
     'name', 'host', 'port', 'replicationPort', 'transport', 'pid', 'process', 'reachable', 'role', 'state', 'peer',
     'items', 'bytes', 'queue', 'lagMs', 'uptime', 'version', 'mode', 'autoReconnect', 'snapshot', 'replicationSecret',
   ]),
-  promote: allOf<keyof PromoteResult>()(['node', 'previousMaster', 'action']),
+  promote: allOf<keyof PromoteResult>()(['node', 'previousMaster', 'action', 'vip']),
+  promoteVip: allOf<keyof NonNullable<PromoteResult['vip']>>()(['address', 'holdersBefore', 'holdersAfter']),
   rejoin: allOf<keyof RejoinResult>()(['node', 'master', 'restarted', 'changed']),
   logs: allOf<keyof LogsResult>()(['node', 'file', 'lines']),
+  superviseEvent: allOf<keyof SuperviseEvent>()(['time', 'pair', 'node', 'event', 'reason', 'action', 'daemon', 'outcome', 'durationMs']),
   error: allOf<keyof ErrorJson>()(['code', 'message', 'oclif', 'suggestions', 'name']),
 }
 
@@ -69,6 +71,8 @@ const VRRP_STATES = allOf<VrrpState>()(['MASTER', 'BACKUP', 'FAULT', 'STOP'])
 const PROCESS_STATES = allOf<ProcessState>()(['running', 'stopped', 'unknown'])
 const ROLES = allOf<Role>()(['master', 'slave', 'none'])
 const SUPERVISE_EVENTS = allOf<SuperviseEvent['event']>()(['observed', 'repairing', 'repair', 'report'])
+const SUPERVISE_ACTIONS = allOf<NonNullable<SuperviseEvent['action']>>()(['none', 'report', 'wait', 'rejoin', 'start_pair', 'heal_split_brain', 'restart_keepalived'])
+const SUPERVISE_DAEMONS = allOf<NonNullable<SuperviseEvent['daemon']>>()(['node', 'keepalived'])
 const LINK_STATES = allOf<LinkState>()(['paired', 'listening', 'connecting', 'copying', 'disconnected'])
 const TRANSPORTS = allOf<NodeObservation['transport']>()(['local', 'ssh'])
 const STOP_OUTCOMES = allOf<StopOutcome>()(['stopped', 'killed', 'not_running'])
@@ -132,7 +136,7 @@ const node2Down: NodeObservation = {
 const noSupervisor: SupervisorInfo = {running: false, pid: null, lastAction: null}
 const supervising: SupervisorInfo = {
   running: true, pid: 4242,
-  lastAction: {time: '2026-11-24T02:00:01.000Z', pair: 'node1,node2', node: 'node2', event: 'repair', reason: 'node2 is down while node1 serves as master', action: 'rejoin', outcome: 'ok', durationMs: 812},
+  lastAction: {time: '2026-11-24T02:00:01.000Z', pair: 'node1,node2', node: 'node2', event: 'repair', reason: 'node2 is down while node1 serves as master', action: 'rejoin', daemon: 'node', outcome: 'ok', durationMs: 812},
 }
 const healthy: StatusReport = {
   cluster: 'local', health: 'healthy',
@@ -178,9 +182,12 @@ const samples: {[K in SchemaName]: unknown[]} = {
   ],
   status: [healthy, degraded, unknownHost],
   promote: [
-    {node: 'node1', previousMaster: 'node2', action: 'switchover'} satisfies PromoteResult,
-    {node: 'node2', previousMaster: null, action: 'heal_split_brain'} satisfies PromoteResult,
-    {node: 'node1', previousMaster: 'node1', action: 'none'} satisfies PromoteResult,
+    {node: 'node1', previousMaster: 'node2', action: 'switchover', vip: null} satisfies PromoteResult,
+    {node: 'node2', previousMaster: null, action: 'heal_split_brain', vip: null} satisfies PromoteResult,
+    {node: 'node1', previousMaster: 'node1', action: 'none', vip: null} satisfies PromoteResult,
+    {node: 'node2', previousMaster: 'node1', action: 'switchover', vip: {address: '10.0.0.100', holdersBefore: ['node1'], holdersAfter: ['node2']}} satisfies PromoteResult,
+    {node: 'node2', previousMaster: null, action: 'heal_split_brain', vip: {address: '10.0.0.100', holdersBefore: ['node1', 'node2'], holdersAfter: ['node2']}} satisfies PromoteResult,
+    {node: 'node2', previousMaster: 'node1', action: 'switchover', vip: {address: '10.0.0.100', holdersBefore: [], holdersAfter: []}} satisfies PromoteResult,
   ],
   rejoin: [
     {node: 'node1', master: 'node2', restarted: false, changed: true} satisfies RejoinResult,
@@ -195,10 +202,12 @@ const samples: {[K in SchemaName]: unknown[]} = {
     {events: [], unit: null} satisfies SuperviseResult,
     {events: [], unit: {action: 'install', file: '/etc/systemd/system/repctl-supervise-local.service', changed: true}} satisfies SuperviseResult,
     {events: [
-      {time: '2026-11-24T02:00:00.000Z', pair: 'node1,node2', node: null, event: 'observed', reason: 'slave_down: node1 is down while node2 serves as master', action: null, outcome: null, durationMs: null},
-      {time: '2026-11-24T02:00:00.100Z', pair: 'node1,node2', node: 'node1', event: 'repairing', reason: 'node1 is down while node2 serves as master', action: 'rejoin', outcome: null, durationMs: null},
-      {time: '2026-11-24T02:00:01.000Z', pair: 'node1,node2', node: 'node1', event: 'repair', reason: 'node1 is down while node2 serves as master', action: 'rejoin', outcome: 'ok', durationMs: 812},
-      {time: '2026-11-24T02:00:02.000Z', pair: 'node1,node2', node: null, event: 'report', reason: 'node2 cannot be observed; no action on an unreachable host', action: 'report', outcome: null, durationMs: null},
+      {time: '2026-11-24T02:00:00.000Z', pair: 'node1,node2', node: null, event: 'observed', reason: 'slave_down: node1 is down while node2 serves as master', action: null, daemon: null, outcome: null, durationMs: null},
+      {time: '2026-11-24T02:00:00.100Z', pair: 'node1,node2', node: 'node1', event: 'repairing', reason: 'node1 is down while node2 serves as master', action: 'rejoin', daemon: 'node', outcome: null, durationMs: null},
+      {time: '2026-11-24T02:00:01.000Z', pair: 'node1,node2', node: 'node1', event: 'repair', reason: 'node1 is down while node2 serves as master', action: 'rejoin', daemon: 'node', outcome: 'ok', durationMs: 812},
+      {time: '2026-11-24T02:00:02.000Z', pair: 'node1,node2', node: null, event: 'report', reason: 'node2 cannot be observed; no action on an unreachable host', action: 'report', daemon: null, outcome: null, durationMs: null},
+      {time: '2026-11-24T02:00:03.000Z', pair: 'node1,node2', node: 'node2', event: 'repair', reason: 'keepalived of node2 is not running although node2 runs: keepalived of node2 started, pid 4321', action: 'restart_keepalived', daemon: 'keepalived', outcome: 'ok', durationMs: 140},
+      {time: '2026-11-24T02:00:04.000Z', pair: 'node1,node2', node: 'node2', event: 'report', reason: 'keepalived of node2 was repaired 3 times in 600 s; giving up on it', action: 'report', daemon: 'keepalived', outcome: null, durationMs: null},
     ], unit: null} satisfies SuperviseResult,
   ],
   error: [
@@ -247,6 +256,7 @@ describe('--json schemas (src/cli/schemas)', () => {
     assertKeys(vip, KEYS.statusVip, 'status pairs[].vip')
     assertKeys(at(vip, 'properties', 'keepalived', 'items'), KEYS.statusKeepalived, 'status pairs[].vip.keepalived[]')
     assertKeys(loadSchema('promote'), KEYS.promote, 'promote')
+    assertKeys((at(loadSchema('promote'), 'properties', 'vip').oneOf as Record<string, unknown>[])[1]!, KEYS.promoteVip, 'promote vip')
     assertKeys(loadSchema('rejoin'), KEYS.rejoin, 'rejoin')
     assertKeys(loadSchema('logs'), KEYS.logs, 'logs')
     assertKeys(at(loadSchema('error'), 'properties', 'error'), KEYS.error, 'error.error')
@@ -268,7 +278,13 @@ describe('--json schemas (src/cli/schemas)', () => {
     assertEnum(at(vip, 'keepalived', 'items', 'properties', 'state'), [...VRRP_STATES, null], 'status pair vip.keepalived[].state')
     assertEnum(at(loadSchema('stop'), 'properties', 'nodes', 'items', 'properties', 'outcome'), STOP_OUTCOMES, 'stop outcome')
     assertEnum(at(loadSchema('promote'), 'properties', 'action'), PROMOTE_ACTIONS, 'promote action')
-    for (const schema of ['supervise', 'status'] as const) assertEnum(at(loadSchema(schema), '$defs', 'event', 'properties', 'event'), SUPERVISE_EVENTS, `${schema}: supervisor event`)
+    for (const schema of ['supervise', 'status'] as const) {
+      const event = at(loadSchema(schema), '$defs', 'event')
+      assertKeys(event, KEYS.superviseEvent, `${schema}: supervisor event`)
+      assertEnum(at(event, 'properties', 'event'), SUPERVISE_EVENTS, `${schema}: supervisor event`)
+      assertEnum(at(event, 'properties', 'action'), [...SUPERVISE_ACTIONS, null], `${schema}: supervisor event action`)
+      assertEnum(at(event, 'properties', 'daemon'), [...SUPERVISE_DAEMONS, null], `${schema}: supervisor event daemon`)
+    }
     const codes: (ErrorCode | 'INTERNAL')[] = [...(Object.keys(ERROR_CATALOGUE) as ErrorCode[]), 'INTERNAL']
     assertEnum(at(loadSchema('error'), 'properties', 'error', 'properties', 'code'), codes, 'error code (the catalogue in src/errors.ts, plus INTERNAL)')
   })
@@ -347,7 +363,9 @@ describe('--json schemas (src/cli/schemas)', () => {
       ['start', mutate(samples.start[0] as StartResult, (d) => { d.pairs[0]!.alreadyRunning = 'no' as unknown as boolean }), 'a string for a boolean'],
       ['start', mutate(samples.start[0] as StartResult, (d) => { d.pairs[0]!.started = ['node1', 'node1'] }), 'a node started twice'],
       ['stop', {nodes: [{name: 'node1', outcome: 'crashed'}]}, 'an unknown stop outcome'],
-      ['promote', {node: 'node1', previousMaster: 'node2', action: 'failover'}, 'an unknown promote action'],
+      ['promote', {node: 'node1', previousMaster: 'node2', action: 'failover', vip: null}, 'an unknown promote action'],
+      ['promote', {node: 'node1', previousMaster: 'node2', action: 'switchover'}, 'a promote result without vip'],
+      ['promote', {node: 'node1', previousMaster: 'node2', action: 'switchover', vip: {address: '10.0.0.100', holdersBefore: ['node1'], holdersAfter: 'node1'}}, 'a VIP holder that is not a list'],
       ['rejoin', {node: 'node1', master: 'node2', restarted: false}, 'a rejoin without changed'],
       ['logs', {node: 'node1', file: '/x', lines: 'a\nb'}, 'lines as one string'],
       ['init', {file: '/x', overwritten: false, template: '/t'}, 'an unknown init key'],

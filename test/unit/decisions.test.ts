@@ -324,7 +324,7 @@ describe('plans refuse or ask for confirmation before any step', () => {
     const plan = await planPromote(config, pool, 'node1', async () => true)
     assert.equal(plan.steps[0]!.title, 'Stop node2 (its divergent data is dropped)')
     assert.ok(plan.steps.some((s) => s.title === 'Start node2 as slave of node1 (full copy)'))
-    assert.deepEqual(plan.result(), {node: 'node1', previousMaster: null, action: 'heal_split_brain'})
+    assert.deepEqual(plan.result(), {node: 'node1', previousMaster: null, action: 'heal_split_brain', vip: null})
     assert.deepEqual(host.changes, [])
   })
 
@@ -336,7 +336,7 @@ describe('plans refuse or ask for confirmation before any step', () => {
     const rejoin = await planRejoin(config, pool, 'node2')
     assert.deepEqual(rejoin.result(), {node: 'node2', master: 'node1', restarted: false, changed: false})
     const promote = await planPromote(config, pool, 'node1', async () => assert.fail('no confirmation is needed'))
-    assert.deepEqual(promote.result(), {node: 'node1', previousMaster: 'node1', action: 'none'})
+    assert.deepEqual(promote.result(), {node: 'node1', previousMaster: 'node1', action: 'none', vip: null})
     for (const plan of [start, rejoin, promote]) for (const step of plan.steps) await step.run()
     assert.deepEqual(host.changes, [])
   })

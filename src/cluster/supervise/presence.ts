@@ -73,7 +73,8 @@ export function readEvents(eventsFile: string): SuperviseEvent[] {
     if (line.trim() === '') continue
     try {
       const e = JSON.parse(line) as SuperviseEvent
-      if (typeof e.time === 'string' && typeof e.pair === 'string' && typeof e.event === 'string') out.push(e)
+      // Events written before keepalived was supervised have no daemon.
+      if (typeof e.time === 'string' && typeof e.pair === 'string' && typeof e.event === 'string') out.push({...e, daemon: e.daemon ?? null})
     } catch { /* torn line */ }
   }
   return out

@@ -9,8 +9,9 @@ import {planPromote} from '../promote.js'
 import {planRejoin} from '../rejoin.js'
 import {planStart} from '../start.js'
 import {findNode} from '../topology.js'
-import type {Verdict} from '../verdict.js'
-import {decideRepair, freshMemory, type PairMemory, type RepairAction, type SupervisePolicy} from './decide.js'
+import {restartKeepalived, vipPairOf, type VipPair} from '../vip/keepalived.js'
+import {observeVip, type VipObservation} from '../vip/observe.js'
+import {decideRepair, freshMemory, type Daemon, type PairMemory, type RepairAction, type SupervisePolicy} from './decide.js'
 
 /** One line of the supervisor's log (stdout with --json, and the events file). */
 export interface SuperviseEvent {
@@ -20,13 +21,16 @@ export interface SuperviseEvent {
   event: 'observed' | 'repairing' | 'repair' | 'report'
   reason: string
   action: RepairAction['action'] | null
+  /** Which daemon of `node` the action or report is about (null: the pair as a whole). */
+  daemon: Daemon | null
   outcome: 'ok' | 'failed' | null
   durationMs: number | null
 }
 
 export interface SupervisorState {
   memories: Map<string, PairMemory>
-  verdicts: Map<string, Verdict>
+  /** The pair's last verdict (with its VIP's, for a pair with one), to say only changes. */
+  verdicts: Map<string, string>
   lastReports: Map<string, string>
 }
 
@@ -39,6 +43,7 @@ async function runPlan<R>(plan: Promise<Plan<R>>): Promise<void> {
 function actionNode(act: RepairAction): string | null {
   switch (act.action) {
     case 'rejoin': return act.node
+    case 'restart_keepalived': return act.node
     case 'start_pair': return act.first
     case 'heal_split_brain': return act.drop
     case 'wait': return act.node
@@ -47,37 +52,62 @@ function actionNode(act: RepairAction): string | null {
   }
 }
 
+function actionDaemon(act: RepairAction): Daemon | null {
+  switch (act.action) {
+    case 'restart_keepalived': return 'keepalived'
+    case 'rejoin': case 'start_pair': case 'heal_split_brain': return 'node'
+    case 'report': case 'wait': return act.node === undefined ? null : act.daemon ?? 'node'
+    default: return null
+  }
+}
+
+/** The VIP as seen, or undefined when it could not be looked at (the node rules still run). */
+async function seeVip(pool: HostPool, pair: VipPair | undefined): Promise<VipObservation | undefined> {
+  return pair === undefined ? undefined : observeVip(pool, pair).catch(() => undefined)
+}
+
+async function restartKeepalivedOf(pool: HostPool, pair: VipPair, name: string): Promise<string> {
+  const node = pair.nodes.find((n) => n.name === name)!
+  const r = await restartKeepalived(pool.for(node), pair, node)
+  return `keepalived of ${name} started, pid ${r.pid}${r.staleVipRemoved ? `; removed the VIP ${pair.vip.address} it had left on ${pair.vip.interface}` : ''}`
+}
+
 export async function superviseRound(config: ClusterConfig, pool: HostPool, state: SupervisorState, policy: SupervisePolicy, emit: (e: SuperviseEvent) => void): Promise<void> {
   for (const {nodes: [an, bn]} of config.pairs) {
     const pair = `${an},${bn}`
     const [a, b] = [findNode(config, an), findNode(config, bn)]
-    const [oa, ob] = await Promise.all([observeNode(pool.for(a), a), observeNode(pool.for(b), b)])
-    const d = decideRepair(oa, ob, state.memories.get(pair) ?? freshMemory(), Date.now(), policy)
+    const vipPair = vipPairOf(config, [an, bn])
+    const [oa, ob, vip] = await Promise.all([observeNode(pool.for(a), a), observeNode(pool.for(b), b), seeVip(pool, vipPair)])
+    const d = decideRepair(oa, ob, state.memories.get(pair) ?? freshMemory(), Date.now(), policy, vip)
     state.memories.set(pair, d.memory)
     const event = (e: Partial<SuperviseEvent> & Pick<SuperviseEvent, 'event' | 'reason'>): void =>
-      emit({time: new Date().toISOString(), pair, node: e.node ?? null, event: e.event, reason: e.reason, action: e.action ?? null, outcome: e.outcome ?? null, durationMs: e.durationMs ?? null})
-    if (state.verdicts.get(pair) !== d.verdict) {
-      state.verdicts.set(pair, d.verdict)
-      event({event: 'observed', reason: `${d.verdict}: ${d.act.reason}`})
+      emit({time: new Date().toISOString(), pair, node: e.node ?? null, event: e.event, reason: e.reason, action: e.action ?? null, daemon: e.daemon ?? null, outcome: e.outcome ?? null, durationMs: e.durationMs ?? null})
+    const seen = `${d.verdict}/${d.vipVerdict ?? '-'}`
+    if (state.verdicts.get(pair) !== seen) {
+      state.verdicts.set(pair, seen)
+      // A healthy pair with an unhealthy VIP leads with the VIP's verdict: only a wholly healthy pair reads "ok:" (memoryFromEvents relies on it).
+      const vipSays = d.vipReason === null ? '' : `${d.vipVerdict}: ${d.vipReason}`
+      event({event: 'observed', reason: d.verdict === 'ok' && vipSays !== '' ? `${vipSays}; pair ok` : `${d.verdict}: ${d.act.reason}${vipSays === '' ? '' : `; VIP ${vipSays}`}`})
     }
     const act = d.act
     if (act.action === 'report' || act.action === 'wait') {
       // Say it once, not every round.
       if (state.lastReports.get(pair) !== act.reason.replace(/\d+ s/g, '')) {
         state.lastReports.set(pair, act.reason.replace(/\d+ s/g, ''))
-        event({event: 'report', node: actionNode(act), reason: act.reason, action: act.action})
+        event({event: 'report', node: actionNode(act), reason: act.reason, action: act.action, daemon: actionDaemon(act)})
       }
       continue
     }
     state.lastReports.delete(pair)
     if (act.action === 'none') continue
     // Said before acting, so that a supervisor killed mid-repair leaves a trace, and its successor counts the attempt.
-    event({event: 'repairing', node: actionNode(act), reason: act.reason, action: act.action})
+    event({event: 'repairing', node: actionNode(act), reason: act.reason, action: act.action, daemon: actionDaemon(act)})
     const t0 = Date.now()
     let outcome: 'ok' | 'failed' = 'ok'
     let reason = act.reason
     try {
       if (act.action === 'rejoin') await runPlan(planRejoin(config, pool, act.node))
+      else if (act.action === 'restart_keepalived') reason = `${reason}: ${await restartKeepalivedOf(pool, vipPair!, act.node)}`
       else if (act.action === 'start_pair') {
         const plan = await planStart(config, pool, `${act.first},${act.second}`)
         for (const step of plan.steps) await step.run()
@@ -89,6 +119,6 @@ export async function superviseRound(config: ClusterConfig, pool: HostPool, stat
       outcome = 'failed'
       reason = `${reason}; failed: ${(e as Error).message}`
     }
-    event({event: 'repair', node: actionNode(act), reason, action: act.action, outcome, durationMs: Date.now() - t0})
+    event({event: 'repair', node: actionNode(act), reason, action: act.action, daemon: actionDaemon(act), outcome, durationMs: Date.now() - t0})
   }
 }

@@ -187,6 +187,8 @@ export async function stopKeepalived(host: Host, pair: VipPair, node: NodeConfig
 
 /** For the supervisor: stop (leaving no VIP here) and start again; the peer holds the VIP meanwhile. */
 export async function restartKeepalived(host: Host, pair: VipPair, node: NodeConfig): Promise<KeepalivedStart> {
-  await stopKeepalived(host, pair, node)
-  return startKeepalived(host, pair, node)
+  const stopped = await stopKeepalived(host, pair, node)
+  const started = await startKeepalived(host, pair, node)
+  // A VIP left by a keepalived killed with -9 is removed by the stop already.
+  return {...started, staleVipRemoved: started.staleVipRemoved || stopped.vipRemoved}
 }
