@@ -111,6 +111,19 @@ export class ClientLedger {
     return undefined
   }
 
+  /**
+   * The longest stretch within [from, to] in which no request succeeded: the
+   * client-visible interruption of a planned switchover, whose start (the
+   * command) and moment of the move are not the same.
+   */
+  longestGap(from: number, to: number): number {
+    const ends = this.requests.filter((r) => r.ok && r.end > from && r.end < to).map((r) => r.end).sort((a, b) => a - b)
+    const points = [from, ...ends, to]
+    let gap = 0
+    for (let i = 1; i < points.length; i++) gap = Math.max(gap, points[i]! - points[i - 1]!)
+    return gap
+  }
+
   /** Failed requests (connects included) sent in [from, to). */
   failuresBetween(from: number, to: number): number {
     return this.requests.filter((r) => !r.ok && r.start >= from && r.start < to).length

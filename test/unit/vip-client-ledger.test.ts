@@ -32,6 +32,13 @@ describe('ClientLedger: outage after a fault', () => {
   ]
   for (const c of cases) it(c.name, () => assert.deepEqual(ledgerOf(c.steps).outageAfter(c.fault), c.want))
 
+  it('finds the longest stretch without a success in a window', () => {
+    const l = ledgerOf([['write', 0, 10, true], ['write', 11, 20, true], ['write', 21, 200, false], ['connect', 200, 201, false], ['write', 300, 320, true], ['read', 321, 330, true]])
+    assert.equal(l.longestGap(0, 400), 300, 'from 20 to 320')
+    assert.equal(l.longestGap(100, 310), 210, 'from the window start to its end: no success inside')
+    assert.equal(l.longestGap(5, 25), 10, 'from 10 to 20; the window edges 5 and 25 bound the rest')
+  })
+
   it('counts failures sent in [from, to)', () => {
     const l = ledgerOf([['write', 0, 1, false], ['connect', 10, 11, false], ['write', 20, 21, true], ['read', 30, 31, false], ['connect', 40, 41, false]])
     assert.equal(l.failuresBetween(10, 40), 2)
