@@ -21,135 +21,39 @@
 
 import assert from 'node:assert/strict'
 import {type ChildProcess, spawn} from 'node:child_process'
-import {createHash} from 'node:crypto'
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
 import {createInterface} from 'node:readline'
 import {after, before, describe, it, type TestContext} from 'node:test'
-import type {StatusReport} from '../../src/cluster/status.js'
 import type {SuperviseEvent} from '../../src/cluster/supervise/round.js'
 import {eventually} from '../helpers/pair.js'
-import {alive, createTestNetwork, descendants, netnsMissing, programMissing, type TestHost, type TestNetwork} from '../helpers/netns.js'
-import {REPCTL_BIN, repctlIn, type Repctl} from '../helpers/repctl.js'
+import {alive, netnsMissing, programMissing} from '../helpers/netns.js'
+import {REPCTL_BIN} from '../helpers/repctl.js'
 import {assertValid} from '../helpers/schemas.js'
-import {keyPair, type KeyPair} from '../helpers/sshd.js'
 import {clock, VipClient, type MissingWrite} from '../helpers/vip-client.js'
-
-const KEEPALIVED = '/usr/sbin/keepalived'
-const VIP = '10.231.0.100'
-const VIP_CIDR = `${VIP}/24`
-/** Inside a namespace every port is ours; the same on both hosts. */
-const PORT = 7211
-const REPLICATION_PORT = 7212
-const CLUSTER = 'vipe2e'
-const NODES = ['node1', 'node2'] as const
-type NodeName = typeof NODES[number]
+import {KEEPALIVED, NODES, otherOf, PORT, VIP, VIP_CIDR, VipCluster, vipOf, type NodeName} from '../helpers/vip-cluster.js'
 
 const skipNetns = netnsMissing()
 const skip = skipNetns !== false ? skipNetns : programMissing(KEEPALIVED, 'keepalived')
 if (skip !== false) process.stderr.write(`\n*** vip.test.ts: ${skip} ***\n\n`)
 
-// ---------------------------------------------------------------------------
-// What this test reads of `repctl status --json` about a pair's VIP: the
-// contract of the keepalived lifecycle (src/cluster/status.ts VipStatus).
-// Kept in one place so that a renamed field is fixed here once.
-
-interface KeepalivedView { node: string; pid: number | null; process: 'running' | 'stopped' | 'unknown'; state: string | null }
-interface VipView {
-  address: string
-  /** The one node whose host holds it; null when none or both do. */
-  holder: string | null
-  holders: string[]
-  verdict: string
-  reason: string
-  keepalived: KeepalivedView[]
-}
-
-function vipOf(s: StatusReport): VipView | null {
-  const pair = s.pairs[0] as unknown as {vip?: VipView | null}
-  return pair.vip ?? null
-}
-
-// ---------------------------------------------------------------------------
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
-
-/** OpenSSH's SHA256 fingerprint of a public key line, as the config's ssh.hostKey pins it. */
-function fingerprint(publicLine: string): string {
-  const blob = Buffer.from(publicLine.split(' ')[1]!, 'base64')
-  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`
-}
-
-function readPid(file: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(file, 'utf8').trim())
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined
-  } catch { return undefined }
-}
 
 function killPid(pid: number, signal: NodeJS.Signals): void {
   try { process.kill(pid, signal) } catch { /* gone */ }
 }
 
 describe('a pair with a VIP on two hosts with their own network, managed over SSH', {skip, timeout: 300_000}, () => {
-  let net: TestNetwork
-  let hosts: Record<NodeName, TestHost>
-  let dir: string
-  let client: KeyPair
-  let repctl: Repctl
+  let vc: VipCluster
   let supervisor: ChildProcess | undefined
   const events: SuperviseEvent[] = []
   let supervisorErr = ''
   const clients: VipClient[] = []
   const frozen = new Set<number>()
 
-  const stateDir = (n: NodeName): string => join(dir, `state-${n}`)
-  const nodeDir = (n: NodeName): string => join(stateDir(n), n)
-  const nodePid = (n: NodeName): number | undefined => readPid(join(nodeDir(n), 'repcached.pid'))
-  const otherOf = (n: NodeName): NodeName => n === 'node1' ? 'node2' : 'node1'
-  const hostOf = (n: NodeName): TestHost => hosts[n]
-
-  async function status(): Promise<{code: number; report: StatusReport}> {
-    const r = await repctl.run(['status', '--json'])
-    assert.ok([0, 1, 2, 3].includes(r.code), `repctl status: exit ${r.code}\n${r.stdout}\n${r.stderr}`)
-    const report = JSON.parse(r.stdout) as StatusReport
-    assertValid('status', report)
-    return {code: r.code, report}
-  }
-
-  /** Which nodes' hosts have the VIP on their interface now (the truth, asked of the hosts themselves). */
-  async function holders(): Promise<NodeName[]> {
-    const held = await Promise.all(NODES.map((n) => hostOf(n).holds(VIP)))
-    return NODES.filter((_, i) => held[i])
-  }
-
-  async function waitHolders(want: NodeName[], ms: number): Promise<number> {
-    const t0 = clock()
-    const ok = await eventually(async () => (await holders()).join() === want.join(), ms, 20)
-    assert.ok(ok, `the VIP on ${want.join(' and ') || 'no host'} within ${ms} ms; it is on ${(await holders()).join(' and ') || 'no host'}`)
-    return clock() - t0
-  }
-
-  /** Healthy by repctl's own word: exit 0, one VIP holder, both keepalived running; returns that status. */
-  async function waitHealthy(ms = 40_000): Promise<StatusReport> {
-    const end = Date.now() + ms
-    let last: {code: number; report: StatusReport} | undefined
-    for (;;) {
-      last = await status()
-      const vip = vipOf(last.report)
-      if (last.code === 0 && last.report.health === 'healthy' && vip?.holder != null && vip.keepalived.every((k) => k.process === 'running')) return last.report
-      if (Date.now() > end) {
-        assert.fail(`the pair is healthy with one VIP holder within ${ms} ms; last status (exit ${last.code}):\n${JSON.stringify(last.report.pairs, null, 1)}\nsupervisor events:\n${events.map((e) => JSON.stringify(e)).join('\n')}${supervisorErr}`)
-      }
-      await sleep(300)
-    }
-  }
+  const eventLog = (): string => `supervisor events:\n${events.map((e) => JSON.stringify(e)).join('\n')}${supervisorErr}`
+  const waitHealthy = (): ReturnType<VipCluster['waitHealthy']> => vc.waitHealthy(40_000, eventLog)
 
   function startSupervisor(): void {
-    const child = spawn(process.execPath, [REPCTL_BIN, 'supervise', '--json', '--interval', '500ms'], {
-      cwd: join(dir, 'work'), env: {PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: join(dir, 'home'), LANG: 'C.UTF-8'}, stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    const child = spawn(process.execPath, [REPCTL_BIN, 'supervise', '--json', '--interval', '500ms'], {...vc.spawnOptions(), stdio: ['ignore', 'pipe', 'pipe']})
     supervisor = child
     createInterface({input: child.stdout!}).on('line', (line) => {
       const e = JSON.parse(line) as SuperviseEvent
@@ -171,8 +75,15 @@ describe('a pair with a VIP on two hosts with their own network, managed over SS
 
   async function waitEvent(from: number, match: (e: SuperviseEvent) => boolean, ms: number): Promise<SuperviseEvent> {
     const ok = await eventually(async () => events.slice(from).some(match), ms, 20)
-    assert.ok(ok, `no matching supervisor event within ${ms} ms; events:\n${events.slice(from).map((e) => JSON.stringify(e)).join('\n')}${supervisorErr}`)
+    assert.ok(ok, `no matching supervisor event within ${ms} ms; ${eventLog()}`)
     return events.slice(from).find(match)!
+  }
+
+  /** The fault tests run once repctl starts keepalived; the supervisor runs throughout them. */
+  async function lifecycleMissing(): Promise<string | false> {
+    const why = await vc.lifecycleMissing()
+    if (why === false && supervisor === undefined) startSupervisor()
+    return why
   }
 
   /** A client through the VIP, writing until it has some acknowledgements. */
@@ -186,64 +97,34 @@ describe('a pair with a VIP on two hosts with their own network, managed over SS
   /**
    * What the final holder misses of the client's acknowledged writes: only
    * writes acknowledged before the fault may be missing (what the replication
-   * queue held when the node died); none acknowledged after it.
+   * queue held when the node died); none acknowledged after it. Without a
+   * fault time, none at all.
    */
   async function missingAfter(c: VipClient, holder: NodeName, faultAt: number | undefined): Promise<MissingWrite[]> {
-    const missing = await c.missingOn({host: hostOf(holder).address, port: PORT})
+    const missing = await c.missingOn({host: vc.address(holder), port: PORT})
     const late = missing.filter((m) => faultAt === undefined || m.ackedAt > faultAt)
     assert.deepEqual(late.slice(0, 5), [], `${late.length} writes acknowledged ${faultAt === undefined ? '' : 'after the fault '}are missing on ${holder}`)
     return missing
   }
 
-  // Whether `repctl start` starts keepalived (the lifecycle): found once, after the first start.
-  let lifecycle: Promise<string | false> | undefined
-  function lifecycleMissing(): Promise<string | false> {
-    lifecycle ??= (async () => {
-      const pidFiles = NODES.map((n) => join(nodeDir(n), 'keepalived.pid'))
-      const seen = await eventually(async () => (await holders()).length > 0 || pidFiles.some(existsSync), 15_000, 100)
-      if (!seen) return `keepalived lifecycle not merged yet: after repctl start no host holds the VIP ${VIP} within 15 s and no node dir has keepalived.pid`
-      startSupervisor()
-      return false
-    })()
-    return lifecycle
-  }
-
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'repctl-vip-e2e-'))
-    for (const d of ['work', 'home', 'keys']) mkdirSync(join(dir, d), {mode: 0o700})
-    client = keyPair(join(dir, 'keys'), 'client')
-    net = await createTestNetwork({hosts: 2})
-    hosts = {node1: net.hosts[0]!, node2: net.hosts[1]!}
-    await Promise.all(NODES.map((n) => hostOf(n).startSshd({authorizedKeys: [client.publicLine]})))
-    const lines = [`cluster: ${CLUSTER}`, `defaults: { port: ${PORT}, replicationPort: ${REPLICATION_PORT}, memory: 64, snapshotInterval: 1 }`, 'nodes:']
-    for (const n of NODES) {
-      const h = hostOf(n)
-      // The namespaces share one filesystem: each node its own state dir.
-      lines.push(`  ${n}:`, `    host: ${h.address}`, `    stateDir: ${JSON.stringify(stateDir(n))}`,
-        `    ssh: { host: ${h.address}, user: root, identityFile: ${JSON.stringify(client.privateKey)}, hostKey: ${JSON.stringify(fingerprint(h.sshd!.hostKey.publicLine))} }`)
-    }
-    lines.push('pairs:', '  - nodes: [node1, node2]', `    vip: { address: ${VIP_CIDR}, interface: ${hostOf('node1').interfaceName} }`)
-    writeFileSync(join(dir, 'work', 'repctl.config.yaml'), lines.join('\n') + '\n')
-    repctl = repctlIn(join(dir, 'work'), join(dir, 'home'))
+    vc = await VipCluster.create('vipe2e')
   })
 
   after(async () => {
     await Promise.all(clients.map((c) => c.stop()))
     for (const pid of frozen) killPid(pid, 'SIGCONT')
-    try { net?.heal() } catch { /* destroyed */ }
     await stopSupervisor()
-    if (repctl !== undefined) await repctl.run(['stop'])
-    await net?.destroy()
-    rmSync(dir, {recursive: true, force: true})
+    await vc?.destroy()
   })
 
   it('repctl start over SSH brings the pair up inside the hosts; status is healthy; a client in the root namespace writes to one node and reads from the other', {timeout: 120_000}, async (t) => {
     const t0 = Date.now()
-    const started = await repctl.run(['start', '--json'])
+    const started = await vc.repctl.run(['start', '--json'])
     assert.equal(started.code, 0, `repctl start: ${started.stdout}\n${started.stderr}`)
     assertValid('start', JSON.parse(started.stdout))
     const startMs = Date.now() - t0
-    const {code, report} = await status()
+    const {code, report} = await vc.status()
     assert.equal(code, 0, JSON.stringify(report.pairs))
     assert.equal(report.health, 'healthy')
     assert.deepEqual(report.nodes.map((n) => [n.name, n.host, n.transport, n.role, n.state]), [
@@ -252,20 +133,20 @@ describe('a pair with a VIP on two hosts with their own network, managed over SS
     ])
     // Each server runs inside its own host (namespace), as started over SSH, and nowhere else.
     for (const n of NODES) {
-      const pid = nodePid(n)
+      const pid = vc.nodePid(n)
       assert.ok(pid !== undefined && alive(pid), `${n} has a live pid`)
-      assert.ok(hostOf(n).pids().includes(pid), `${n}'s server (pid ${pid}) runs in ${hostOf(n).name}`)
-      assert.ok(!hostOf(otherOf(n)).pids().includes(pid))
+      assert.ok(vc.host(n).pids().includes(pid), `${n}'s server (pid ${pid}) runs in ${vc.host(n).name}`)
+      assert.ok(!vc.host(otherOf(n)).pids().includes(pid))
     }
     // The root namespace (10.231.0.254) writes to node1 and reads every write back from node2.
-    const c = new VipClient({endpoint: {host: hostOf('node1').address, port: PORT}, prefix: 'direct-'}).start()
+    const c = new VipClient({endpoint: {host: vc.address('node1'), port: PORT}, prefix: 'direct-'}).start()
     clients.push(c)
     assert.ok(await c.acknowledged(300, 10_000), `writes to node1 are acknowledged (${c.ledger.failureCount} failures)`)
     await c.stop()
     assert.equal(c.ledger.failureCount, 0)
     assert.equal(c.ledger.staleReads, 0)
     let missing: MissingWrite[] = []
-    assert.ok(await eventually(async () => (missing = await c.missingOn({host: hostOf('node2').address, port: PORT})).length === 0, 5000, 100),
+    assert.ok(await eventually(async () => (missing = await c.missingOn({host: vc.address('node2'), port: PORT})).length === 0, 5000, 100),
       `node2 holds every write acknowledged by node1; missing e.g. ${JSON.stringify(missing.slice(0, 3))}`)
     t.diagnostic(`repctl start over SSH into 2 namespace hosts: ${startMs} ms; ${c.ledger.ackCount} writes from the root namespace to node1 all on node2`)
   })
@@ -278,15 +159,15 @@ describe('a pair with a VIP on two hosts with their own network, managed over SS
     const c = await startClient('kill-node-')
     const from = events.length
     const faultAt = clock()
-    killPid(nodePid(holder)!, 'SIGKILL')
-    const movedMs = await waitHolders([other], 10_000)
+    killPid(vc.nodePid(holder)!, 'SIGKILL')
+    const movedMs = await vc.waitHolders([other], 10_000)
     assert.ok(await c.acknowledged(100, 10_000), 'the client writes through the VIP again')
     const rejoin = await waitEvent(from, (e) => e.event === 'repair' && e.action === 'rejoin' && e.node === holder, 30_000)
     assert.equal(rejoin.outcome, 'ok', rejoin.reason)
     const s = await waitHealthy()
     assert.equal(vipOf(s)!.holder, other, 'nopreempt: the VIP stays on the survivor when the dead node is back')
     await sleep(3000)
-    assert.deepEqual(await holders(), [other], 'and stays there')
+    assert.deepEqual(await vc.holders(), [other], 'and stays there')
     await c.stop()
     const outage = c.ledger.outageAfter(faultAt)
     assert.ok(outage !== undefined, 'the client got an answer after the kill')
@@ -299,15 +180,13 @@ describe('a pair with a VIP on two hosts with their own network, managed over SS
     if (why !== false) { t.skip(why); return }
     const holder = vipOf(await waitHealthy())!.holder as NodeName
     const other = otherOf(holder)
-    const main = readPid(join(nodeDir(holder), 'keepalived.pid'))
-    assert.ok(main !== undefined && alive(main), `${holder}'s keepalived.pid names a live process`)
-    const vrrp = readPid(join(nodeDir(holder), 'keepalived-vrrp.pid'))
     const c = await startClient('kill-keepalived-')
-    const killed = [main, ...descendants(main), ...(vrrp === undefined ? [] : [vrrp])]
+    const killed = vc.keepalivedPids(holder)
+    assert.ok(killed.length >= 2, `${holder}'s keepalived: its main process and VRRP child are running (pids ${killed.join(', ')})`)
     const faultAt = clock()
     for (const pid of killed) killPid(pid, 'SIGKILL')
-    await hostOf(holder).removeAddress(VIP_CIDR)
-    const movedMs = await waitHolders([other], 10_000)
+    await vc.host(holder).removeAddress(VIP_CIDR)
+    const movedMs = await vc.waitHolders([other], 10_000)
     assert.ok(await c.acknowledged(100, 10_000), 'the client writes through the VIP again')
     for (const pid of killed) assert.ok(!alive(pid), `keepalived pid ${pid} is gone`)
     // The supervisor starts keepalived again; with nopreempt the VIP stays where it is.
@@ -328,14 +207,14 @@ describe('a pair with a VIP on two hosts with their own network, managed over SS
     if (why !== false) { t.skip(why); return }
     const holder = vipOf(await waitHealthy())!.holder as NodeName
     const other = otherOf(holder)
-    const pid = nodePid(holder)!
+    const pid = vc.nodePid(holder)!
     const c = await startClient('freeze-')
     const faultAt = clock()
     frozen.add(pid)
     killPid(pid, 'SIGSTOP')
     let movedMs: number
     try {
-      movedMs = await waitHolders([other], 10_000)
+      movedMs = await vc.waitHolders([other], 10_000)
       assert.ok(await c.acknowledged(100, 10_000), 'the client writes through the VIP again')
     } finally {
       killPid(pid, 'SIGCONT')
@@ -358,7 +237,7 @@ describe('a pair with a VIP on two hosts with their own network, managed over SS
     const c = await startClient('promote-')
     if (s.pairs[0]!.master !== holder) {
       // The VIP sits on the slave (a keepalived fault moved it there): promoting the holder keeps the VIP where it is.
-      const p = await repctl.run(['promote', holder, '--yes', '--json'])
+      const p = await vc.repctl.run(['promote', holder, '--yes', '--json'])
       assert.equal(p.code, 0, `repctl promote ${holder}: ${p.stdout}\n${p.stderr}`)
       s = await waitHealthy()
       assert.deepEqual([s.pairs[0]!.master, vipOf(s)!.holder], [holder, holder], 'promoting the VIP holder leaves the VIP on it')
@@ -366,12 +245,12 @@ describe('a pair with a VIP on two hosts with their own network, managed over SS
     }
     const target = otherOf(holder)
     const startedAt = clock()
-    const p = await repctl.run(['promote', target, '--yes', '--json'])
+    const p = await vc.repctl.run(['promote', target, '--yes', '--json'])
     const doneAt = clock()
     assert.equal(p.code, 0, `repctl promote ${target}: ${p.stdout}\n${p.stderr}`)
     assertValid('promote', JSON.parse(p.stdout))
     // The VIP is on the new master when promote returns.
-    assert.deepEqual(await holders(), [target], 'the VIP followed the master role by the time promote returned')
+    assert.deepEqual(await vc.holders(), [target], 'the VIP followed the master role by the time promote returned')
     assert.ok(await c.acknowledged(100, 10_000))
     const settledAt = clock()
     s = await waitHealthy()
@@ -389,14 +268,14 @@ describe('a pair with a VIP on two hosts with their own network, managed over SS
     if (why !== false) { t.skip(why); return }
     const before = vipOf(await waitHealthy())!.holder as NodeName
     const c = await startClient('cut-')
-    const [a, b] = [hostOf('node1'), hostOf('node2')]
+    const [a, b] = [vc.host('node1'), vc.host('node2')]
     const faultAt = clock()
     a.cut(b)
     let splitMs: number
     try {
       // The backup hears no adverts and takes the VIP too: 3 adverts plus its skew.
-      splitMs = await waitHolders(['node1', 'node2'], 10_000)
-      const {code, report} = await status()
+      splitMs = await vc.waitHolders(['node1', 'node2'], 10_000)
+      const {code, report} = await vc.status()
       assert.equal(vipOf(report)!.verdict, 'vip_split', vipOf(report)!.reason)
       assert.deepEqual(vipOf(report)!.holders.sort(), ['node1', 'node2'])
       assert.equal(vipOf(report)!.holder, null)
@@ -405,7 +284,7 @@ describe('a pair with a VIP on two hosts with their own network, managed over SS
       a.heal(b)
     }
     const healedAt = clock()
-    await eventually(async () => (await holders()).length === 1, 10_000, 20)
+    await eventually(async () => (await vc.holders()).length === 1, 10_000, 20)
     const oneMs = clock() - healedAt
     const s = await waitHealthy()
     const after = vipOf(s)!.holder as NodeName
@@ -420,13 +299,13 @@ describe('a pair with a VIP on two hosts with their own network, managed over SS
     if (why !== false) { t.skip(why); return }
     await stopSupervisor()
     const s = await waitHealthy()
-    const pids = [...NODES.map((n) => nodePid(n)), ...vipOf(s)!.keepalived.map((k) => k.pid)].filter((p): p is number => p != null)
+    const pids = [...NODES.map((n) => vc.nodePid(n)), ...vipOf(s)!.keepalived.map((k) => k.pid)].filter((p): p is number => p != null)
     assert.equal(pids.length, 4, 'two nodes and two keepalived')
-    const r = await repctl.run(['stop', '--json'])
+    const r = await vc.repctl.run(['stop', '--json'])
     assert.equal(r.code, 0, `repctl stop: ${r.stdout}\n${r.stderr}`)
     for (const pid of pids) assert.ok(!alive(pid), `pid ${pid} stopped`)
-    assert.deepEqual(await holders(), [])
-    const {report} = await status()
+    assert.deepEqual(await vc.holders(), [])
+    const {report} = await vc.status()
     assert.deepEqual(vipOf(report)!.keepalived.map((k) => k.process), ['stopped', 'stopped'])
     t.diagnostic('repctl stop: nodes and keepalived stopped, the VIP released')
   })
