@@ -23,6 +23,7 @@ import assert from 'node:assert/strict'
 import {type ChildProcess, spawn} from 'node:child_process'
 import {createInterface} from 'node:readline'
 import {after, before, describe, it, type TestContext} from 'node:test'
+import type {StatusReport} from '../../src/cluster/status.js'
 import type {SuperviseEvent} from '../../src/cluster/supervise/round.js'
 import {eventually} from '../helpers/pair.js'
 import {alive, netnsMissing, programMissing} from '../helpers/netns.js'
@@ -84,6 +85,22 @@ describe('a pair with a VIP on two hosts with their own network, managed over SS
     const why = await vc.lifecycleMissing()
     if (why === false && supervisor === undefined) startSupervisor()
     return why
+  }
+
+  /**
+   * The healthy pair a scenario starts from. When an earlier scenario failed
+   * and left it broken, `repctl start` (which starts what is not running)
+   * restores it, so that one failure is reported once, not by every test after it.
+   */
+  async function healthyStart(t: TestContext): Promise<StatusReport> {
+    try {
+      return await vc.waitHealthy(10_000, eventLog)
+    } catch (e) {
+      t.diagnostic(`not healthy at the start (after an earlier failure?); repctl start first: ${(e as Error).message.split('\n')[0]}`)
+      const r = await vc.repctl.run(['start'])
+      assert.equal(r.code, 0, `repctl start: ${r.stdout}\n${r.stderr}`)
+      return waitHealthy()
+    }
   }
 
   /** A client through the VIP, writing until it has some acknowledgements. */
@@ -154,7 +171,7 @@ describe('a pair with a VIP on two hosts with their own network, managed over SS
   it('kill -9 of the node holding the VIP: the VIP moves, the supervisor rejoins the dead node, the VIP stays where it moved', {timeout: 90_000}, async (t: TestContext) => {
     const why = await lifecycleMissing()
     if (why !== false) { t.skip(why); return }
-    const holder = vipOf(await waitHealthy())!.holder as NodeName
+    const holder = vipOf(await healthyStart(t))!.holder as NodeName
     const other = otherOf(holder)
     const c = await startClient('kill-node-')
     const from = events.length
@@ -178,7 +195,7 @@ describe('a pair with a VIP on two hosts with their own network, managed over SS
   it("kill -9 of the holder's keepalived (its VIP removed as a dead host loses it): the other host takes the VIP", {timeout: 90_000}, async (t: TestContext) => {
     const why = await lifecycleMissing()
     if (why !== false) { t.skip(why); return }
-    const holder = vipOf(await waitHealthy())!.holder as NodeName
+    const holder = vipOf(await healthyStart(t))!.holder as NodeName
     const other = otherOf(holder)
     const c = await startClient('kill-keepalived-')
     const killed = vc.keepalivedPids(holder)
@@ -190,9 +207,14 @@ describe('a pair with a VIP on two hosts with their own network, managed over SS
     assert.ok(await c.acknowledged(100, 10_000), 'the client writes through the VIP again')
     for (const pid of killed) assert.ok(!alive(pid), `keepalived pid ${pid} is gone`)
     // The supervisor starts keepalived again; with nopreempt the VIP stays where it is.
+    let seen: unknown
+    const restarted = await eventually(async () => {
+      const k = vipOf((await vc.status()).report)?.keepalived.find((x) => x.node === holder)
+      seen = k
+      return k?.process === 'running' && k.pid !== null && !killed.includes(k.pid)
+    }, 20_000, 300)
+    assert.ok(restarted, `the supervisor starts ${holder}'s keepalived again within 20 s; status says ${JSON.stringify(seen)}; ${eventLog()}`)
     const s = await waitHealthy()
-    const restarted = vipOf(s)!.keepalived.find((k) => k.node === holder)!
-    assert.ok(restarted.pid !== null && !killed.includes(restarted.pid), `${holder}'s keepalived was started again (pid ${restarted.pid})`)
     assert.equal(vipOf(s)!.holder, other)
     await c.stop()
     const outage = c.ledger.outageAfter(faultAt)
@@ -205,7 +227,7 @@ describe('a pair with a VIP on two hosts with their own network, managed over SS
   it('SIGSTOP of the node holding the VIP: the VIP leaves it; after SIGCONT the pair is healthy', {timeout: 90_000}, async (t: TestContext) => {
     const why = await lifecycleMissing()
     if (why !== false) { t.skip(why); return }
-    const holder = vipOf(await waitHealthy())!.holder as NodeName
+    const holder = vipOf(await healthyStart(t))!.holder as NodeName
     const other = otherOf(holder)
     const pid = vc.nodePid(holder)!
     const c = await startClient('freeze-')
@@ -232,7 +254,7 @@ describe('a pair with a VIP on two hosts with their own network, managed over SS
   it('repctl promote of the node without the VIP: the VIP follows the master role; the failed requests of the switch are counted', {timeout: 90_000}, async (t: TestContext) => {
     const why = await lifecycleMissing()
     if (why !== false) { t.skip(why); return }
-    let s = await waitHealthy()
+    let s = await healthyStart(t)
     let holder = vipOf(s)!.holder as NodeName
     const c = await startClient('promote-')
     if (s.pairs[0]!.master !== holder) {
@@ -266,7 +288,7 @@ describe('a pair with a VIP on two hosts with their own network, managed over SS
   it('a network cut between the hosts: both may hold the VIP, status says vip_split (critical, exit 2); after the heal one holds it and the pair is healthy', {timeout: 90_000}, async (t: TestContext) => {
     const why = await lifecycleMissing()
     if (why !== false) { t.skip(why); return }
-    const before = vipOf(await waitHealthy())!.holder as NodeName
+    const before = vipOf(await healthyStart(t))!.holder as NodeName
     const c = await startClient('cut-')
     const [a, b] = [vc.host('node1'), vc.host('node2')]
     const faultAt = clock()
@@ -298,7 +320,7 @@ describe('a pair with a VIP on two hosts with their own network, managed over SS
     const why = await lifecycleMissing()
     if (why !== false) { t.skip(why); return }
     await stopSupervisor()
-    const s = await waitHealthy()
+    const s = await healthyStart(t)
     const pids = [...NODES.map((n) => vc.nodePid(n)), ...vipOf(s)!.keepalived.map((k) => k.pid)].filter((p): p is number => p != null)
     assert.equal(pids.length, 4, 'two nodes and two keepalived')
     const r = await vc.repctl.run(['stop', '--json'])
