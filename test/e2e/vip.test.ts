@@ -201,7 +201,9 @@ describe('a pair with a VIP on two hosts with their own network, managed over SS
     const killed = vc.keepalivedPids(holder)
     assert.ok(killed.length >= 2, `${holder}'s keepalived: its main process and VRRP child are running (pids ${killed.join(', ')})`)
     const faultAt = clock()
-    for (const pid of killed) killPid(pid, 'SIGKILL')
+    // Children first: keepalived's children may have a parent-death signal (SIGTERM), and a VRRP
+    // child that outlived its parent by a moment would shut down cleanly and release the VIP itself.
+    for (const pid of [...killed].reverse()) killPid(pid, 'SIGKILL')
     await vc.host(holder).removeAddress(VIP_CIDR)
     const movedMs = await vc.waitHolders([other], 10_000)
     assert.ok(await c.acknowledged(100, 10_000), 'the client writes through the VIP again')
@@ -325,6 +327,7 @@ describe('a pair with a VIP on two hosts with their own network, managed over SS
     assert.equal(pids.length, 4, 'two nodes and two keepalived')
     const r = await vc.repctl.run(['stop', '--json'])
     assert.equal(r.code, 0, `repctl stop: ${r.stdout}\n${r.stderr}`)
+    assertValid('stop', JSON.parse(r.stdout))
     for (const pid of pids) assert.ok(!alive(pid), `pid ${pid} stopped`)
     assert.deepEqual(await vc.holders(), [])
     const {report} = await vc.status()

@@ -124,7 +124,7 @@ export class VipCluster {
   nodeDir(n: NodeName): string { return join(this.stateDir(n), n) }
   nodePid(n: NodeName): number | undefined { return readPid(join(this.nodeDir(n), 'repcached.pid')) }
 
-  /** keepalived of the node: its main process, that one's children (VRRP, checker) and the VRRP pid file's. */
+  /** keepalived of the node: its main process, then that one's descendants (VRRP, checker) and the VRRP pid file's; kill them in reverse. */
   keepalivedPids(n: NodeName): number[] {
     const main = readPid(join(this.nodeDir(n), 'keepalived.pid'))
     const vrrp = readPid(join(this.nodeDir(n), 'keepalived-vrrp.pid'))
