@@ -5,7 +5,7 @@
 // pinned host key, each with its own state dir (the namespaces share one
 // filesystem), and the pair's VIP 10.231.0.100/24 on eth0. repctl, its
 // supervisor and clients run in the root namespace (10.231.0.254 on the
-// bridge). Used by test/e2e/vip.test.ts and the bench's vip section.
+// bridge). Used by test/e2e/vip-faults.test.ts and the bench's vip section.
 //
 // What the fault tests read of `repctl status --json` about the VIP is in
 // vipOf() below, one place to reconcile with the status contract.
