@@ -12,6 +12,7 @@ import {eventually, startNode, stat} from '../test/helpers/pair.js'
 import {freePort} from '../test/helpers/ports.js'
 import {launch, SERVER_BUNDLE, startMemcached, startOurServer, type RunningServer, which} from '../test/helpers/processes.js'
 import {locateMcload, runLoad, type LoadResult, type LoadSpec} from './lib/mcload.js'
+import {benchVip} from './vip.js'
 
 const {values: opts} = parseArgs({options: {
   json: {type: 'boolean', default: false},
@@ -20,6 +21,7 @@ const {values: opts} = parseArgs({options: {
   quick: {type: 'boolean', default: false},
   only: {type: 'string'},
   long: {type: 'string'},
+  'vip-runs': {type: 'string', default: '5'},
 }})
 const rounds = opts.quick ? 1 : Number(opts.rounds)
 const seconds = opts.quick ? 2 : Number(opts.seconds)
@@ -35,6 +37,10 @@ function rssMb(pid: number): number {
 
 interface Row { name: string; unit: string; ours: number; memcached: number | null; ratio: number | null; target: string; met: boolean | null; note?: string }
 const rows: Row[] = []
+/** Sections that could not run here, and why. */
+const skipped: Record<string, string> = {}
+/** Sections that broke, and how (the rest of the run goes on). */
+const failed: Record<string, string> = {}
 function row(name: string, unit: string, ours: number, memcached: number | null, target: string, met: (ours: number, ratio: number | null) => boolean | null, note?: string): void {
   const ratio = memcached === null || memcached === 0 ? null : ours / memcached
   rows.push({name, unit, ours, memcached, ratio, target, met: met(ours, ratio), note})
@@ -163,6 +169,27 @@ if (selected('snapshot')) {
   started.splice(started.indexOf(s), 1)
 }
 
+// ---- vip: client-visible outage through a pair's virtual IP after kill -9 of the node holding it ----
+if (selected('vip')) {
+  const runs = opts.quick ? 2 : Number(opts['vip-runs'])
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--vip-runs must be a whole number ≥ 1, got ${JSON.stringify(opts['vip-runs'])}`)
+  const r = await benchVip(runs, say).catch((e: unknown) => ({failed: e instanceof Error ? e.message : String(e)}))
+  if ('failed' in r) {
+    failed.vip = r.failed
+    say(`  vip: FAILED — ${r.failed}`)
+  } else if ('skipped' in r) {
+    skipped.vip = r.skipped
+    say(`  vip: skipped — ${r.skipped}`)
+  } else {
+    const outages = r.runs.map((x) => x.outageMs)
+    const moves = r.runs.map((x) => x.moveMs)
+    const note = `${r.runs.length} runs; ${r.timings}`
+    row('VIP: client-visible outage after kill -9 of the node holding it, median', 'ms', median(outages), null, '< 2000 ms', (o) => o < 2000, note)
+    row('VIP: client-visible outage after kill -9 of the node holding it, max', 'ms', Math.max(...outages), null, '< 2000 ms', (o) => o < 2000, note)
+    row('VIP: on the other host after kill -9 of the node holding it, median', 'ms', median(moves), null, '', () => null, note)
+  }
+}
+
 // ---- stability: --long MINUTES of the same load, minute by minute ------------------------------------
 if (opts.long !== undefined) {
   const minutes = Number(opts.long)
@@ -184,7 +211,7 @@ if (opts.long !== undefined) {
 await stopAll()
 rmSync(scratch, {recursive: true, force: true})
 
-const result = {date: new Date().toISOString(), node: process.version, cpus: cpus().length, loadGenerator: mc.how, memcached: haveMemcached, rounds, seconds, rows}
+const result = {date: new Date().toISOString(), node: process.version, cpus: cpus().length, loadGenerator: mc.how, memcached: haveMemcached, rounds, seconds, rows, skipped, failed}
 if (opts.json) {
   process.stdout.write(JSON.stringify(result, null, 2) + '\n')
 } else {
@@ -193,5 +220,6 @@ if (opts.json) {
   for (const r of rows) {
     lines.push(`| ${r.name}${r.note === undefined ? '' : ` (${r.note})`} | ${r.unit} | ${fmt(r.ours, r.unit)} | ${fmt(r.memcached, r.unit)} | ${r.ratio === null ? '—' : `${r.ratio.toFixed(2)}×`} | ${r.target || '—'} | ${r.met === null ? '—' : r.met ? 'yes' : '**no**'} |`)
   }
-  process.stdout.write(`\n${lines.join('\n')}\n\n${rounds} round(s) of ${seconds} s per workload, medians; ${mc.how}.\n`)
+  const skips = [...Object.entries(skipped).map(([section, why]) => `Skipped: ${section} (${why}).\n`), ...Object.entries(failed).map(([section, why]) => `FAILED: ${section} (${why}).\n`)].join('')
+  process.stdout.write(`\n${lines.join('\n')}\n\n${rounds} round(s) of ${seconds} s per workload, medians; ${mc.how}.\n${skips}`)
 }

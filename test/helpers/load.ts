@@ -17,8 +17,8 @@ export type KeyState = string | null
 
 interface Outcome { ok: boolean; reply: string }
 
-/** One text-protocol connection, one request at a time, with a timeout. */
-class Conn {
+/** One text-protocol connection, one request at a time, with a timeout (also the VIP client's, test/helpers/vip-client.ts). */
+export class Conn {
   private buf = ''
   private waiter: {done: (o: Outcome) => void; multi: boolean} | undefined
   private dead = false
