@@ -5,7 +5,7 @@ import type {ClusterConfig, NodeConfig} from '../config/schema.js'
 import {RepctlError} from '../errors.js'
 import type {HostPool} from '../hosts/pool.js'
 import {installNode, preflight, startNode, waitUntil} from './node-control.js'
-import {observeForAction, observeNode, type NodeObservation} from './observe.js'
+import {nodeProcess, observeForAction, observeNode, type NodeObservation} from './observe.js'
 import type {Plan, Step} from './plan.js'
 import {settleSecret, type SecretUse} from './replication-secret.js'
 import {chooseMaster, readSnapshot} from './snapshots.js'
@@ -63,18 +63,48 @@ export interface StartResult {
 export function startSteps(pool: HostPool, node: NodeConfig, peer: NodeConfig, running: NodeObservation): Step[] {
   const host = pool.for(node)
   let secret: SecretUse = 'none'
+  // Another actor (a supervisor's repair, typically) may start the node between our stop and our
+  // start. Its node rejoins the same live master, so we take it as started rather than fail on
+  // its ports; the step after these (verifyPairedStep) still checks the pair.
+  let startedElsewhere: number | undefined
+  const alreadyRunning = async (): Promise<number | undefined> => {
+    const p = await nodeProcess(host, node)
+    return p.process === 'running' && p.pid !== null ? p.pid : undefined
+  }
+  const elsewhere = (pid: number): string => `already running (pid ${pid}), started by another repctl (a supervisor?) meanwhile`
   return [
-    {title: `Check ${node.name} (${node.host}:${node.port})`, run: () => preflight(host, node)},
-    {title: `Install repcached for ${node.name}`, run: () => installNode(host, node)},
+    {
+      title: `Check ${node.name} (${node.host}:${node.port})`,
+      run: async () => {
+        startedElsewhere = await alreadyRunning()
+        if (startedElsewhere !== undefined) return elsewhere(startedElsewhere)
+        await preflight(host, node)
+        return undefined
+      },
+    },
+    {title: `Install repcached for ${node.name}`, run: async () => (startedElsewhere !== undefined ? 'skipped: already running' : installNode(host, node))},
     {
       title: `Replication secret for ${node.name}`,
       run: async () => {
+        if (startedElsewhere !== undefined) return 'skipped: already running'
         const s = await settleSecret(pool, [node, peer], [node], running)
         secret = s.use
         return s.note
       },
     },
-    {title: `Start ${node.name} as slave of ${peer.name} (full copy)`, run: async () => `pid ${await startNode(host, node, peer, secret)}`},
+    {
+      title: `Start ${node.name} as slave of ${peer.name} (full copy)`,
+      run: async () => {
+        if (startedElsewhere !== undefined) return elsewhere(startedElsewhere)
+        try {
+          return `pid ${await startNode(host, node, peer, secret)}`
+        } catch (e) {
+          const pid = await alreadyRunning().catch(() => undefined)
+          if (pid !== undefined) return elsewhere(pid)
+          throw e
+        }
+      },
+    },
   ]
 }
 
