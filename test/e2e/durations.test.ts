@@ -3,47 +3,25 @@
 // refused with the flag or key, the value and the accepted forms.
 
 import assert from 'node:assert/strict'
-import {mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {after, describe, it} from 'node:test'
+import {describe, it} from 'node:test'
 import {execa} from 'execa'
 import type {StatusReport} from '../../src/cluster/status.js'
 import type {SuperviseResult} from '../../src/commands/supervise.js'
 import {eventually} from '../helpers/pair.js'
 import {freePort} from '../helpers/ports.js'
 import {RawClient} from '../helpers/raw-client.js'
-import {REPCTL_BIN, repctlIn} from '../helpers/repctl.js'
+import {REPCTL_BIN} from '../helpers/repctl.js'
+import {repctlWorkspace} from '../helpers/repctl-workspace.js'
 import {assertValid} from '../helpers/schemas.js'
 
 const FORMS = 'like 250ms, 1s, 1.5s, 2m or 1h (a bare number is seconds)'
 
-const dir = mkdtempSync(join(tmpdir(), 'repctl-durations-'))
-const home = join(dir, 'home')
-const work = join(dir, 'work')
-const state = join(dir, 'state')
-mkdirSync(home)
-mkdirSync(work)
-const pids = new Set<number>()
+const {dir, work, home, state, pids, run: repctl, json, status} = repctlWorkspace('repctl-durations-', {timeoutMs: 60_000})
 
 /** A figure measured here, in the test output. */
 function note(text: string): void { process.stdout.write(`# ${text}\n`) }
-
-after(() => {
-  for (const node of ['node1', 'node2']) {
-    try { pids.add(Number(readFileSync(join(state, node, 'repcached.pid'), 'utf8').trim())) } catch { /* none */ }
-  }
-  for (const pid of pids) { try { process.kill(pid, 'SIGKILL') } catch { /* gone */ } }
-  rmSync(dir, {recursive: true, force: true})
-})
-
-const {run: repctl, json} = repctlIn(work, home, 60_000)
-
-async function status(code: number): Promise<StatusReport> {
-  const s = await json<StatusReport>(['status'], code, 'status')
-  for (const n of s.nodes) if (n.pid !== null) pids.add(n.pid)
-  return s
-}
 
 async function usageError(args: string[], exit: number): Promise<string> {
   const r = await repctl([...args, '--json'])

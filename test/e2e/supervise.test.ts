@@ -3,47 +3,24 @@
 // and writes every event to its events file.
 
 import assert from 'node:assert/strict'
-import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {readFileSync, writeFileSync} from 'node:fs'
 import {createServer, type Server} from 'node:net'
-import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {after, describe, it} from 'node:test'
-import type {StatusReport} from '../../src/cluster/status.js'
+import {describe, it} from 'node:test'
 import type {SuperviseResult} from '../../src/commands/supervise.js'
 import {freePort} from '../helpers/ports.js'
 import {RawClient} from '../helpers/raw-client.js'
-import {REPCTL_BIN, repctlIn} from '../helpers/repctl.js'
+import {REPCTL_BIN} from '../helpers/repctl.js'
+import {repctlWorkspace} from '../helpers/repctl-workspace.js'
 import {assertValid} from '../helpers/schemas.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'repctl-supervise-'))
-const home = join(dir, 'home')
-const work = join(dir, 'work')
-const pids = new Set<number>()
-
-after(() => {
-  // Nodes started by a repair the test never saw (it failed first) are in their pid files.
-  for (const node of ['node1', 'node2']) {
-    try { pids.add(Number(readFileSync(join(dir, 'state', node, 'repcached.pid'), 'utf8').trim())) } catch { /* none */ }
-  }
-  for (const pid of pids) { try { process.kill(pid, 'SIGKILL') } catch { /* gone */ } }
-  rmSync(dir, {recursive: true, force: true})
-})
-
-const {run: repctl, json} = repctlIn(work, home, 60_000)
-
-async function status(code: number): Promise<StatusReport> {
-  const s = await json<StatusReport>(['status'], code, 'status')
-  for (const n of s.nodes) if (n.pid !== null) pids.add(n.pid)
-  return s
-}
+const {dir, work, home, state, run: repctl, json, status} = repctlWorkspace('repctl-supervise-', {timeoutMs: 60_000})
 
 describe('repctl supervise --once', () => {
   it('rejoins a dead node, restarts a dead pair, and reports a repair that fails', {timeout: 120_000}, async () => {
-    mkdirSync(home)
-    mkdirSync(work)
     const [p1, r1, p2, r2] = [await freePort(), await freePort(), await freePort(), await freePort()]
     writeFileSync(join(work, 'repctl.config.yaml'), `cluster: sup
-defaults: { stateDir: ${JSON.stringify(join(dir, 'state'))} }
+defaults: { stateDir: ${JSON.stringify(state)} }
 nodes:
   node1: { host: 127.0.0.1, port: ${p1}, replicationPort: ${r1} }
   node2: { host: 127.0.0.1, port: ${p2}, replicationPort: ${r2} }

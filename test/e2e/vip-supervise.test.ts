@@ -1,5 +1,5 @@
 // The supervisor and promote on a pair with a VIP, managed by repctl over SSH
-// on two hosts with their own network (test/helpers/netns.ts) and Debian's
+// on two hosts with their own network (test/helpers/vip-cluster.ts) and Debian's
 // keepalived, as in vip.test.ts. Everything is asked of the real system: the
 // VIP on the interfaces, processes by pid, the data through the VIP.
 //
@@ -17,49 +17,29 @@
 //   cannot take the VIP.
 
 import assert from 'node:assert/strict'
-import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import type {PromoteResult} from '../../src/cluster/promote.js'
 import type {StatusReport} from '../../src/cluster/status.js'
 import type {SuperviseResult} from '../../src/commands/supervise.js'
 import {checkLedger, Writer} from '../helpers/load.js'
-import {alive, createTestNetwork, netnsMissing, programMissing, type TestHost, type TestNetwork} from '../helpers/netns.js'
-import {repctlIn, type Repctl} from '../helpers/repctl.js'
-import {keyPair, type KeyPair} from '../helpers/sshd.js'
-
-const VIP = '10.231.0.100'
-const PORT = 7211
-const REP_PORT = 7212
+import {alive, netnsMissing, programMissing, type TestHost} from '../helpers/netns.js'
+import {KEEPALIVED, PORT, VIP, VipCluster} from '../helpers/vip-cluster.js'
+import {waitFor} from '../helpers/wait.js'
 
 const skipNet = netnsMissing()
-const skip = skipNet === false ? programMissing('/usr/sbin/keepalived', 'keepalived') : skipNet
+const skip = skipNet === false ? programMissing(KEEPALIVED, 'keepalived') : skipNet
 if (skip !== false) process.stderr.write(`\n*** vip-supervise.test.ts: ${skip} ***\n\n`)
 
-async function waitFor<T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await check()
-    if (v !== undefined) return v
-    if (Date.now() > end) assert.fail(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
-
 describe('a pair with a VIP: supervise repairs keepalived, promote moves the VIP (network namespaces, SSH)', {skip}, () => {
-  let net: TestNetwork
+  let vc: VipCluster
   let h1: TestHost
   let h2: TestHost
-  let dir: string
-  let client: KeyPair
-  let repctl: Repctl
-  let work: string
 
-  const nodeDir = (i: 1 | 2): string => join(dir, `state${i}`, `node${i}`)
-  const status = (code: number): Promise<StatusReport> => repctl.json<StatusReport>(['status'], code, 'status')
-  const supervise = async (): Promise<SuperviseResult['events']> => (await repctl.json<SuperviseResult>(['supervise', '--once'], 0, 'supervise')).events
-  const holders = async (): Promise<string[]> => [...(await h1.holds(VIP) ? ['node1'] : []), ...(await h2.holds(VIP) ? ['node2'] : [])]
+  const nodeDir = (i: 1 | 2): string => vc.nodeDir(`node${i}`)
+  const status = (code: number): Promise<StatusReport> => vc.repctl.json<StatusReport>(['status'], code, 'status')
+  const supervise = async (): Promise<SuperviseResult['events']> => (await vc.repctl.json<SuperviseResult>(['supervise', '--once'], 0, 'supervise')).events
+  const holders = (): Promise<string[]> => vc.holders()
 
   /** kill -9 of a node's keepalived, main process and VRRP child, by pid. */
   async function killKeepalived(i: 1 | 2): Promise<number[]> {
@@ -71,24 +51,10 @@ describe('a pair with a VIP: supervise repairs keepalived, promote moves the VIP
   }
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'repctl-vipsup-'))
-    work = join(dir, 'work')
-    mkdirSync(work)
-    mkdirSync(join(dir, 'home'))
-    client = keyPair(dir, 'client')
-    net = await createTestNetwork({hosts: 2})
-    ;[h1, h2] = net.hosts as [TestHost, TestHost]
-    await Promise.all([h1, h2].map((h) => h.startSshd({authorizedKeys: [client.publicLine]})))
-    writeFileSync(join(dir, 'known_hosts'), [h1, h2].map((h) => `${h.sshd!.port === 22 ? h.address : `[${h.address}]:${h.sshd!.port}`} ${h.sshd!.hostKey.publicLine}`).join('\n') + '\n')
-    const lines = ['cluster: vipsup', 'nodes:']
-    for (const [i, h] of [h1, h2].entries()) {
-      lines.push(`  node${i + 1}:`, `    host: ${h.address}`, `    port: ${PORT}`, `    replicationPort: ${REP_PORT}`, `    stateDir: ${JSON.stringify(join(dir, `state${i + 1}`))}`,
-        `    ssh: {user: root, port: ${h.sshd!.port}, identityFile: ${JSON.stringify(client.privateKey)}, knownHosts: ${JSON.stringify(join(dir, 'known_hosts'))}}`)
-    }
-    lines.push('pairs:', '  - nodes: [node1, node2]', `    vip: {address: ${VIP}/24, interface: ${h1.interfaceName}}`)
-    writeFileSync(join(work, 'repctl.config.yaml'), lines.join('\n') + '\n')
-    repctl = repctlIn(work, join(dir, 'home'), 120_000)
-    const r = await repctl.run(['start'])
+    vc = await VipCluster.create('vipsup', {repctlTimeoutMs: 120_000})
+    h1 = vc.host('node1')
+    h2 = vc.host('node2')
+    const r = await vc.repctl.run(['start'])
     assert.equal(r.code, 0, r.stdout + r.stderr)
     await waitFor('both keepalived settled', 10_000, async () => {
       const s = await status(0).catch(() => undefined)
@@ -97,9 +63,7 @@ describe('a pair with a VIP: supervise repairs keepalived, promote moves the VIP
   })
 
   after(async () => {
-    if (repctl !== undefined) await repctl.run(['stop']).catch(() => undefined)
-    await net?.destroy()
-    if (dir !== undefined) rmSync(dir, {recursive: true, force: true})
+    await vc?.destroy()
   })
 
   it('kill -9 of the keepalived beside the node without the VIP: supervise restarts it, the VIP stays where it is', async () => {
@@ -181,7 +145,7 @@ describe('a pair with a VIP: supervise repairs keepalived, promote moves the VIP
       await waitFor('the writer to get going', 5000, async () => (writer.ackCount > 50 ? true : undefined))
       const t0 = performance.now()
       const watch = waitFor('node1\'s host to hold the VIP', 60_000, async () => (await h1.holds(VIP) ? true : undefined)).then(() => { movedAt = performance.now() - t0 })
-      const r = await repctl.json<PromoteResult>(['promote', 'node1'], 0, 'promote')
+      const r = await vc.repctl.json<PromoteResult>(['promote', 'node1'], 0, 'promote')
       await watch
       const took = performance.now() - t0
       assert.deepEqual(r, {node: 'node1', previousMaster: 'node2', action: 'switchover', vip: {address: VIP, holdersBefore: ['node2'], holdersAfter: ['node1']}})
@@ -208,7 +172,7 @@ describe('a pair with a VIP: supervise repairs keepalived, promote moves the VIP
   it('promote refuses, stopping nothing, when the new master\'s keepalived cannot take the VIP', async () => {
     const before = await status(0)
     await killKeepalived(2)
-    const r = await repctl.run(['promote', 'node2', '--json'])
+    const r = await vc.repctl.run(['promote', 'node2', '--json'])
     assert.equal(r.code, 1, r.stdout + r.stderr)
     const e = JSON.parse(r.stdout) as {error: {code: string; message: string; suggestions: string[]}}
     assert.equal(e.error.code, 'VIP_NOT_MOVED')

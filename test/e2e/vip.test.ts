@@ -1,6 +1,6 @@
 // A pair with a VIP, managed by repctl over SSH on two hosts with their own
-// network (test/helpers/netns.ts: network namespaces on a bridge, sshd in
-// each), with Debian's keepalived. Everything is asked of the real system:
+// network (test/helpers/vip-cluster.ts: network namespaces on a bridge, sshd
+// in each), with Debian's keepalived. Everything is asked of the real system:
 // the VIP on the interfaces (`ip addr` in each namespace), the node answering
 // memcached `version` through the VIP from the root namespace, processes by
 // pid.
@@ -18,36 +18,20 @@
 
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
-import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {connect} from 'node:net'
-import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import type {StatusReport} from '../../src/cluster/status.js'
 import {drainVip} from '../../src/cluster/vip/observe.js'
 import {loadConfig} from '../../src/config/load.js'
 import {HostPool} from '../../src/hosts/pool.js'
-import {alive, createTestNetwork, netnsMissing, programMissing, type TestHost, type TestNetwork} from '../helpers/netns.js'
-import {repctlIn, type Repctl} from '../helpers/repctl.js'
-import {keyPair, type KeyPair} from '../helpers/sshd.js'
-
-const VIP = '10.231.0.100'
-const PORT = 7201
-const REP_PORT = 7202
+import {alive, netnsMissing, programMissing, type TestHost} from '../helpers/netns.js'
+import {KEEPALIVED, PORT, VIP, VIP_CIDR, VipCluster} from '../helpers/vip-cluster.js'
+import {waitFor} from '../helpers/wait.js'
 
 const skipNet = netnsMissing()
-const skip = skipNet === false ? programMissing('/usr/sbin/keepalived', 'keepalived') : skipNet
+const skip = skipNet === false ? programMissing(KEEPALIVED, 'keepalived') : skipNet
 if (skip !== false) process.stderr.write(`\n*** vip.test.ts: ${skip} ***\n\n`)
-
-async function waitFor<T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await check()
-    if (v !== undefined) return v
-    if (Date.now() > end) assert.fail(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
 
 /** memcached `version` through address:port (bounded): the reply line, or undefined. */
 function version(address: string, port: number, timeoutMs = 300): Promise<string | undefined> {
@@ -64,71 +48,45 @@ function version(address: string, port: number, timeoutMs = 300): Promise<string
 }
 
 describe('a pair with a VIP: repctl start, status, stop with keepalived over SSH (network namespaces)', {skip}, () => {
-  let net: TestNetwork
+  let vc: VipCluster
   let h1: TestHost
   let h2: TestHost
-  let dir: string
-  let client: KeyPair
-  let repctl: Repctl
-  let work: string
-
-  function writeConfig(iface: string): void {
-    const hosts = [h1, h2]
-    const lines = ['cluster: viptest', 'nodes:']
-    for (const [i, h] of hosts.entries()) {
-      lines.push(`  node${i + 1}:`, `    host: ${h.address}`, `    port: ${PORT}`, `    replicationPort: ${REP_PORT}`, `    stateDir: ${JSON.stringify(join(dir, `state${i + 1}`))}`,
-        `    ssh: {user: root, port: ${h.sshd!.port}, identityFile: ${JSON.stringify(client.privateKey)}, knownHosts: ${JSON.stringify(join(dir, 'known_hosts'))}}`)
-    }
-    lines.push('pairs:', `  - nodes: [node1, node2]`, `    vip: {address: ${VIP}/24, interface: ${iface}}`)
-    writeFileSync(join(work, 'repctl.config.yaml'), lines.join('\n') + '\n')
-  }
 
   async function status(code: number): Promise<StatusReport> {
-    return repctl.json<StatusReport>(['status'], code, 'status')
+    return vc.repctl.json<StatusReport>(['status'], code, 'status')
   }
 
-  async function holders(): Promise<string[]> {
-    return [...(await h1.holds(VIP) ? ['node1'] : []), ...(await h2.holds(VIP) ? ['node2'] : [])]
-  }
+  const holders = (): Promise<string[]> => vc.holders()
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'repctl-vip-'))
-    work = join(dir, 'work')
-    mkdirSync(work)
-    mkdirSync(join(dir, 'home'))
-    client = keyPair(dir, 'client')
-    net = await createTestNetwork({hosts: 2})
-    ;[h1, h2] = net.hosts as [TestHost, TestHost]
-    await Promise.all([h1, h2].map((h) => h.startSshd({authorizedKeys: [client.publicLine]})))
-    writeFileSync(join(dir, 'known_hosts'), [h1, h2].map((h) => `${h.sshd!.port === 22 ? h.address : `[${h.address}]:${h.sshd!.port}`} ${h.sshd!.hostKey.publicLine}`).join('\n') + '\n')
+    vc = await VipCluster.create('viptest', {repctlTimeoutMs: 120_000})
+    h1 = vc.host('node1')
+    h2 = vc.host('node2')
     // repctl must allow the VIP to be bound itself: take away what the harness set.
     for (const h of [h1, h2]) await h.must('sysctl', ['-w', 'net.ipv4.ip_nonlocal_bind=0'])
-    repctl = repctlIn(work, join(dir, 'home'), 120_000)
   })
 
   after(async () => {
-    if (repctl !== undefined) await repctl.run(['stop']).catch(() => undefined)
-    await net?.destroy()
-    if (dir !== undefined) rmSync(dir, {recursive: true, force: true})
+    await vc?.destroy()
   })
 
   it('refuses a missing interface and a VIP that already answers, naming the host and the fix; starts nothing', async () => {
-    writeConfig('nosuch0')
-    let r = await repctl.run(['start', '--json'])
+    vc.writeConfig({vipInterface: 'nosuch0'})
+    let r = await vc.repctl.run(['start', '--json'])
     assert.equal(r.code, 1, r.stdout + r.stderr)
     let e = JSON.parse(r.stdout) as {error: {code: string; message: string; suggestions: string[]}}
     assert.equal(e.error.code, 'VIP_INTERFACE_MISSING')
     assert.match(e.error.message, /the interface nosuch0 of the VIP 10\.231\.0\.100 \(pair node1,node2\) does not exist on .*10\.231\.0\.1.*, the host of node node1/)
     assert.match(e.error.suggestions.join(' '), /ip -o link show/)
 
-    writeConfig(h1.interfaceName)
+    vc.writeConfig()
     // Another machine on the network has the VIP: the root namespace, on the bridge.
-    const add = spawnSync('ip', ['addr', 'add', `${VIP}/24`, 'dev', net.bridge], {encoding: 'utf8'})
+    const add = spawnSync('ip', ['addr', 'add', VIP_CIDR, 'dev', vc.net.bridge], {encoding: 'utf8'})
     assert.equal(add.status, 0, add.stderr)
     try {
-      r = await repctl.run(['start', '--json'])
+      r = await vc.repctl.run(['start', '--json'])
     } finally {
-      spawnSync('ip', ['addr', 'del', `${VIP}/24`, 'dev', net.bridge])
+      spawnSync('ip', ['addr', 'del', VIP_CIDR, 'dev', vc.net.bridge])
     }
     assert.equal(r.code, 1, r.stdout + r.stderr)
     e = JSON.parse(r.stdout) as typeof e
@@ -141,7 +99,7 @@ describe('a pair with a VIP: repctl start, status, stop with keepalived over SSH
   it('start: sets ip_nonlocal_bind, puts the VIP on node1\'s host, and the node answers on it; a second start changes nothing', async (t) => {
     // The failed start above may have set the sysctl already (it runs before the VIP probe): reset it.
     for (const h of [h1, h2]) await h.must('sysctl', ['-w', 'net.ipv4.ip_nonlocal_bind=0'])
-    const r = await repctl.run(['start'])
+    const r = await vc.repctl.run(['start'])
     assert.equal(r.code, 0, r.stdout + r.stderr)
     assert.match(r.stdout + r.stderr, /set net\.ipv4\.ip_nonlocal_bind=1 so node1 can listen on the VIP/)
     for (const h of [h1, h2]) assert.equal((await h.must('sysctl', ['-n', 'net.ipv4.ip_nonlocal_bind'])).trim(), '1')
@@ -155,7 +113,7 @@ describe('a pair with a VIP: repctl start, status, stop with keepalived over SSH
     for (const k of vip.keepalived) assert.ok(alive(k.pid!), `keepalived pid ${k.pid}`)
     t.diagnostic(`status: ${vip.reason}`)
 
-    const again = await repctl.run(['start'])
+    const again = await vc.repctl.run(['start'])
     assert.equal(again.code, 0, again.stdout + again.stderr)
     assert.match(again.stdout + again.stderr, /already running with this config, pid/)
     const s2 = await status(0)
@@ -177,7 +135,7 @@ describe('a pair with a VIP: repctl start, status, stop with keepalived over SSH
     assert.equal(down.pairs[0]!.vip!.holder, 'node2')
     assert.deepEqual(down.pairs[0]!.vip!.keepalived.map((k) => k.state), ['FAULT', 'MASTER'])
 
-    const r = await repctl.run(['start'])
+    const r = await vc.repctl.run(['start'])
     assert.equal(r.code, 0, r.stdout + r.stderr)
     await waitFor('node1 to pass its check again', 10_000, async () => {
       const s = await status(0)
@@ -187,7 +145,7 @@ describe('a pair with a VIP: repctl start, status, stop with keepalived over SSH
   })
 
   it('drainVip moves the VIP away from the drained node\'s host', async (t) => {
-    const config = await loadConfig(join(work, 'repctl.config.yaml'))
+    const config = await loadConfig(vc.configFile)
     const pool = new HostPool()
     try {
       const node2 = config.nodes.find((n) => n.name === 'node2')!
@@ -207,7 +165,7 @@ describe('a pair with a VIP: repctl start, status, stop with keepalived over SSH
     const s = await status(0)
     const [k1, k2] = s.pairs[0]!.vip!.keepalived.map((k) => ({pid: k.pid!})) as [{pid: number}, {pid: number}]
     // keepalived's VRRP child is the main process's child: both, by pid.
-    const vrrp1 = Number((await h1.must('cat', [join(dir, 'state1', 'node1', 'keepalived-vrrp.pid')])).trim())
+    const vrrp1 = Number((await h1.must('cat', [join(vc.nodeDir('node1'), 'keepalived-vrrp.pid')])).trim())
     assert.ok(alive(vrrp1))
     process.kill(k1.pid, 'SIGKILL')
     process.kill(vrrp1, 'SIGKILL')
@@ -217,7 +175,7 @@ describe('a pair with a VIP: repctl start, status, stop with keepalived over SSH
     assert.deepEqual(split.pairs[0]!.vip!.holders, ['node1', 'node2'])
     assert.equal(split.pairs[0]!.vip!.keepalived[0]!.process, 'stopped')
 
-    const r = await repctl.run(['stop'])
+    const r = await vc.repctl.run(['stop'])
     assert.equal(r.code, 0, r.stdout + r.stderr)
     assert.match(r.stdout + r.stderr, /Stop keepalived of node1[^\n]*\n?[^\n]*removed the VIP it left on/)
     assert.deepEqual(await holders(), [])

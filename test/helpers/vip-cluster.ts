@@ -5,7 +5,8 @@
 // pinned host key, each with its own state dir (the namespaces share one
 // filesystem), and the pair's VIP 10.231.0.100/24 on eth0. repctl, its
 // supervisor and clients run in the root namespace (10.231.0.254 on the
-// bridge). Used by test/e2e/vip-faults.test.ts and the bench's vip section.
+// bridge). Used by test/e2e/vip.test.ts, vip-supervise.test.ts, vip-faults.test.ts
+// and the bench's vip section.
 //
 // What the fault tests read of `repctl status --json` about the VIP is in
 // vipOf() below, one place to reconcile with the status contract.
@@ -22,6 +23,7 @@ import {repctlIn, type Repctl} from './repctl.js'
 import {assertValid} from './schemas.js'
 import {keyPair} from './sshd.js'
 import {clock} from './vip-client.js'
+import {sleep} from './wait.js'
 
 export const KEEPALIVED = '/usr/sbin/keepalived'
 export const VIP = '10.231.0.100'
@@ -76,7 +78,10 @@ function readPid(file: string): number | undefined {
   } catch { return undefined }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+export interface VipClusterOptions {
+  /** How long one repctl command may take (repctlIn's default otherwise). */
+  repctlTimeoutMs?: number
+}
 
 export class VipCluster {
   readonly repctl: Repctl
@@ -85,30 +90,23 @@ export class VipCluster {
   private lifecycle: Promise<string | false> | undefined
   private destroyed = false
 
-  private constructor(readonly net: TestNetwork, readonly dir: string, readonly cluster: string) {
+  private constructor(readonly net: TestNetwork, readonly dir: string, readonly cluster: string, private readonly clientKey: string, repctlTimeoutMs?: number) {
     this.workDir = join(dir, 'work')
     this.homeDir = join(dir, 'home')
-    this.repctl = repctlIn(this.workDir, this.homeDir)
+    this.repctl = repctlIn(this.workDir, this.homeDir, repctlTimeoutMs)
   }
 
   /** The network, both sshd and the config; nothing started yet (call repctl start). */
-  static async create(cluster: string): Promise<VipCluster> {
+  static async create(cluster: string, options: VipClusterOptions = {}): Promise<VipCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'repctl-vip-'))
     for (const d of ['work', 'home', 'keys']) mkdirSync(join(dir, d), {mode: 0o700})
     let net: TestNetwork | undefined
     try {
       const client = keyPair(join(dir, 'keys'), 'client')
       net = await createTestNetwork({hosts: 2})
-      const c = new VipCluster(net, dir, cluster)
+      const c = new VipCluster(net, dir, cluster, client.privateKey, options.repctlTimeoutMs)
       await Promise.all(NODES.map((n) => c.host(n).startSshd({authorizedKeys: [client.publicLine]})))
-      const lines = [`cluster: ${cluster}`, `defaults: { port: ${PORT}, replicationPort: ${REPLICATION_PORT}, memory: 64, snapshotInterval: 1 }`, 'nodes:']
-      for (const n of NODES) {
-        const h = c.host(n)
-        lines.push(`  ${n}:`, `    host: ${h.address}`, `    stateDir: ${JSON.stringify(c.stateDir(n))}`,
-          `    ssh: { host: ${h.address}, user: root, identityFile: ${JSON.stringify(client.privateKey)}, hostKey: ${JSON.stringify(fingerprint(h.sshd!.hostKey.publicLine))} }`)
-      }
-      lines.push('pairs:', '  - nodes: [node1, node2]', `    vip: { address: ${VIP_CIDR}, interface: ${c.host('node1').interfaceName} }`)
-      writeFileSync(join(c.workDir, 'repctl.config.yaml'), lines.join('\n') + '\n')
+      c.writeConfig()
       return c
     } catch (e) {
       await net?.destroy()
@@ -116,6 +114,20 @@ export class VipCluster {
       throw e
     }
   }
+
+  /** (Re)writes the repctl config: each node by its host's address over SSH with the host key pinned; the VIP on `vipInterface` (default: the hosts' eth0). */
+  writeConfig(o: {vipInterface?: string} = {}): void {
+    const lines = [`cluster: ${this.cluster}`, `defaults: { port: ${PORT}, replicationPort: ${REPLICATION_PORT}, memory: 64, snapshotInterval: 1 }`, 'nodes:']
+    for (const n of NODES) {
+      const h = this.host(n)
+      lines.push(`  ${n}:`, `    host: ${h.address}`, `    stateDir: ${JSON.stringify(this.stateDir(n))}`,
+        `    ssh: { host: ${h.address}, user: root, identityFile: ${JSON.stringify(this.clientKey)}, hostKey: ${JSON.stringify(fingerprint(h.sshd!.hostKey.publicLine))} }`)
+    }
+    lines.push('pairs:', '  - nodes: [node1, node2]', `    vip: { address: ${VIP_CIDR}, interface: ${o.vipInterface ?? this.host('node1').interfaceName} }`)
+    writeFileSync(this.configFile, lines.join('\n') + '\n')
+  }
+
+  get configFile(): string { return join(this.workDir, 'repctl.config.yaml') }
 
   host(n: NodeName): TestHost { return this.net.hosts[NODES.indexOf(n)]! }
   address(n: NodeName): string { return this.host(n).address }

@@ -19,6 +19,7 @@ import {after, before, describe, it} from 'node:test'
 import {SshHost} from '../../src/hosts/ssh-host.js'
 import {alive, createTestNetwork, LOCK_FILE, NAME_PREFIX, netnsMissing, programMissing, tcpProbe, type TestHost, type TestNetwork} from '../helpers/netns.js'
 import {keyPair, type KeyPair} from '../helpers/sshd.js'
+import {waitFor as waitEvery} from '../helpers/wait.js'
 
 const KEEPALIVED = '/usr/sbin/keepalived'
 const VIP = '10.231.0.100'
@@ -29,15 +30,8 @@ const skip = netnsMissing()
 if (skip !== false) process.stderr.write(`\n*** netns-hosts.test.ts: ${skip} ***\n\n`)
 const skipKeepalived = skip === false ? programMissing(KEEPALIVED, 'keepalived') : skip
 
-async function waitFor<T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await check()
-    if (v !== undefined) return v
-    if (Date.now() > end) assert.fail(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
+/** Polling every 50 ms: what the timings printed here were measured with. */
+const waitFor = <T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> => waitEvery(what, ms, check, 50)
 
 /** What the server behind address:port says (it sends its host's name), or undefined (bounded). */
 function readName(address: string, port: number, timeoutMs = 500): Promise<string | undefined> {

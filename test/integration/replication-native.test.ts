@@ -15,6 +15,7 @@ import {dump, startNode, stat, type ReplNode} from '../helpers/pair.js'
 import {HOST_A, HOST_B, Partition, partitionMissing} from '../helpers/partition.js'
 import {freePort} from '../helpers/ports.js'
 import {RawClient} from '../helpers/raw-client.js'
+import {sleep, until} from '../helpers/wait.js'
 
 // ---------------------------------------------------------------- bookkeeping
 
@@ -45,19 +46,7 @@ let partitionSkip: string | false = false
 let partitionError: Error | undefined
 try { partitionSkip = partitionMissing() } catch (e) { partitionError = e as Error }
 
-function sleep(ms: number): Promise<void> { return new Promise((r) => setTimeout(r, ms)) }
-
 function note(text: string): void { process.stdout.write(`# ${text}\n`) }
-
-/** Poll until `check` holds; a check that throws (a node not answering yet) counts as "not yet". */
-async function until(check: () => Promise<boolean>, timeoutMs: number, stepMs = 25): Promise<boolean> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    try { if (await check()) return true } catch { /* not yet */ }
-    if (Date.now() >= end) return false
-    await sleep(stepMs)
-  }
-}
 
 function freeze(n: ReplNode): void {
   process.kill(n.pid, 'SIGSTOP')
@@ -795,6 +784,60 @@ async function acrossCut(a: ReplNode, b: ReplNode, split: () => Promise<void>): 
 /** A moment, so that the next write is newer to the microsecond clock of both nodes. */
 const tick = (): Promise<void> => sleep(5)
 
+interface FlushCase {
+  /** The nodes' extra flags. */
+  extra: string[]
+  /** How many items the pair holds before the cut. */
+  pre: number
+  /** Whether b writes k as well while paired (a wrote it first). */
+  writeOnBoth: boolean
+  /** What to wait after a's flush_all before the writes that must survive it. */
+  afterFlush: () => Promise<void>
+  /** More to check of both dumps after heal. */
+  checkDumps?: (da: Map<string, string>, db: Map<string, string>) => void
+}
+
+/**
+ * flush_all on a while cut off from b: b writes k and more items before the
+ * flush, both write after it; after heal what either side held before the
+ * flush is gone on both, the writes after it stay on both.
+ */
+async function flushAcrossCut(o: FlushCase): Promise<void> {
+  if (partitionError !== undefined) throw partitionError
+  const {a, b} = await nativePair({hosts: [HOST_A, HOST_B], extra: o.extra})
+  await waitPaired(a, b, 5000, 'the pair forms')
+  const ca = await Client.open(a)
+  const cb = await Client.open(b)
+  const pre = Array.from({length: o.pre}, (_, i) => `pre${i}`)
+  for (const [i, k] of pre.entries()) await (i % 2 === 0 ? ca : cb).set(k, `pre-${k}`, 1)
+  await ca.set('k', 'pre-k', 1)
+  if (o.writeOnBoth) await cb.set('k', 'paired-k', 2)
+  const before = Array.from({length: 10}, (_, i) => `b-before${i}`)
+  const afterA = Array.from({length: 5}, (_, i) => `a-after${i}`)
+  const afterB = Array.from({length: 5}, (_, i) => `b-after${i}`)
+  const keys = [...pre, 'k', ...before, ...afterA, ...afterB]
+  await converge(a, b, keys, 5000)
+  const expected = new Map<string, Expected>()
+
+  await acrossCut(a, b, async () => {
+    await cb.set('k', 'old', 3)
+    for (const k of before) await cb.set(k, 'before-flush', 3)
+    await tick()
+    assert.equal(await request(a, 'flush_all\r\n'), 'OK\r\n')
+    await o.afterFlush()
+    for (const k of afterA) { await ca.set(k, 'after-flush-a', 5); expected.set(k, {kind: 'value', flags: 5, value: 'after-flush-a'}) }
+    for (const k of afterB) { await cb.set(k, 'after-flush-b', 6); expected.set(k, {kind: 'value', flags: 6, value: 'after-flush-b'}) }
+    assert.equal((await dumpOf(b, keys)).size, pre.length + 1 + before.length + afterB.length, 'b, cut off, has not seen the flush')
+  })
+  const [da, db] = await converge(a, b, keys, 15_000)
+  assert.deepEqual(checkExact(keys, expected, [['a', da], ['b', db]], 20), [],
+    'after heal: k, the items from before the cut and b\'s writes from before the flush are gone on both; the writes after it stay on both')
+  assert.deepEqual(differences(keys, da, db), [])
+  o.checkDumps?.(da, db)
+  ca.close()
+  cb.close()
+}
+
 describe('every kind of removal wins over an older write across a partition (iptables cut, then heal)', () => {
   it('delete, set with a negative exptime, set with a past absolute exptime, a set over -I that drops the old value, touch with a negative exptime: absent on both after heal; a later write on the other side still wins', {skip: partitionSkip, timeout: 90_000}, async () => {
     if (partitionError !== undefined) throw partitionError
@@ -851,37 +894,7 @@ describe('every kind of removal wins over an older write across a partition (ipt
   })
 
   it('flush_all: what either side held before the flush is gone on both after heal (the side that missed it applies it); writes after it, on either side, stay', {skip: partitionSkip, timeout: 90_000}, async () => {
-    if (partitionError !== undefined) throw partitionError
-    const {a, b} = await nativePair({hosts: [HOST_A, HOST_B], extra: ['--rep-timeout=2']})
-    await waitPaired(a, b, 5000, 'the pair forms')
-    const ca = await Client.open(a)
-    const cb = await Client.open(b)
-    const pre = Array.from({length: 20}, (_, i) => `pre${i}`)
-    for (const [i, k] of pre.entries()) await (i % 2 === 0 ? ca : cb).set(k, `pre-${k}`, 1)
-    await ca.set('k', 'pre-k', 1)
-    const before = Array.from({length: 10}, (_, i) => `b-before${i}`)
-    const afterA = Array.from({length: 5}, (_, i) => `a-after${i}`)
-    const afterB = Array.from({length: 5}, (_, i) => `b-after${i}`)
-    const keys = [...pre, 'k', ...before, ...afterA, ...afterB]
-    await converge(a, b, keys, 5000)
-    const expected = new Map<string, Expected>()
-
-    await acrossCut(a, b, async () => {
-      await cb.set('k', 'old', 3)
-      for (const k of before) await cb.set(k, 'before-flush', 3)
-      await tick()
-      assert.equal(await request(a, 'flush_all\r\n'), 'OK\r\n')
-      await tick()
-      for (const k of afterA) { await ca.set(k, 'after-flush-a', 5); expected.set(k, {kind: 'value', flags: 5, value: 'after-flush-a'}) }
-      for (const k of afterB) { await cb.set(k, 'after-flush-b', 6); expected.set(k, {kind: 'value', flags: 6, value: 'after-flush-b'}) }
-      assert.equal((await dumpOf(b, keys)).size, pre.length + 1 + before.length + afterB.length, 'b, cut off, has not seen the flush')
-    })
-    const [da, db] = await converge(a, b, keys, 15_000)
-    assert.deepEqual(checkExact(keys, expected, [['a', da], ['b', db]], 20), [],
-      'after heal: k, the items from before the cut and b\'s writes from before the flush are gone on both; the writes after it stay on both')
-    assert.deepEqual(differences(keys, da, db), [])
-    ca.close()
-    cb.close()
+    await flushAcrossCut({extra: ['--rep-timeout=2'], pre: 20, writeOnBoth: false, afterFlush: tick})
   })
 })
 
@@ -1010,40 +1023,9 @@ describe('with -C (no cas) on both nodes: versions kept inside, cas 0 to clients
   })
 
   it('flush_all across an iptables cut: what either side held before it is gone on both after heal; writes after it (from the next second: memcached -C\'s flush covers the rest of its second), on either side, stay', {skip: partitionSkip, timeout: 90_000}, async () => {
-    if (partitionError !== undefined) throw partitionError
-    const {a, b} = await nativePair({hosts: [HOST_A, HOST_B], extra: ['-C', '--rep-timeout=2']})
-    await waitPaired(a, b, 5000, 'the pair forms')
-    const ca = await Client.open(a)
-    const cb = await Client.open(b)
-    const pre = Array.from({length: 10}, (_, i) => `pre${i}`)
-    for (const [i, k] of pre.entries()) await (i % 2 === 0 ? ca : cb).set(k, `pre-${k}`, 1)
-    await ca.set('k', 'pre-k', 1)
-    await cb.set('k', 'paired-k', 2)
-    const before = Array.from({length: 10}, (_, i) => `b-before${i}`)
-    const afterA = Array.from({length: 5}, (_, i) => `a-after${i}`)
-    const afterB = Array.from({length: 5}, (_, i) => `b-after${i}`)
-    const keys = [...pre, 'k', ...before, ...afterA, ...afterB]
-    await converge(a, b, keys, 5000)
-    const expected = new Map<string, Expected>()
-
-    await acrossCut(a, b, async () => {
-      await cb.set('k', 'old', 3)
-      for (const k of before) await cb.set(k, 'before-flush', 3)
-      await tick()
-      assert.equal(await request(a, 'flush_all\r\n'), 'OK\r\n')
-      await sleep(1050 - (Date.now() % 1000))
-      for (const k of afterA) { await ca.set(k, 'after-flush-a', 5); expected.set(k, {kind: 'value', flags: 5, value: 'after-flush-a'}) }
-      for (const k of afterB) { await cb.set(k, 'after-flush-b', 6); expected.set(k, {kind: 'value', flags: 6, value: 'after-flush-b'}) }
-      assert.equal((await dumpOf(b, keys)).size, pre.length + 1 + before.length + afterB.length, 'b, cut off, has not seen the flush')
-    })
-    const [da, db] = await converge(a, b, keys, 15_000)
-    assert.deepEqual(checkExact(keys, expected, [['a', da], ['b', db]], 20), [],
-      'after heal: k, the items from before the cut and b\'s writes from before the flush are gone on both; the writes after it stay on both')
-    assert.deepEqual(differences(keys, da, db), [])
-    casZero('a', da)
-    casZero('b', db)
-    ca.close()
-    cb.close()
+    await flushAcrossCut({extra: ['-C', '--rep-timeout=2'], pre: 10, writeOnBoth: true,
+      afterFlush: () => sleep(1050 - (Date.now() % 1000)),
+      checkDumps: (da, db) => { casZero('a', da); casZero('b', db) }})
   })
 })
 

@@ -12,6 +12,7 @@ import {dump, startNode, stat, type ReplNode} from '../helpers/pair.js'
 import {freePort} from '../helpers/ports.js'
 import {launch, SERVER_BUNDLE} from '../helpers/processes.js'
 import {RawClient} from '../helpers/raw-client.js'
+import {sleep, until} from '../helpers/wait.js'
 
 const started: ReplNode[] = []
 const frozen = new Set<number>()
@@ -29,19 +30,7 @@ after(async () => {
 
 const TIMEOUT_S = 2
 
-function sleep(ms: number): Promise<void> { return new Promise((r) => setTimeout(r, ms)) }
-
 function note(text: string): void { process.stdout.write(`# ${text}\n`) }
-
-/** Poll until `check` holds; a check that throws (a node not answering yet) counts as "not yet". */
-async function until(check: () => Promise<boolean>, timeoutMs: number, stepMs = 25): Promise<boolean> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    try { if (await check()) return true } catch { /* not yet */ }
-    if (Date.now() >= end) return false
-    await sleep(stepMs)
-  }
-}
 
 function freeze(n: ReplNode): void { process.kill(n.pid, 'SIGSTOP'); frozen.add(n.pid) }
 function thaw(n: ReplNode): void {
