@@ -6,9 +6,10 @@ import {join, resolve} from 'node:path'
 import {checkDuration, DAY_MS, type DurationRange} from '../server/duration.js'
 import {RepctlError} from '../errors.js'
 import {checkSecurity, type SecurityConfig} from './security.js'
+import {checkRouters, checkPairName, pairRingName, type RouterConfig} from './routers.js'
 import {assignRouterIds, checkVip, KEEPALIVED_UNSAFE, parseIpv4, type VipConfig, type VipDraft} from './vip.js'
 
-export type {SecurityConfig, VipConfig}
+export type {RouterConfig, SecurityConfig, VipConfig}
 
 /**
  * How repctl gets root on a node's host for what needs it (keepalived adds
@@ -65,6 +66,12 @@ export interface NodeConfig extends NodeSettings {
 
 /** Two nodes that replicate to each other, and the virtual IP that follows them if any. */
 export interface PairConfig {
+  /**
+   * The pair's server name in the routers' ketama ring (what ketama hashes):
+   * `pairs[].name`, else derived from the node names (see pairRingName).
+   * Keys stay on a pair as long as its name does, whatever its address.
+   */
+  name: string
   /** The node names, in the order written: the first is preferred as master (and for the VIP) when both start. */
   nodes: [string, string]
   /** Absent: clients use the nodes' own addresses. */
@@ -75,6 +82,8 @@ export interface ClusterConfig {
   cluster: string
   nodes: NodeConfig[]
   pairs: PairConfig[]
+  /** nutcracker routers that front every pair (config `routers`); empty when absent. */
+  routers: RouterConfig[]
   /** Secret files (never the secrets): replication secret, users, TLS. Empty: none of it. */
   security: SecurityConfig
   /** Things to fix that do not stop repctl (a key file others can read). */
@@ -125,6 +134,9 @@ const SETTING_RULES: Record<string, SettingRule> = {
   privilege: kept('privilege', (v) => (v === 'root' || v === 'sudo' ? undefined : 'must be root (repctl acts as root on the host) or sudo (repctl runs what needs root through sudo -n)')),
 }
 
+/** The node settings a router takes too (its own keys are checked in routers.ts). */
+const ROUTER_SETTINGS = new Set(['stateDir', 'privilege'])
+
 function intIn(v: unknown, min: number, max: number): string | undefined {
   return Number.isInteger(v) && (v as number) >= min && (v as number) <= max ? undefined : `must be a whole number from ${min} to ${max}`
 }
@@ -166,7 +178,7 @@ export function validateConfig(raw: unknown, source: string, baseDir: string): C
   const problems = new Problems()
   if (!isRecord(raw)) throw new RepctlError('CONFIG_INVALID', `${source}: the config must be a mapping with cluster, defaults, nodes and pairs`)
   for (const key of Object.keys(raw)) {
-    if (!['cluster', 'defaults', 'nodes', 'pairs', 'security'].includes(key)) problems.add(key, 'unknown key; expected cluster, defaults, nodes, pairs or security')
+    if (!['cluster', 'defaults', 'nodes', 'pairs', 'routers', 'security'].includes(key)) problems.add(key, 'unknown key; expected cluster, defaults, nodes, pairs, routers or security')
   }
   const cluster = raw.cluster ?? 'local'
   if (typeof cluster !== 'string' || !NODE_NAME.test(cluster)) problems.add('cluster', 'must be a name (letters, digits, . _ -)')
@@ -185,20 +197,23 @@ export function validateConfig(raw: unknown, source: string, baseDir: string): C
       const path = `nodes.${name}`
       if (!NODE_NAME.test(name)) problems.add(path, 'node names use letters, digits, . _ - (at most 63)')
       if (!isRecord(value)) { problems.add(path, 'must be a mapping with at least host'); continue }
-      const host = value.host
-      if (typeof host !== 'string' || !HOST.test(host)) problems.add(`${path}.host`, `must be a host name or IP address (got ${JSON.stringify(host)})`)
       const own = checkSettings(value, path, problems, nodeKeys)
       const settings = {...defaults, ...own}
-      const ssh = value.ssh === undefined ? undefined : checkSsh(value.ssh, `${path}.ssh`, String(host), problems)
-      // On an SSH host, ~ is the remote user's home: it is resolved on that host, not here.
-      const stateDir = ssh !== undefined && settings.stateDir.startsWith('~') ? settings.stateDir : resolve(baseDir, expandHome(settings.stateDir))
-      nodes.push({name, host: String(host), ...settings, stateDir, ssh})
+      const {host, ssh, stateDir} = checkPlacement(value, path, settings.stateDir, baseDir, problems)
+      nodes.push({name, host, ...settings, stateDir, ssh})
     }
   }
   const pairs = checkPairs(raw.pairs, nodes, problems)
   assignRouterIds(typeof cluster === 'string' ? cluster : '', pairs)
   checkVips(pairs, nodes, problems)
-  checkAddresses(nodes, problems)
+  const routers = checkRouters(raw.routers, {
+    settings: (own, path) => ({...defaults, ...checkSettings(own, path, problems, ROUTER_SETTINGS)}),
+    nameIsValid: (name) => NODE_NAME.test(name),
+    nodeNames: new Set(nodes.map((n) => n.name)),
+    placement: (value, path, stateDir) => checkPlacement(value, path, stateDir, baseDir, problems),
+    problem: (path, problem) => problems.add(path, problem),
+  })
+  checkAddresses(nodes, routers, problems)
   const warnings: string[] = []
   const security = checkSecurity(raw.security, baseDir, (path, problem) => problems.add(path, problem), (w) => warnings.push(`${source}: ${w}`))
   // The server takes its TLS files in one comma-separated -o list.
@@ -208,14 +223,30 @@ export function validateConfig(raw: unknown, source: string, baseDir: string): C
     throw new RepctlError('CONFIG_INVALID', `${source}: ${list}${problems.list.length > 8 ? ` (and ${problems.list.length - 8} more)` : ''}`)
   }
   if (Object.keys(security).length > 0) for (const n of nodes) n.security = security
-  const done = pairs.map((p): PairConfig => (p.vip === undefined ? {nodes: p.nodes} : {nodes: p.nodes, vip: {...p.vip, routerId: p.vip.routerId!}}))
+  const done = pairs.map((p): PairConfig => (p.vip === undefined ? {name: p.name, nodes: p.nodes} : {name: p.name, nodes: p.nodes, vip: {...p.vip, routerId: p.vip.routerId!}}))
   for (const p of done) if (p.vip !== undefined) for (const n of nodes) if (p.nodes.includes(n.name)) n.vipAddress = p.vip.address
-  return {cluster: cluster as string, nodes, pairs: done, security, warnings, source}
+  return {cluster: cluster as string, nodes, pairs: done, routers, security, warnings, source}
 }
 
-interface PairDraft { nodes: [string, string]; vip: VipDraft | undefined; path: string }
+/** Where a node or router runs: its address, how to reach its host (SSH, or this machine) and its state dir. */
+export interface Placement {
+  host: string
+  ssh: SshConfig | undefined
+  stateDir: string
+}
 
-/** `pairs`: each `[a, b]`, or `{nodes: [a, b], vip: {...}}`; two nodes and no pairs mean those two. */
+/** `host` and `ssh` of a node or router, and its stateDir resolved as that host will read it. */
+function checkPlacement(value: Record<string, unknown>, path: string, stateDir: string, baseDir: string, problems: Problems): Placement {
+  const host = value.host
+  if (typeof host !== 'string' || !HOST.test(host)) problems.add(`${path}.host`, `must be a host name or IP address (got ${JSON.stringify(host)})`)
+  const ssh = value.ssh === undefined ? undefined : checkSsh(value.ssh, `${path}.ssh`, String(host), problems)
+  // On an SSH host, ~ is the remote user's home: it is resolved on that host, not here.
+  return {host: String(host), ssh, stateDir: ssh !== undefined && stateDir.startsWith('~') ? stateDir : resolve(baseDir, expandHome(stateDir))}
+}
+
+interface PairDraft { name: string; nodes: [string, string]; vip: VipDraft | undefined; path: string }
+
+/** `pairs`: each `[a, b]`, or `{nodes: [a, b], name, vip: {...}}`; two nodes and no pairs mean those two. */
 function checkPairs(raw: unknown, nodes: NodeConfig[], problems: Problems): PairDraft[] {
   const pairs: PairDraft[] = []
   const names = new Set(nodes.map((n) => n.name))
@@ -226,16 +257,19 @@ function checkPairs(raw: unknown, nodes: NodeConfig[], problems: Problems): Pair
   }
   const twoNames = (v: unknown): v is [string, string] => Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string'
   const used = new Map<string, number>()
+  const ringNames = new Map<string, string>()
   rawPairs.forEach((p: unknown, i) => {
     const path = `pairs[${i}]`
     let vip: VipDraft | undefined
     let pairNodes: [string, string]
+    let name: string | undefined
     if (twoNames(p)) {
       pairNodes = p
     } else if (isRecord(p)) {
-      for (const key of Object.keys(p)) if (key !== 'nodes' && key !== 'vip') problems.add(`${path}.${key}`, 'unknown key; expected nodes or vip')
+      for (const key of Object.keys(p)) if (!['nodes', 'name', 'vip'].includes(key)) problems.add(`${path}.${key}`, 'unknown key; expected nodes, name or vip')
       if (!twoNames(p.nodes)) { problems.add(`${path}.nodes`, 'must be two node names, e.g. [node1, node2]'); return }
       pairNodes = p.nodes
+      if (p.name !== undefined) name = checkPairName(p.name, `${path}.name`, (at, problem) => problems.add(at, problem))
       if (p.vip !== undefined) vip = checkVip(p.vip, `${path}.vip`, (at, problem) => problems.add(at, problem))
     } else {
       problems.add(path, 'must be two node names, e.g. [node1, node2], or a mapping with nodes and vip'); return
@@ -247,7 +281,13 @@ function checkPairs(raw: unknown, nodes: NodeConfig[], problems: Problems): Pair
       else if (used.has(n)) problems.add(path, `${n} is already in pairs[${used.get(n)}]; a node belongs to one pair`)
       else used.set(n, i)
     }
-    pairs.push({nodes: [a, b], vip, path})
+    if (name === undefined && !(isRecord(p) && p.name !== undefined)) name = pairRingName([a, b], path, (at, problem) => problems.add(at, problem))
+    if (name !== undefined) {
+      const other = ringNames.get(name)
+      if (other !== undefined) problems.add(isRecord(p) && p.name !== undefined ? `${path}.name` : path, `ring name ${JSON.stringify(name)} is already the name of ${other}; each pair needs its own (set pairs[].name)`)
+      else ringNames.set(name, path)
+    }
+    pairs.push({name: name ?? '', nodes: [a, b], vip, path})
   })
   return pairs
 }
@@ -322,15 +362,17 @@ function checkSsh(raw: unknown, path: string, nodeHost: string, problems: Proble
   return ssh
 }
 
-/** Two nodes on one address cannot share a port, client or replication. */
-function checkAddresses(nodes: NodeConfig[], problems: Problems): void {
+/** Nodes and routers on one address cannot share a port: client, replication or stats. */
+function checkAddresses(nodes: NodeConfig[], routers: RouterConfig[], problems: Problems): void {
   const taken = new Map<string, string>()
-  for (const n of nodes) {
-    for (const [what, port] of [['port', n.port], ['replicationPort', n.replicationPort]] as const) {
-      const key = `${n.host}:${port}`
-      const other = taken.get(key)
-      if (other !== undefined) problems.add(`nodes.${n.name}.${what}`, `${key} is already used by ${other}; nodes on one address need distinct ports`)
-      else taken.set(key, `nodes.${n.name}.${what}`)
-    }
+  const listeners = [
+    ...nodes.flatMap((n) => [[`nodes.${n.name}.port`, n.host, n.port], [`nodes.${n.name}.replicationPort`, n.host, n.replicationPort]] as const),
+    ...routers.flatMap((r) => [[`routers.${r.name}.port`, r.host, r.port], [`routers.${r.name}.statsPort`, r.host, r.statsPort]] as const),
+  ]
+  for (const [path, host, port] of listeners) {
+    const key = `${host}:${port}`
+    const other = taken.get(key)
+    if (other !== undefined) problems.add(path, `${key} is already used by ${other}; nodes and routers on one address need distinct ports`)
+    else taken.set(key, path)
   }
 }

@@ -44,16 +44,16 @@ describe('validateConfig: snapshotInterval takes the duration forms', () => {
 })
 
 describe('validateConfig: valid configs', () => {
-  const cases: {name: string; raw: unknown; expect: Omit<ClusterConfig, 'source' | 'security' | 'warnings'>}[] = [
+  const cases: {name: string; raw: unknown; expect: Omit<ClusterConfig, 'source' | 'security' | 'warnings' | 'routers'>}[] = [
     {
       name: 'two nodes on two hosts, all defaults, implicit pair',
       raw: {nodes: {a: {host: '127.0.0.2'}, b: {host: '127.0.0.3'}}},
-      expect: {cluster: 'local', nodes: [node('a', '127.0.0.2'), node('b', '127.0.0.3')], pairs: [{nodes: ['a', 'b']}]},
+      expect: {cluster: 'local', nodes: [node('a', '127.0.0.2'), node('b', '127.0.0.3')], pairs: [{name: 'a+b', nodes: ['a', 'b']}]},
     },
     {
       name: 'two nodes on one address with their own ports',
       raw: {cluster: 'cache-1', nodes: LOCAL},
-      expect: {cluster: 'cache-1', nodes: [node('node1', '127.0.0.1'), node('node2', '127.0.0.1', {port: 11311, replicationPort: 11312})], pairs: [{nodes: ['node1', 'node2']}]},
+      expect: {cluster: 'cache-1', nodes: [node('node1', '127.0.0.1'), node('node2', '127.0.0.1', {port: 11311, replicationPort: 11312})], pairs: [{name: 'node1+node2', nodes: ['node1', 'node2']}]},
     },
     {
       name: 'defaults overridden, then per node',
@@ -68,7 +68,7 @@ describe('validateConfig: valid configs', () => {
           {name: 'node1', host: '127.0.0.1', port: 20000, replicationPort: 20001, memory: 128, maxConnections: 50, queueMax: 100, stateDir: '/var/lib/repctl', snapshots: true, snapshotIntervalMs: 60_000, privilege: 'root', ssh: undefined},
           {name: 'node2', host: '127.0.0.1', port: 20100, replicationPort: 20101, memory: 512, maxConnections: 7, queueMax: 9, stateDir: '/opt/repctl', snapshots: false, snapshotIntervalMs: 60_000, privilege: 'root', ssh: undefined},
         ],
-        pairs: [{nodes: ['node2', 'node1']}],
+        pairs: [{name: 'node1+node2', nodes: ['node2', 'node1']}],
       },
     },
     {
@@ -80,18 +80,18 @@ describe('validateConfig: valid configs', () => {
       expect: {
         cluster: 'local',
         nodes: [node('cache-a.1', 'cache-a.example.com'), node('cache_b', 'cache-b'), node('c', '::1'), node('D9', '127.0.0.9')],
-        pairs: [{nodes: ['cache-a.1', 'cache_b']}, {nodes: ['D9', 'c']}],
+        pairs: [{name: 'cache-a.1+cache_b', nodes: ['cache-a.1', 'cache_b']}, {name: 'D9+c', nodes: ['D9', 'c']}],
       },
     },
     {
       name: 'ports at both ends of the range, a 63-character name',
       raw: {nodes: {['n'.repeat(63)]: {host: '127.0.0.1', port: 1, replicationPort: 65535}, b: {host: '127.0.0.1', port: 65534, replicationPort: 2}}},
-      expect: {cluster: 'local', nodes: [node('n'.repeat(63), '127.0.0.1', {port: 1, replicationPort: 65535}), node('b', '127.0.0.1', {port: 65534, replicationPort: 2})], pairs: [{nodes: ['n'.repeat(63), 'b']}]},
+      expect: {cluster: 'local', nodes: [node('n'.repeat(63), '127.0.0.1', {port: 1, replicationPort: 65535}), node('b', '127.0.0.1', {port: 65534, replicationPort: 2})], pairs: [{name: `b+${'n'.repeat(63)}`, nodes: ['n'.repeat(63), 'b']}]},
     },
   ]
   for (const c of cases) {
     it(c.name, () => {
-      assert.deepEqual(validateConfig(c.raw, FILE, BASE), {...c.expect, security: {}, warnings: [], source: FILE})
+      assert.deepEqual(validateConfig(c.raw, FILE, BASE), {...c.expect, routers: [], security: {}, warnings: [], source: FILE})
     })
   }
 
@@ -132,7 +132,7 @@ describe('validateConfig: invalid configs name the file and the key path', () =>
   const withDefaults = (over: Record<string, unknown>): unknown => ({defaults: over, nodes: LOCAL})
   const cases: {name: string; raw: unknown; says: string}[] = [
     // Unknown keys at each level.
-    {name: 'unknown top-level key (typo)', raw: {nodes: LOCAL, pair: [['node1', 'node2']]}, says: 'pair: unknown key; expected cluster, defaults, nodes, pairs or security'},
+    {name: 'unknown top-level key (typo)', raw: {nodes: LOCAL, pair: [['node1', 'node2']]}, says: 'pair: unknown key; expected cluster, defaults, nodes, pairs, routers or security'},
     {name: 'unknown key in defaults', raw: withDefaults({memmory: 64}), says: 'defaults.memmory: unknown key; expected one of port, replicationPort, memory, maxConnections, queueMax, stateDir'},
     {name: 'host is no default', raw: withDefaults({host: '127.0.0.1'}), says: 'defaults.host: unknown key'},
     {name: 'unknown key in a node', raw: withNode1({prot: 1}), says: 'nodes.node1.prot: unknown key; expected one of host, ssh, port, replicationPort'},
@@ -146,7 +146,7 @@ describe('validateConfig: invalid configs name the file and the key path', () =>
     {name: 'cluster with a space', raw: {cluster: 'my cluster', nodes: LOCAL}, says: 'cluster: must be a name'},
     {name: 'defaults is a list', raw: {defaults: [1], nodes: LOCAL}, says: 'defaults: must be a mapping'},
     {name: 'nodes missing', raw: {cluster: 'x'}, says: 'nodes: must map node names to their settings'},
-    {name: 'nodes is a list', raw: {nodes: ['node1', 'node2']}, says: 'nodes: must map node names to their settings'},
+    {name: 'nodes is a list', raw: {name: 'node1+node2', nodes: ['node1', 'node2']}, says: 'nodes: must map node names to their settings'},
     {name: 'nodes is empty', raw: {nodes: {}}, says: 'nodes: must map node names to their settings'},
     {name: 'a node is empty', raw: {nodes: {node1: null, node2: LOCAL.node2}}, says: 'nodes.node1: must be a mapping with at least host'},
     {name: 'a node is a string', raw: {nodes: {node1: '127.0.0.1', node2: LOCAL.node2}}, says: 'nodes.node1: must be a mapping with at least host'},
@@ -194,7 +194,7 @@ describe('validateConfig: invalid configs name the file and the key path', () =>
     {name: 'three nodes and no pairs', raw: {nodes: {...LOCAL, node3: {host: '127.0.0.3'}}}, says: 'pairs: must list pairs of node names'},
     {name: 'a single node', raw: {nodes: {node1: {host: '127.0.0.1'}}}, says: 'pairs: must list pairs of node names'},
     // Two nodes on one address.
-    {name: 'two nodes share a client port', raw: {nodes: {node1: {host: '127.0.0.1'}, node2: {host: '127.0.0.1', replicationPort: 11312}}}, says: 'nodes.node2.port: 127.0.0.1:11211 is already used by nodes.node1.port; nodes on one address need distinct ports'},
+    {name: 'two nodes share a client port', raw: {nodes: {node1: {host: '127.0.0.1'}, node2: {host: '127.0.0.1', replicationPort: 11312}}}, says: 'nodes.node2.port: 127.0.0.1:11211 is already used by nodes.node1.port; nodes and routers on one address need distinct ports'},
     {name: 'two nodes share a replication port', raw: {nodes: {node1: {host: '127.0.0.1'}, node2: {host: '127.0.0.1', port: 11311}}}, says: 'nodes.node2.replicationPort: 127.0.0.1:11212 is already used by nodes.node1.replicationPort'},
     {name: "a client port is the other's replication port", raw: {nodes: {node1: {host: '127.0.0.1'}, node2: {host: '127.0.0.1', port: 11212, replicationPort: 11312}}}, says: 'nodes.node2.port: 127.0.0.1:11212 is already used by nodes.node1.replicationPort'},
     {name: 'one node with one port for both', raw: {nodes: {node1: {host: '127.0.0.1', replicationPort: 11211}, node2: LOCAL.node2}}, says: 'nodes.node1.replicationPort: 127.0.0.1:11211 is already used by nodes.node1.port'},
@@ -265,7 +265,7 @@ describe('loadConfig with real files', () => {
     const c = await loadConfig(undefined, dir)
     assert.equal(c.cluster, 'from-yaml')
     assert.equal(c.source, join(dir, 'repctl.config.yaml'))
-    assert.deepEqual(c.pairs, [{nodes: ['a', 'b']}])
+    assert.deepEqual(c.pairs, [{name: 'a+b', nodes: ['a', 'b']}])
   })
 
   it('searches up from a subdirectory and resolves a relative stateDir against the file, not the cwd', async () => {
@@ -386,7 +386,8 @@ describe('loadConfig with real files', () => {
         {name: 'node1', host: '127.0.0.1', port: 11211, replicationPort: 11212, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: state, snapshots: true, snapshotIntervalMs: 60_000, privilege: 'root', ssh: undefined},
         {name: 'node2', host: '127.0.0.1', port: 11311, replicationPort: 11312, memory: 64, maxConnections: 1024, queueMax: 8192, stateDir: state, snapshots: true, snapshotIntervalMs: 60_000, privilege: 'root', ssh: undefined},
       ],
-      pairs: [{nodes: ['node1', 'node2']}],
+      pairs: [{name: 'node1+node2', nodes: ['node1', 'node2']}],
+      routers: [],
       security: {},
       warnings: [],
       source: BUILT_IN_SOURCE,
@@ -471,13 +472,13 @@ describe('validateConfig: pairs with a vip', () => {
   it('reads the mapping form beside the short form, with the default advert interval and a derived router id', () => {
     const c = validateConfig(withVip({address: '10.0.0.100/24', interface: 'eth0'}), FILE, BASE)
     assert.deepEqual(c.pairs, [
-      {nodes: ['a', 'b'], vip: {address: '10.0.0.100', prefixLength: 24, interface: 'eth0', routerId: 163, advertIntervalMs: 400}},
-      {nodes: ['c', 'd']},
+      {name: 'a+b', nodes: ['a', 'b'], vip: {address: '10.0.0.100', prefixLength: 24, interface: 'eth0', routerId: 163, advertIntervalMs: 400}},
+      {name: 'c+d', nodes: ['c', 'd']},
     ])
   })
 
   it('a mapping without vip is the same as the short form', () => {
-    assert.deepEqual(validateConfig({nodes: HOSTS, pairs: [{nodes: ['a', 'b']}, ['c', 'd']]}, FILE, BASE).pairs, [{nodes: ['a', 'b']}, {nodes: ['c', 'd']}])
+    assert.deepEqual(validateConfig({nodes: HOSTS, pairs: [{name: 'a+b', nodes: ['a', 'b']}, ['c', 'd']]}, FILE, BASE).pairs, [{name: 'a+b', nodes: ['a', 'b']}, {name: 'c+d', nodes: ['c', 'd']}])
   })
 
   const intervals: [unknown, number][] = [[0.5, 500], ['500ms', 500], ['0.5s', 500], ['1s', 1000], [1, 1000], ['2', 2000], [0.07, 70], ['10ms', 10], ['40.95s', 40_950], [0.4, 400]]
@@ -554,7 +555,7 @@ describe('validateConfig: pairs with a vip', () => {
     })),
     {name: 'priority is repctl\'s', raw: v({priority: 200}), says: 'pairs[0].vip.priority: unknown key; repctl sets the VRRP priorities'},
     {name: 'an unknown vip key', raw: v({adress: '10.0.0.100/24'}), says: 'pairs[0].vip.adress: unknown key; expected one of address, interface, routerId, advertInterval'},
-    {name: 'an unknown pair key', raw: {nodes: HOSTS, pairs: [{nodes: ['a', 'b'], vips: {}}, ['c', 'd']]}, says: 'pairs[0].vips: unknown key; expected nodes or vip'},
+    {name: 'an unknown pair key', raw: {nodes: HOSTS, pairs: [{nodes: ['a', 'b'], vips: {}}, ['c', 'd']]}, says: 'pairs[0].vips: unknown key; expected nodes, name or vip'},
     {name: 'the mapping form without nodes', raw: {nodes: HOSTS, pairs: [{vip: {address: '10.0.0.100/24', interface: 'eth0'}}, ['c', 'd']]}, says: 'pairs[0].nodes: must be two node names, e.g. [node1, node2]'},
     {name: 'a pair that is a number', raw: {nodes: HOSTS, pairs: [7]}, says: 'pairs[0]: must be two node names, e.g. [node1, node2], or a mapping with nodes and vip'},
     {name: 'a node host given by name', raw: {nodes: {...HOSTS, a: {host: 'cache-a.example.com'}}, pairs: [{nodes: ['a', 'b'], vip: {address: '10.0.0.100/24', interface: 'eth0'}}, ['c', 'd']]},
@@ -578,4 +579,93 @@ describe('validateConfig: pairs with a vip', () => {
     assert.equal(validateConfig({defaults: {stateDir: '/srv/"x"'}, nodes: HOSTS, pairs: [['a', 'b'], ['c', 'd']]}, FILE, BASE).nodes[0]!.stateDir, '/srv/"x"')
     assert.equal(validateConfig(withVip({address: '10.0.0.100/24', interface: 'eth0'}, {defaults: {stateDir: '/srv/cost$1 #2'}}), FILE, BASE).nodes[0]!.stateDir, '/srv/cost$1 #2')
   })
+})
+
+describe('validateConfig: pair ring names', () => {
+  const FOUR = {a: {host: '127.0.0.2'}, b: {host: '127.0.0.3'}, c: {host: '127.0.0.4'}, d: {host: '127.0.0.5'}}
+  const names = (pairs: unknown): string[] => validateConfig({nodes: FOUR, pairs}, FILE, BASE).pairs.map((p) => p.name)
+
+  it('default to the sorted node names joined by +, whatever the order or position', () => {
+    assert.deepEqual(names([['a', 'b'], ['d', 'c']]), ['a+b', 'c+d'])
+    assert.deepEqual(names([['c', 'd']]), ['c+d'], 'removing the first pair leaves the other\'s name (and keys) alone')
+    assert.deepEqual(names([{nodes: ['b', 'a']}, ['c', 'd']]), ['a+b', 'c+d'])
+  })
+
+  it('take pairs[].name when given', () => {
+    assert.deepEqual(names([{nodes: ['a', 'b'], name: 'pair1'}, {nodes: ['c', 'd'], name: 'shard.2_x+y-z'}]), ['pair1', 'shard.2_x+y-z'])
+    assert.deepEqual(names([{nodes: ['a', 'b'], name: 'p'.repeat(80)}, ['c', 'd']]), ['p'.repeat(80), 'c+d'])
+  })
+
+  const bad: {name: string; pairs: unknown; says: string}[] = [
+    {name: 'a name with a space', pairs: [{nodes: ['a', 'b'], name: 'pair 1'}, ['c', 'd']], says: 'pairs[0].name: must be a name of letters, digits, _ . + - (starting with a letter or digit, at most 80), e.g. pair1 (got "pair 1")'},
+    {name: 'a name starting with -', pairs: [{nodes: ['a', 'b'], name: '-p'}, ['c', 'd']], says: 'pairs[0].name: must be a name of letters'},
+    {name: 'a YAML-ish name', pairs: [{nodes: ['a', 'b'], name: 'p:1'}, ['c', 'd']], says: 'pairs[0].name: must be a name of letters'},
+    {name: 'a name of 81 characters', pairs: [{nodes: ['a', 'b'], name: 'p'.repeat(81)}, ['c', 'd']], says: 'pairs[0].name: must be a name of letters'},
+    {name: 'a number', pairs: [{nodes: ['a', 'b'], name: 1}, ['c', 'd']], says: 'pairs[0].name: must be a name of letters, digits, _ . + - (starting with a letter or digit, at most 80), e.g. pair1 (got 1)'},
+    {name: 'two pairs with one name', pairs: [{nodes: ['a', 'b'], name: 'p1'}, {nodes: ['c', 'd'], name: 'p1'}], says: 'pairs[1].name: ring name "p1" is already the name of pairs[0]; each pair needs its own (set pairs[].name)'},
+    {name: 'a name equal to another pair\'s derived name', pairs: [['a', 'b'], {nodes: ['c', 'd'], name: 'a+b'}], says: 'pairs[1].name: ring name "a+b" is already the name of pairs[0]'},
+  ]
+  for (const c of bad) it(`rejects ${c.name}`, () => assert.ok(rejects({nodes: FOUR, pairs: c.pairs}).message.includes(c.says), rejects({nodes: FOUR, pairs: c.pairs}).message))
+
+  it('asks for a name when the derived one is too long for nutcracker', () => {
+    const long = {['a'.repeat(50)]: {host: '127.0.0.2'}, ['b'.repeat(50)]: {host: '127.0.0.3'}}
+    assert.ok(rejects({nodes: long}).message.includes('pairs[0]: its ring name (the node names joined by +) would be 101 characters; nutcracker hashes at most 80: set pairs[0].name, e.g. pair1'))
+    assert.equal(validateConfig({nodes: long, pairs: [{nodes: ['a'.repeat(50), 'b'.repeat(50)], name: 'big'}]}, FILE, BASE).pairs[0]!.name, 'big')
+  })
+})
+
+describe('validateConfig: routers', () => {
+  const HOSTS4 = {a: {host: '10.0.0.1'}, b: {host: '10.0.0.2'}}
+  const routersOf = (routers: unknown, extra: Record<string, unknown> = {}) => validateConfig({nodes: HOSTS4, routers, ...extra}, FILE, BASE).routers
+
+  it('are none when absent', () => assert.deepEqual(validateConfig({nodes: HOSTS4}, FILE, BASE).routers, []))
+
+  it('take the defaults: port 22121, stats port + 1, the cluster\'s stateDir and privilege', () => {
+    assert.deepEqual(routersOf({app1: {host: '10.0.1.5'}}), [
+      {name: 'app1', host: '10.0.1.5', ssh: undefined, port: 22121, statsPort: 22122, stateDir: join(homedir(), '.repctl'), privilege: 'root'},
+    ])
+  })
+
+  it('are placed like nodes: ssh in both forms, stateDir relative to the file or ~ on the SSH host', () => {
+    const [r1, r2] = routersOf({
+      app1: {host: '10.0.1.5', ssh: 'deploy@10.0.1.5:2222', port: 6000, statsPort: 7000, stateDir: '~/routers', privilege: 'sudo'},
+      app2: {host: '10.0.1.6', ssh: {user: 'ops', port: 22}, stateDir: 'state'},
+    }, {defaults: {privilege: 'sudo'}})
+    assert.equal(r1!.ssh!.user, 'deploy')
+    assert.equal(r1!.ssh!.port, 2222)
+    assert.deepEqual([r1!.port, r1!.statsPort, r1!.stateDir, r1!.privilege], [6000, 7000, '~/routers', 'sudo'])
+    assert.equal(r2!.ssh!.host, '10.0.1.6')
+    assert.deepEqual([r2!.port, r2!.statsPort, r2!.stateDir, r2!.privilege], [22121, 22122, join(BASE, 'state'), 'sudo'])
+  })
+
+  it('may share a host with nodes and each other on distinct ports', () => {
+    assert.deepEqual(routersOf({r1: {host: '10.0.0.1'}, r2: {host: '10.0.0.1', port: 22123}}).map((r) => [r.port, r.statsPort]), [[22121, 22122], [22123, 22124]])
+  })
+
+  const bad: {name: string; routers: unknown; says: string}[] = [
+    {name: 'routers a list', routers: [{host: '10.0.1.5'}], says: 'routers: must map router names to their settings, e.g. {app1: {host: 10.0.1.5, port: 22121}}'},
+    {name: 'a router without host', routers: {app1: {port: 22121}}, says: 'routers.app1.host: must be a host name or IP address (got undefined)'},
+    {name: 'a router that is a string', routers: {app1: '10.0.1.5'}, says: 'routers.app1: must be a mapping with at least host'},
+    {name: 'a bad router name', routers: {'app 1': {host: '10.0.1.5'}}, says: 'routers.app 1: router names use letters, digits, . _ - (at most 63)'},
+    {name: 'a router named like a node', routers: {a: {host: '10.0.1.5'}}, says: 'routers.a: a is also a node; a router needs its own name (its files live in <stateDir>/a)'},
+    {name: 'an unknown key', routers: {app1: {host: '10.0.1.5', memory: 64}}, says: 'routers.app1.memory: unknown key; expected one of host, ssh, port, statsPort, stateDir, privilege'},
+    {name: 'port 0', routers: {app1: {host: '10.0.1.5', port: 0}}, says: 'routers.app1.port: must be a whole number from 1 to 65535 (got 0)'},
+    {name: 'a port as a string', routers: {app1: {host: '10.0.1.5', port: '22121'}}, says: 'routers.app1.port: must be a whole number from 1 to 65535 (got "22121")'},
+    {name: 'statsPort out of range', routers: {app1: {host: '10.0.1.5', statsPort: 70000}}, says: 'routers.app1.statsPort: must be a whole number from 1 to 65535 (got 70000)'},
+    {name: 'the default statsPort past 65535', routers: {app1: {host: '10.0.1.5', port: 65535}}, says: 'routers.app1.statsPort: defaults to port + 1, which is past 65535: set it'},
+    {name: 'statsPort equal to port', routers: {app1: {host: '10.0.1.5', port: 6000, statsPort: 6000}}, says: 'routers.app1.statsPort: is the client port 6000; nutcracker needs two ports'},
+    {name: 'a bad ssh', routers: {app1: {host: '10.0.1.5', ssh: 'a b'}}, says: 'routers.app1.ssh: must be user@host[:port] (got "a b")'},
+    {name: 'a bad privilege', routers: {app1: {host: '10.0.1.5', privilege: 'doas'}}, says: 'routers.app1.privilege: must be root (repctl acts as root on the host) or sudo'},
+    {name: 'an empty stateDir', routers: {app1: {host: '10.0.1.5', stateDir: ' '}}, says: 'routers.app1.stateDir: must be a directory path (got " ")'},
+    {name: 'a router on a node\'s client port', routers: {app1: {host: '10.0.0.1', port: 11211}}, says: 'routers.app1.port: 10.0.0.1:11211 is already used by nodes.a.port; nodes and routers on one address need distinct ports'},
+    {name: 'a stats port on a node\'s replication port', routers: {app1: {host: '10.0.0.2', port: 11000, statsPort: 11212}}, says: 'routers.app1.statsPort: 10.0.0.2:11212 is already used by nodes.b.replicationPort'},
+    {name: 'two routers on one port', routers: {r1: {host: '10.0.1.5'}, r2: {host: '10.0.1.5', port: 22121, statsPort: 23000}}, says: 'routers.r2.port: 10.0.1.5:22121 is already used by routers.r1.port'},
+    {name: 'a router on another\'s default stats port', routers: {r1: {host: '10.0.1.5'}, r2: {host: '10.0.1.5', port: 22122}}, says: 'routers.r2.port: 10.0.1.5:22122 is already used by routers.r1.statsPort'},
+  ]
+  for (const c of bad) {
+    it(`rejects ${c.name}`, () => {
+      const e = rejects({nodes: HOSTS4, routers: c.routers})
+      assert.ok(e.message.includes(c.says), e.message)
+    })
+  }
 })

@@ -111,7 +111,7 @@ describe('findNode and pairOf', () => {
   })
 
   it('a node in no pair is PAIR_UNKNOWN', () => {
-    const lonely: ClusterConfig = {...CONFIG, pairs: [{nodes: ['node1', 'node2']}]}
+    const lonely: ClusterConfig = {...CONFIG, pairs: [{name: 'node1+node2', nodes: ['node1', 'node2']}]}
     throws(() => pairOf(lonely, 'cache-a'), 'PAIR_UNKNOWN', `node "cache-a" is in no pair in ${SOURCE}`)
   })
 })
