@@ -118,6 +118,7 @@ export function checkRouters(raw: unknown, checks: RouterChecks): RouterConfig[]
     for (const key of ['stateDir', 'privilege']) if (value[key] !== undefined) own[key] = value[key]
     const {stateDir, privilege} = checks.settings(own, path)
     const placed = checks.placement(value, path, stateDir)
+    if (placed.host.includes(':')) bad('host', `is an IPv6 address; routers take IPv4 addresses or host names for now (nutcracker 0.5.0 reads host:port without brackets) (got ${JSON.stringify(placed.host)})`)
     if (ok) routers.push({name, host: placed.host, ssh: placed.ssh, port: port as number, statsPort: statsPort as number, stateDir: placed.stateDir, privilege})
   }
   return routers

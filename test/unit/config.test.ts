@@ -654,6 +654,7 @@ describe('validateConfig: routers', () => {
     {name: 'statsPort out of range', routers: {app1: {host: '10.0.1.5', statsPort: 70000}}, says: 'routers.app1.statsPort: must be a whole number from 1 to 65535 (got 70000)'},
     {name: 'the default statsPort past 65535', routers: {app1: {host: '10.0.1.5', port: 65535}}, says: 'routers.app1.statsPort: defaults to port + 1, which is past 65535: set it'},
     {name: 'statsPort equal to port', routers: {app1: {host: '10.0.1.5', port: 6000, statsPort: 6000}}, says: 'routers.app1.statsPort: is the client port 6000; nutcracker needs two ports'},
+    {name: 'an IPv6 host', routers: {app1: {host: '::1'}}, says: 'routers.app1.host: is an IPv6 address; routers take IPv4 addresses or host names for now'},
     {name: 'a bad ssh', routers: {app1: {host: '10.0.1.5', ssh: 'a b'}}, says: 'routers.app1.ssh: must be user@host[:port] (got "a b")'},
     {name: 'a bad privilege', routers: {app1: {host: '10.0.1.5', privilege: 'doas'}}, says: 'routers.app1.privilege: must be root (repctl acts as root on the host) or sudo'},
     {name: 'an empty stateDir', routers: {app1: {host: '10.0.1.5', stateDir: ' '}}, says: 'routers.app1.stateDir: must be a directory path (got " ")'},
