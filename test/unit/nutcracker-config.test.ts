@@ -23,7 +23,7 @@ const EXPECTED_APP1 = `# nutcracker for router app1 of cluster prod.
 # Written by repctl, which rewrites it: change repctl.config.yaml instead.
 prod:
   listen: 10.0.1.5:22121
-  hash: fnv1a_64
+  hash: md5
   distribution: ketama
   auto_eject_hosts: false
   timeout: 1000
