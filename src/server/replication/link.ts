@@ -256,7 +256,7 @@ export class ReplicationLink {
 
   /** Flushes are versioned on native links of revision 2 (with -C too); elsewhere repcached's flush_all. */
   private get versionedFlush(): boolean {
-    return this.opts.mode === 'native' && this.opts.rev >= 2 && this.store.keepsVersions
+    return this.opts.mode === 'native' && this.opts.rev >= 2 && this.store.versioned
   }
 
   /** A flush as this link carries it: repcached's `flush_all` (absolute `at`, 0 = now), or our whole flush state, read now. */

@@ -115,7 +115,10 @@ export class ItemStore {
    * and the peer's the other, so a cas names one version across the pair.
    */
   casParity: 0 | 1 | undefined
-  /** Set by native replication: removals leave tombstones and flushes a floor, so versions can be ordered. */
+  /**
+   * Set by native replication: removals leave tombstones and flushes a floor, so versions can be
+   * ordered. With -C too: -C only hides the cas from clients (see clientCas).
+   */
   versioned = false
   private readonly tombstones = new Map<string, {cas: number; at: number}>()
   /**
@@ -126,15 +129,6 @@ export class ItemStore {
   private flushFloor = 0
   /** Versioned stores: the version of the latest flush_all command applied here (a later one replaces a pending delayed flush). */
   private flushIssued = 0
-
-  /**
-   * Versions are kept (native pair): removals and flushes are ordered against
-   * writes. With -C too: -C only hides the cas from clients (see clientCas),
-   * the store keeps every item's version, or a pair could not order updates.
-   */
-  get keepsVersions(): boolean {
-    return this.versioned
-  }
 
   /**
    * Allocate a version (a cas) that no other version of any item on this node
@@ -272,7 +266,7 @@ export class ItemStore {
     if (this.versioned) tb.cas[s] = this.newCas()
     // A touch to a past time removes the item (memcached keeps it linked until it is next looked up,
     // and so do we, for its counters): remembered as a removal at that version, like a delete.
-    if (e === 1 && this.keepsVersions) this.recordTombstone(key, tb.cas[s]!)
+    if (e === 1 && this.versioned) this.recordTombstone(key, tb.cas[s]!)
     this.changed({kind: 'store', key, origin: 'local'})
     return this.view(s, key)
   }
@@ -432,7 +426,7 @@ export class ItemStore {
     else oldest = delay <= this.processStarted ? -1 : delay - 1
     if (!this.options.useCas && oldest !== -1) oldest++
     // The flush in force so far stays in force (as the floor) whatever this one does to a pending one.
-    if (this.keepsVersions) this.flushFloor = this.floorAt(t)
+    if (this.versioned) this.flushFloor = this.floorAt(t)
     if (oldest === -1) {
       this.setOldestLive(0)
     } else if (oldest < t) {
@@ -442,7 +436,7 @@ export class ItemStore {
     } else {
       this.setOldestLive(oldest)
     }
-    if (this.keepsVersions) {
+    if (this.versioned) {
       // A flush is a version too: every older version, from this node or the peer, has lost to it.
       // In force now (with -C too, whose flush also takes the rest of this second: floorAt adds that):
       // every version drawn before this command is flushed, whatever second the store's coarse clock reads.
@@ -468,7 +462,7 @@ export class ItemStore {
    */
   private floorAt(t: number): number {
     const ol = this.oldestLive
-    return ol !== 0 && ol <= t && this.keepsVersions ? Math.max(this.flushFloor, (ol + 1) * 2_000_000) : this.flushFloor
+    return ol !== 0 && ol <= t && this.versioned ? Math.max(this.flushFloor, (ol + 1) * 2_000_000) : this.flushFloor
   }
 
   /**
@@ -758,7 +752,7 @@ export class ItemStore {
    */
   private removeKey(key: string, s: number, origin: Origin, version?: number): void {
     if (s !== NIL) this.unlink(s)
-    if (this.keepsVersions) {
+    if (this.versioned) {
       const v = version ?? (origin === 'local' ? this.newCas() : undefined)
       if (v !== undefined && v > (this.tombstone(key) ?? -1)) this.recordTombstone(key, v)
     }
