@@ -33,7 +33,7 @@ export const ERROR_CATALOGUE = {
   VIP_INTERFACE_MISSING: {exit: 1, hint: 'set vip.interface to an interface both hosts of the pair have (`ip -o link show` lists them)'},
   VIP_IN_USE: {exit: 1, hint: 'the VIP answers on the network although no host of the pair holds it: choose a free address for vip.address, or free it where it is used'},
   VIP_NOT_MOVED: {exit: 1, hint: 'the VIP could not be moved to the new master\'s host; nothing was stopped: check keepalived on both hosts (repctl status, keepalived.log in each node\'s directory)'},
-  SSH_TIMEOUT: {exit: 1, hint: 'the host did not answer in time; check the network and the host\'s load'},
+  SSH_TIMEOUT: {exit: 1, hint: 'the host did not answer in time; check the network and the host\'s load, and that the login shell starts at once (every command runs through it: `time ssh HOST true`; a slow ~/.bashrc delays each one)'},
 } as const satisfies Record<string, {exit: number; hint: string}>
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE

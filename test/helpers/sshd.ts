@@ -129,11 +129,10 @@ export class Sshd {
     if (t.status !== 0) throw new Error(`sshd -t rejected ${cfg}: ${t.stderr}`)
     const fd = openSync(this.logFile, 'a')
     try {
-      const argv = [SSHD, '-D', '-e', '-f', cfg]
+      const sshd = [SSHD, '-D', '-e', '-f', cfg]
       const netns = this.opts.netns
-      this.child = netns === undefined
-        ? spawn(argv[0]!, argv.slice(1), {stdio: ['ignore', fd, fd]})
-        : spawn('ip', ['netns', 'exec', netns, ...argv], {stdio: ['ignore', fd, fd]})
+      const argv = netns === undefined ? sshd : ['ip', 'netns', 'exec', netns, ...sshd]
+      this.child = spawn(...freshRootShell(this.opts.dir, argv), {stdio: ['ignore', fd, fd]})
     } finally {
       closeSync(fd)
     }
@@ -149,6 +148,15 @@ export class Sshd {
     if (opts.newHostKeys === true) this.newHostKeys()
     await this.launch()
     live.add(this)
+  }
+
+  /**
+   * Runs a command in the mount namespace of this sshd's sessions (see
+   * freshRootShell), so a mount a test makes is the one the SSH host sees.
+   */
+  inMountNamespace(cmd: string, args: string[]): {status: number | null; stdout: string; stderr: string} {
+    if (this.child?.pid === undefined) throw new Error('sshd is not running')
+    return spawnSync('nsenter', ['-t', String(this.child.pid), '-m', '--', cmd, ...args], {encoding: 'utf8'})
   }
 
   /** The pids of this sshd's per-connection processes (children of the listener). */
@@ -178,6 +186,32 @@ export class Sshd {
     await this.exited
     clearTimeout(timer)
   }
+}
+
+const ROOT_BASHRC = '/root/.bashrc'
+const SKEL_BASHRC = '/etc/skel/.bashrc'
+
+/**
+ * The command that runs `argv` (which ends by exec'ing sshd, so the pid stays
+ * sshd's) with root's ~/.bashrc replaced, for that sshd's sessions only, by a
+ * fresh host's (Debian's /etc/skel one, else an empty file).
+ *
+ * Why: sshd runs every command through the login shell, and Debian's bash
+ * sources ~/.bashrc when started by sshd. A test machine's root account is the
+ * machine's, not the test's: one image's root .bashrc runs `pyenv rehash`,
+ * which waits 60 s on a stale lock, so every command over SSH timed out and
+ * the suite tested that machine's dotfiles instead of repctl. The test hosts
+ * stand for freshly installed hosts, so their root gets a fresh .bashrc. The
+ * swap is a bind mount in a private mount namespace (unshare -m), so nothing
+ * of the machine changes and it ends with sshd. repctl's own answer to a slow
+ * login shell is the SSH_TIMEOUT hint.
+ */
+function freshRootShell(dir: string, argv: string[]): [string, string[]] {
+  if (process.getuid?.() !== 0 || !existsSync(ROOT_BASHRC)) return [argv[0]!, argv.slice(1)]
+  const fresh = join(dir, 'root.bashrc')
+  writeFileSync(fresh, existsSync(SKEL_BASHRC) ? readFileSync(SKEL_BASHRC) : '', {mode: 0o644})
+  // unshare without --fork execs sh, which execs argv: still one pid.
+  return ['unshare', ['-m', '--propagation', 'slave', '--', 'sh', '-c', 'mount --bind "$1" "$2" && shift 2 && exec "$@"', 'sh', fresh, ROOT_BASHRC, ...argv]]
 }
 
 /** Why the non-root user cannot be created here, or false when it can. */

@@ -615,10 +615,11 @@ describe('SshHost against a real sshd', {skip}, () => {
       if (process.getuid?.() !== 0) { why = 'mounting a tiny tmpfs needs root'; return }
       mnt = join(dir, 'full')
       mkdirSync(mnt)
-      const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'tmpfs', mnt], {encoding: 'utf8'})
+      // Mounted where the SSH host's sessions see it: the test sshd has its own mount namespace.
+      const r = main.inMountNamespace('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'tmpfs', mnt])
       if (r.status !== 0) { why = `cannot mount a tmpfs here: ${r.stderr.trim()}`; mnt = undefined }
     })
-    after(() => { if (mnt !== undefined) spawnSync('umount', [mnt]) })
+    after(() => { if (mnt !== undefined) main.inMountNamespace('umount', [mnt]) })
 
     it('reports an upload or write that does not fit as HOST_ERROR naming the host, the path and the full disk', async (t) => {
       if (why !== false || mnt === undefined) { t.skip(String(why)); return }
@@ -627,7 +628,7 @@ describe('SshHost against a real sshd', {skip}, () => {
       assert.match(e.suggestions.join(' '), /free space/)
       const w = await rejectsWith(h.writeFile(join(mnt, 'big'), Buffer.alloc(200_000), 0o600), 'HOST_ERROR', join(mnt, 'big'), /No space left/i)
       assert.match(w.suggestions.join(' '), /free space/)
-      assert.deepEqual(readdirSync(mnt), [], 'no temporary file left behind')
+      assert.equal(main.inMountNamespace('ls', ['-A', mnt]).stdout, '', 'no temporary file left behind')
     })
   })
 })
