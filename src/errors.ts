@@ -33,6 +33,11 @@ export const ERROR_CATALOGUE = {
   VIP_INTERFACE_MISSING: {exit: 1, hint: 'set vip.interface to an interface both hosts of the pair have (`ip -o link show` lists them)'},
   VIP_IN_USE: {exit: 1, hint: 'the VIP answers on the network although no host of the pair holds it: choose a free address for vip.address, or free it where it is used'},
   VIP_NOT_MOVED: {exit: 1, hint: 'the VIP could not be moved to the new master\'s host; nothing was stopped: check keepalived on both hosts (repctl status, keepalived.log in each node\'s directory)'},
+  NUTCRACKER_MISSING: {exit: 1, hint: 'install nutcracker (twemproxy) on the router\'s host: apt-get install nutcracker (repctl starts it itself; the package\'s own service may stay disabled: systemctl disable --now nutcracker)'},
+  ROUTER_CONFIG_REFUSED: {exit: 1, hint: 'nutcracker refused the config repctl rendered: run `nutcracker -t -c FILE` on the router\'s host and report it; the running router, if any, was left alone'},
+  ROUTER_START_FAILED: {exit: 1, hint: 'read the router\'s log (nutcracker.log in its directory; the last line is in the message) and fix what it says'},
+  ROUTER_UNKNOWN: {exit: 2, hint: 'use a router name from the config (`repctl status` lists them)'},
+  ROUTER_NOT_SERVING: {exit: 1, hint: 'the router runs but a request through it failed: check `repctl status` (each pair seen by the router) and the router\'s log'},
   SSH_TIMEOUT: {exit: 1, hint: 'the host did not answer in time; check the network and the host\'s load, and that the login shell starts at once (every command runs through it: `time ssh HOST true`; a slow ~/.bashrc delays each one)'},
 } as const satisfies Record<string, {exit: number; hint: string}>
 

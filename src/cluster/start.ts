@@ -13,6 +13,7 @@ import {selectPairs} from './topology.js'
 import {pairVerdict} from './verdict.js'
 import {vipPairOf} from './vip/keepalived.js'
 import {startVipSteps, vipPreflightStep} from './vip/steps.js'
+import {confirmRemovals, ringChanges, startRouterSteps, type RouterStartResult} from './router/steps.js'
 
 export type StartDecision =
   | {action: 'none'; reason: string}
@@ -53,6 +54,8 @@ export interface StartResult {
     /** Both nodes were down: the snapshot the master started from (null: none, the pair started empty). */
     restoredFrom: {node: string; time: string; items: number} | null
   }[]
+  /** Each router, after every pair: how it was brought up and what its ring gained and lost. */
+  routers: RouterStartResult[]
 }
 
 /**
@@ -125,9 +128,19 @@ export function verifyPairedStep(pool: HostPool, a: NodeConfig, b: NodeConfig): 
   }
 }
 
-export async function planStart(config: ClusterConfig, pool: HostPool, pair: string | undefined): Promise<Plan<StartResult>> {
+export interface StartOptions {
+  /** Confirms dropping pairs from the routers' rings (their keys are lost to clients). */
+  yes?: boolean
+  /** Leave routers alone (the supervisor starts a pair; it tends routers itself). */
+  routers?: boolean
+}
+
+export async function planStart(config: ClusterConfig, pool: HostPool, pair: string | undefined, opts: StartOptions = {}): Promise<Plan<StartResult>> {
   const steps: Step[] = []
-  const result: StartResult = {cluster: config.cluster, pairs: []}
+  const result: StartResult = {cluster: config.cluster, pairs: [], routers: []}
+  const withRouters = opts.routers !== false && config.routers.length > 0
+  // Before anything starts: a pair dropped from a ring needs --yes.
+  const removals = withRouters ? confirmRemovals(await ringChanges(config, pool), opts.yes === true) : []
   for (const [a, b] of selectPairs(config, pair)) {
     const [oa, ob] = await observeForAction(pool, [a, b]) as [NodeObservation, NodeObservation]
     const d = decideStart(oa, ob)
@@ -190,6 +203,10 @@ export async function planStart(config: ClusterConfig, pool: HostPool, pair: str
         break
       }
     }
+  }
+  if (withRouters) {
+    if (removals.length > 0) steps.push({title: 'Remove pairs from the routers\' rings (confirmed with --yes)', run: async () => removals.join('\n')})
+    for (const router of config.routers) steps.push(...startRouterSteps(config, pool, router, result.routers))
   }
   return {steps, result: () => result}
 }

@@ -6,6 +6,7 @@ import {supervisorInfo, type SupervisorInfo} from './supervise/presence.js'
 import {clusterHealth, HEALTH_EXIT, pairVerdict, vipVerdict, type Health, type Verdict, type VipVerdict} from './verdict.js'
 import {vipPairOf} from './vip/keepalived.js'
 import {observeVip, type KeepalivedObservation} from './vip/observe.js'
+import {gatherRouterStatus, routersHealth, type RouterStatus} from './router/status.js'
 
 /** A pair's VIP as status reports it: where it is (the interface is the truth), each keepalived, a verdict. */
 export interface VipStatus {
@@ -28,6 +29,8 @@ export interface StatusReport {
   health: Health
   pairs: {nodes: [string, string]; master: string | null; verdict: Verdict; reason: string; replicationAuth: LinkAuth; vip: VipStatus | null}[]
   nodes: NodeObservation[]
+  /** The cluster's routers (nutcracker); empty without `routers` in the config. */
+  routers: RouterStatus[]
   supervisor: SupervisorInfo
 }
 
@@ -51,7 +54,9 @@ export async function gatherStatus(config: ClusterConfig, pool: HostPool): Promi
     return {nodes: [a, b] as [string, string], master: v.master, verdict: v.verdict, reason: v.reason, replicationAuth: linkAuth(mode, oa, ob), vip}
   }))
   const vipVerdicts = pairs.flatMap((p) => (p.vip === null ? [] : [p.vip.verdict]))
-  return {cluster: config.cluster, health: clusterHealth(pairs.map((p) => p.verdict), nodes, vipVerdicts), pairs, nodes, supervisor: await supervisorInfo(config.cluster)}
+  const routers = await gatherRouterStatus(config, pool, byName)
+  const health = clusterHealth(pairs.map((p) => p.verdict), nodes, vipVerdicts, routersHealth(routers.map((r) => r.verdict)))
+  return {cluster: config.cluster, health, pairs, nodes, routers, supervisor: await supervisorInfo(config.cluster)}
 }
 
 export function statusExitCode(report: StatusReport): number {

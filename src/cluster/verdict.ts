@@ -101,8 +101,9 @@ const VIP_SEVERITY: Record<VipVerdict, Health> = {
 }
 
 /** Worst of the pairs (and their VIPs); a node we could not ask makes a non-critical answer unknown. */
-export function clusterHealth(verdicts: Verdict[], nodes: Pick<NodeObservation, 'process'>[], vipVerdicts: VipVerdict[] = []): Health {
-  const healths = [...verdicts.map((v) => SEVERITY[v]), ...vipVerdicts.map((v) => VIP_SEVERITY[v])]
+/** `more`: the healths of what else the cluster runs (its routers). */
+export function clusterHealth(verdicts: Verdict[], nodes: Pick<NodeObservation, 'process'>[], vipVerdicts: VipVerdict[] = [], more: Health[] = []): Health {
+  const healths = [...verdicts.map((v) => SEVERITY[v]), ...vipVerdicts.map((v) => VIP_SEVERITY[v]), ...more]
   if (healths.includes('critical')) return 'critical'
   if (nodes.some((n) => n.process === 'unknown') || healths.includes('unknown')) return 'unknown'
   if (healths.includes('degraded')) return 'degraded'

@@ -4,6 +4,7 @@ import {durationFlag} from '../cli/duration-flag.js'
 import {pause} from '../cli/pause.js'
 import {humanBytes, humanDuration, table} from '../cli/table.js'
 import {gatherStatus, statusExitCode, type StatusReport, type VipStatus} from '../cluster/status.js'
+import type {RouterStatus} from '../cluster/router/status.js'
 import type {SupervisorInfo} from '../cluster/supervise/presence.js'
 import {DAY_MS, formatDuration} from '../server/duration.js'
 
@@ -15,7 +16,17 @@ export function renderStatus(r: StatusReport): string {
   ])
   const body = table(['NODE', 'ADDRESS', 'PID', 'PROCESS', 'ROLE', 'STATE', 'PEER', 'ITEMS', 'MEMORY', 'QUEUE', 'LAG', 'UPTIME', 'SNAPSHOT'], rows)
   const verdicts = r.pairs.map((p) => `pair ${p.nodes.join(',')}: ${p.verdict} — ${p.reason}\n  replication link authenticated: ${p.replicationAuth.summary}${renderVip(p.vip)}`)
-  return `${body}\n\n${verdicts.join('\n')}\n${renderSupervisor(r.supervisor)}\ncluster ${r.cluster}: ${r.health.toUpperCase()}\n`
+  return `${body}\n\n${verdicts.join('\n')}\n${renderRouters(r.routers)}${renderSupervisor(r.supervisor)}\ncluster ${r.cluster}: ${r.health.toUpperCase()}\n`
+}
+
+/** Per router a table of its pairs (where it sends them, where they are served, its counters), then its verdict. */
+function renderRouters(routers: RouterStatus[]): string {
+  return routers.map((r) => {
+    const n = (x: number | null): string => (x === null ? '-' : String(x))
+    const rows = r.pairs.map((p) => [p.name, p.endpoint ?? '-', p.endpoint === p.servedAt ? 'yes' : p.via === 'none' ? 'no node serves' : `no: ${p.servedAt}`, n(p.requests), n(p.errors), n(p.timeouts)])
+    const head = `router ${r.name} ${r.host}:${r.port} (stats ${r.statsPort}): ${r.process}${r.pid === null ? '' : ` pid ${r.pid}`}, ${n(r.clientConnections)} clients, up ${humanDuration(r.uptime)}`
+    return `\n${head}\n${table(['PAIR', 'SENT TO', 'SERVED THERE', 'REQUESTS', 'ERRORS', 'TIMEOUTS'], rows)}\n  ${r.verdict} — ${r.reason}\n`
+  }).join('') + (routers.length > 0 ? '\n' : '')
 }
 
 function renderVip(v: VipStatus | null): string {
@@ -34,7 +45,8 @@ function renderSupervisor(s: SupervisorInfo): string {
 
 export default class Status extends BaseCommand {
   static override description = `Show every node (process, role, link, items, memory, queue) and a verdict per pair.
-Exit code: 0 healthy, 1 degraded (a node down or a copy in progress, a keepalived down), 2 critical (no node serving, split brain, a VIP on no host, on both, or on a down node), 3 unknown.`
+Show each router too: where it sends each pair's keys, whether the pair is served there, its counters.
+Exit code: 0 healthy, 1 degraded (a node down or a copy in progress, a keepalived down, a router down or sending a pair to a node that no longer serves it), 2 critical (no node serving, split brain, a VIP on no host, on both, or on a down node, every router down), 3 unknown.`
   static override examples = ['<%= config.bin %> status', '<%= config.bin %> status --json', '<%= config.bin %> status --watch']
   static override flags = {
     watch: Flags.boolean({char: 'w', description: 'refresh in place until interrupted', default: false}),

@@ -4,11 +4,11 @@ import {runSteps} from '../cli/tasks.js'
 import {planStop, type StopResult} from '../cluster/stop.js'
 
 export default class Stop extends BaseCommand {
-  static override description = 'Stop nodes (all when none is named): SIGTERM, so each drains its replication queue to its peer, then SIGKILL after a timeout'
+  static override description = 'Stop nodes and routers (all when none is named; routers first): SIGTERM, so each drains its replication queue to its peer, then SIGKILL after a timeout'
   static override examples = ['<%= config.bin %> stop', '<%= config.bin %> stop node2']
   static override strict = false
   static override args = {
-    node: Args.string({description: 'node name(s)', required: false}),
+    node: Args.string({description: 'node or router name(s)', required: false}),
   }
 
   async run(): Promise<StopResult> {

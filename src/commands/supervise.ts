@@ -103,5 +103,5 @@ Every change and action is an event (one JSON line with --json), also appended t
 }
 
 export function renderEvent(e: SuperviseEvent): string {
-  return `${e.time} ${e.pair} ${e.event}${e.action === null ? '' : ` ${e.action}`}${e.node === null ? '' : ` ${e.node}`}${e.outcome === null ? '' : ` ${e.outcome}`}${e.durationMs === null ? '' : ` ${e.durationMs}ms`}: ${e.reason}`
+  return `${e.time} ${e.pair ?? `router ${e.router}`} ${e.event}${e.action === null ? '' : ` ${e.action}`}${e.node === null ? '' : ` ${e.node}`}${e.outcome === null ? '' : ` ${e.outcome}`}${e.durationMs === null ? '' : ` ${e.durationMs}ms`}: ${e.reason}`
 }

@@ -218,6 +218,10 @@ export function validateConfig(raw: unknown, source: string, baseDir: string): C
   const security = checkSecurity(raw.security, baseDir, (path, problem) => problems.add(path, problem), (w) => warnings.push(`${source}: ${w}`))
   // The server takes its TLS files in one comma-separated -o list.
   if (security.tls !== undefined) for (const n of nodes) if (n.stateDir.includes(',')) problems.add(`nodes.${n.name}.stateDir`, 'must not contain a comma when security.tls is set')
+  // A router is a client of every node: it would have to log in and speak TLS, which nutcracker cannot.
+  for (const key of ['tls', 'usersFile'] as const) {
+    if (security[key] !== undefined && routers.length > 0) problems.add(`security.${key}`, `cannot be used with routers: nutcracker 0.5.0 speaks neither TLS nor memcached's authentication, so it could not reach the nodes; remove routers, or let applications reach the pairs directly (docs/client-side-hashing.md)`)
+  }
   if (problems.list.length > 0) {
     const list = problems.list.slice(0, 8).join('; ')
     throw new RepctlError('CONFIG_INVALID', `${source}: ${list}${problems.list.length > 8 ? ` (and ${problems.list.length - 8} more)` : ''}`)
@@ -323,6 +327,8 @@ function checkVips(pairs: PairDraft[], nodes: NodeConfig[], problems: Problems):
       if (KEEPALIVED_UNSAFE.test(n.stateDir)) problems.add(`nodes.${n.name}.stateDir`, 'must not contain " \\ { }, $ before a letter, or control characters when its pair has a vip (keepalived\'s config cannot carry them)')
     }
     if (a.host === b.host) problems.add(path, `${a.name} and ${b.name} are both on ${a.host}; a VIP moves between two hosts, so the pair's nodes need different host addresses`)
+    // Clients (and routers) reach the pair at VIP:port whichever host holds it.
+    if (a.port !== b.port) problems.add(path, `${a.name} listens on port ${a.port} and ${b.name} on ${b.port}; clients reach a pair with a VIP at one address and port, so give both nodes the same port`)
   }
 }
 

@@ -1,4 +1,7 @@
 import type {ClusterConfig, NodeConfig} from '../config/schema.js'
+
+/** What places a daemon on a machine: a node or a router. */
+export type Placed = Pick<NodeConfig, 'host' | 'ssh' | 'privilege'>
 import type {Host} from './host.js'
 import {LocalHost} from './local-host.js'
 import {SshHost} from './ssh-host.js'
@@ -11,12 +14,12 @@ export class HostPool {
 
   private readonly failed = new Map<string, Error>()
 
-  private keyOf(node: NodeConfig): string {
+  private keyOf(node: Placed): string {
     const ssh = node.ssh
     return ssh === undefined ? `local:${node.host}` : `ssh:${ssh.user}@${ssh.host}:${ssh.port}`
   }
 
-  for(node: NodeConfig): Host {
+  for(node: Placed): Host {
     const ssh = node.ssh
     const key = this.keyOf(node)
     const failure = this.failed.get(key)
@@ -40,7 +43,7 @@ export class HostPool {
    * next reports the host's error.
    */
   async resolveHomes(config: ClusterConfig): Promise<void> {
-    await Promise.all(config.nodes.map(async (node) => {
+    await Promise.all([...config.nodes, ...config.routers].map(async (node) => {
       if (node.ssh === undefined || !node.stateDir.startsWith('~')) return
       try {
         const home = await this.for(node).homeDir()

@@ -117,3 +117,17 @@ export function renderNutcrackerConfig(input: NutcrackerInput): string {
   ]
   return lines.join('\n') + '\n'
 }
+
+const SERVER_LINE = /^ {4}- ([^\s:]+):(\d+):\d+ (\S+)$/
+
+/**
+ * The pairs and endpoints of a config this file rendered, read back from the
+ * router's host: what the running router uses (a router is restarted whenever
+ * its file changes). Lines it does not recognise are skipped.
+ */
+export function readRoutes(text: string): RouterPairEndpoint[] {
+  return text.split('\n').flatMap((line) => {
+    const m = SERVER_LINE.exec(line)
+    return m === null ? [] : [{name: m[3]!, endpoint: {host: m[1]!, port: Number(m[2])}}]
+  })
+}

@@ -31,7 +31,7 @@ export interface SupervisePolicy {
 export const DEFAULT_POLICY: SupervisePolicy = {splitBrainGraceMs: 10_000, splitBrain: 'keep-larger', maxRepairs: 3, windowMs: 600_000, backoffMs: 2000, vipGraceMs: 3000}
 
 /** The managed daemons of a node's host that the supervisor repairs. */
-export type Daemon = 'node' | 'keepalived'
+export type Daemon = 'node' | 'keepalived' | 'nutcracker'
 
 /** The flapping guard counts repairs per node and daemon (node names cannot contain '/'). */
 export const repairKey = (node: string, daemon: Daemon): string => (daemon === 'node' ? node : `${node}/${daemon}`)
@@ -51,7 +51,7 @@ export interface PairMemory {
 export const freshMemory = (): PairMemory => ({splitSince: undefined, repairs: {}, givenUp: {}, vipSince: undefined})
 
 /** The part of a past event that the flapping guard needs (`daemon` is absent from events written before keepalived). */
-export interface PastRepair { time: string; pair: string; node: string | null; event: string; action: string | null; reason: string; daemon?: Daemon | null }
+export interface PastRepair { time: string; pair: string | null; node: string | null; event: string; action: string | null; reason: string; daemon?: Daemon | null }
 
 /**
  * What a restarted supervisor remembers: the repairs it began within the
@@ -61,6 +61,8 @@ export interface PastRepair { time: string; pair: string; node: string | null; e
 export function memoryFromEvents(events: PastRepair[], now: number, p: SupervisePolicy = DEFAULT_POLICY): Map<string, PairMemory> {
   const out = new Map<string, PairMemory>()
   for (const e of events) {
+    // A router's events (pair null): its guard starts afresh with each supervisor.
+    if (e.pair === null) continue
     // A healthy pair after a give-up (a report naming a node): it was repaired by hand; start afresh.
     if (e.event === 'observed' && e.reason.startsWith('ok:')) {
       const mem = out.get(e.pair)

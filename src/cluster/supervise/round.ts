@@ -12,15 +12,24 @@ import {findNode} from '../topology.js'
 import {restartKeepalived, vipPairOf, type VipPair} from '../vip/keepalived.js'
 import {observeVip, type VipObservation} from '../vip/observe.js'
 import {decideRepair, freshMemory, type Daemon, type PairMemory, type RepairAction, type SupervisePolicy} from './decide.js'
+import {decideRouter, freshRouterMemory, type RouterAction, type RouterMemory} from './decide-router.js'
+import type {EndpointSeen} from '../router/endpoints.js'
+import {startRouter} from '../router/nutcracker.js'
+import {observeRouter} from '../router/observe.js'
+import {wantedRoutes} from '../router/routes.js'
+import {routerVerdict} from '../router/verdict.js'
 
 /** One line of the supervisor's log (stdout with --json, and the events file). */
 export interface SuperviseEvent {
   time: string
-  pair: string
+  /** The pair (A,B) the event is about; null for a router's event. */
+  pair: string | null
+  /** The router the event is about; null for a pair's event. */
+  router: string | null
   node: string | null
   event: 'observed' | 'repairing' | 'repair' | 'report'
   reason: string
-  action: RepairAction['action'] | null
+  action: RepairAction['action'] | RouterAction['action'] | null
   /** Which daemon of `node` the action or report is about (null: the pair as a whole). */
   daemon: Daemon | null
   outcome: 'ok' | 'failed' | null
@@ -29,12 +38,13 @@ export interface SuperviseEvent {
 
 export interface SupervisorState {
   memories: Map<string, PairMemory>
+  routerMemories: Map<string, RouterMemory>
   /** The pair's last verdict (with its VIP's, for a pair with one), to say only changes. */
   verdicts: Map<string, string>
   lastReports: Map<string, string>
 }
 
-export const freshState = (): SupervisorState => ({memories: new Map(), verdicts: new Map(), lastReports: new Map()})
+export const freshState = (): SupervisorState => ({memories: new Map(), routerMemories: new Map(), verdicts: new Map(), lastReports: new Map()})
 
 async function runPlan<R>(plan: Promise<Plan<R>>): Promise<void> {
   for (const step of (await plan).steps) await step.run()
@@ -73,15 +83,23 @@ async function restartKeepalivedOf(pool: HostPool, pair: VipPair, name: string):
 }
 
 export async function superviseRound(config: ClusterConfig, pool: HostPool, state: SupervisorState, policy: SupervisePolicy, emit: (e: SuperviseEvent) => void): Promise<void> {
+  // What each node looked like this round, for the routers (after every pair's repair, which the next round sees).
+  const seen = new Map<string, EndpointSeen>()
+  await superviseRoundPairs(config, pool, state, policy, emit, seen)
+  await superviseRouters(config, pool, state, policy, emit, seen)
+}
+
+async function superviseRoundPairs(config: ClusterConfig, pool: HostPool, state: SupervisorState, policy: SupervisePolicy, emit: (e: SuperviseEvent) => void, nodesSeen: Map<string, EndpointSeen>): Promise<void> {
   for (const {nodes: [an, bn]} of config.pairs) {
     const pair = `${an},${bn}`
     const [a, b] = [findNode(config, an), findNode(config, bn)]
     const vipPair = vipPairOf(config, [an, bn])
     const [oa, ob, vip] = await Promise.all([observeNode(pool.for(a), a), observeNode(pool.for(b), b), seeVip(pool, vipPair)])
+    nodesSeen.set(an, oa).set(bn, ob)
     const d = decideRepair(oa, ob, state.memories.get(pair) ?? freshMemory(), Date.now(), policy, vip)
     state.memories.set(pair, d.memory)
     const event = (e: Partial<SuperviseEvent> & Pick<SuperviseEvent, 'event' | 'reason'>): void =>
-      emit({time: new Date().toISOString(), pair, node: e.node ?? null, event: e.event, reason: e.reason, action: e.action ?? null, daemon: e.daemon ?? null, outcome: e.outcome ?? null, durationMs: e.durationMs ?? null})
+      emit({time: new Date().toISOString(), pair, router: null, node: e.node ?? null, event: e.event, reason: e.reason, action: e.action ?? null, daemon: e.daemon ?? null, outcome: e.outcome ?? null, durationMs: e.durationMs ?? null})
     const seen = `${d.verdict}/${d.vipVerdict ?? '-'}`
     if (state.verdicts.get(pair) !== seen) {
       state.verdicts.set(pair, seen)
@@ -109,7 +127,7 @@ export async function superviseRound(config: ClusterConfig, pool: HostPool, stat
       if (act.action === 'rejoin') await runPlan(planRejoin(config, pool, act.node))
       else if (act.action === 'restart_keepalived') reason = `${reason}: ${await restartKeepalivedOf(pool, vipPair!, act.node)}`
       else if (act.action === 'start_pair') {
-        const plan = await planStart(config, pool, `${act.first},${act.second}`)
+        const plan = await planStart(config, pool, `${act.first},${act.second}`, {routers: false})
         for (const step of plan.steps) await step.run()
         const from = plan.result().pairs[0]?.restoredFrom ?? null
         reason = from === null ? `${reason}: there was none, the data is lost` : `${reason}: restored ${from.items} items from ${from.node}'s snapshot of ${from.time}`
@@ -120,5 +138,52 @@ export async function superviseRound(config: ClusterConfig, pool: HostPool, stat
       reason = `${reason}; failed: ${(e as Error).message}`
     }
     event({event: 'repair', node: actionNode(act), reason, action: act.action, daemon: actionDaemon(act), outcome, durationMs: Date.now() - t0})
+  }
+}
+
+/**
+ * Each router after the pairs: restart a dead one, and one that sends a pair
+ * to a node that no longer serves it (decide-router.ts). Its events say only
+ * changes of its verdict, and each report once.
+ */
+async function superviseRouters(config: ClusterConfig, pool: HostPool, state: SupervisorState, policy: SupervisePolicy, emit: (e: SuperviseEvent) => void, seen: ReadonlyMap<string, EndpointSeen>): Promise<void> {
+  const names = config.pairs.map((p) => p.name)
+  for (const router of config.routers) {
+    const key = `router:${router.name}`
+    const host = pool.for(router)
+    const o = await observeRouter(host, router, config.cluster, names).catch(() => undefined)
+    const want = wantedRoutes(config, seen, o?.routes ?? null)
+    const v = o === undefined ? {verdict: 'unknown' as const, reason: `cannot tell whether router ${router.name} runs`, stale: []} : routerVerdict(o, want)
+    const d = decideRouter(router.name, v, state.routerMemories.get(router.name) ?? freshRouterMemory(), Date.now(), policy)
+    state.routerMemories.set(router.name, d.memory)
+    const event = (e: Partial<SuperviseEvent> & Pick<SuperviseEvent, 'event' | 'reason'>): void =>
+      emit({time: new Date().toISOString(), pair: null, router: router.name, node: null, event: e.event, reason: e.reason, action: e.action ?? null, daemon: e.daemon ?? null, outcome: e.outcome ?? null, durationMs: e.durationMs ?? null})
+    if (state.verdicts.get(key) !== v.verdict) {
+      state.verdicts.set(key, v.verdict)
+      event({event: 'observed', reason: `${v.verdict}: ${v.reason}`})
+    }
+    const act = d.act
+    if (act.action === 'report' || act.action === 'wait') {
+      const said = act.reason.replace(/\d+ s/g, '')
+      if (state.lastReports.get(key) !== said) {
+        state.lastReports.set(key, said)
+        event({event: 'report', reason: act.reason, action: act.action, daemon: 'nutcracker'})
+      }
+      continue
+    }
+    state.lastReports.delete(key)
+    if (act.action === 'none') continue
+    event({event: 'repairing', reason: act.reason, action: act.action, daemon: 'nutcracker'})
+    const t0 = Date.now()
+    let outcome: 'ok' | 'failed' = 'ok'
+    let reason = act.reason
+    try {
+      const r = await startRouter(host, router, {cluster: config.cluster, router, pairs: want.map(({name, endpoint}) => ({name, endpoint}))})
+      reason = `${reason}: router ${router.name} ${r.action}, pid ${r.pid}`
+    } catch (e) {
+      outcome = 'failed'
+      reason = `${reason}; failed: ${(e as Error).message}`
+    }
+    event({event: 'repair', reason, action: act.action, daemon: 'nutcracker', outcome, durationMs: Date.now() - t0})
   }
 }

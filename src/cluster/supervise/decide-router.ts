@@ -1,0 +1,56 @@
+// The supervisor's rules for a router (pure, table-tested like decide.ts).
+// A router is judged after the pairs of the round, from its verdict (which
+// compares the routes it runs with to where each pair is served now):
+// - down: restart it, with the current routes;
+// - stale (a pair it sends to a node that no longer serves, while another
+//   node of the pair does): restart it with the new route: nutcracker has no
+//   reload, and until it restarts that pair's keys fail for its clients;
+//   keys never move to another pair either way, since the ring is by name;
+// - running but its stats port silent: report (it may be busy; a restart
+//   would drop every client);
+// - its host cannot be asked: report.
+// Restarts pass the same flapping guard as node repairs: at most maxRepairs
+// within windowMs, backoffMs doubling between them, then a report.
+
+import type {RouterVerdictResult} from '../router/verdict.js'
+import type {SupervisePolicy} from './decide.js'
+
+export type RouterAction =
+  | {action: 'none'; reason: string}
+  | {action: 'restart_router'; reason: string}
+  | {action: 'update_router'; reason: string}
+  | {action: 'wait'; reason: string}
+  | {action: 'report'; reason: string}
+
+export interface RouterMemory {
+  /** Times of recent restarts. */
+  repairs: number[]
+  /** When we gave up on it (flapping); cleared once it is ok. */
+  givenUp: number | undefined
+}
+
+export const freshRouterMemory = (): RouterMemory => ({repairs: [], givenUp: undefined})
+
+export function decideRouter(name: string, v: RouterVerdictResult, mem: RouterMemory, now: number, p: SupervisePolicy): {act: RouterAction; memory: RouterMemory} {
+  const recent = mem.repairs.filter((t) => now - t < p.windowMs)
+  const memory: RouterMemory = {repairs: recent, givenUp: mem.givenUp}
+  switch (v.verdict) {
+    case 'ok':
+      return {act: {action: 'none', reason: v.reason}, memory: {repairs: recent, givenUp: undefined}}
+    case 'unknown':
+    case 'not_serving':
+      return {act: {action: 'report', reason: v.reason}, memory}
+    case 'down':
+    case 'stale': {
+      if (memory.givenUp !== undefined) return {act: {action: 'report', reason: `${v.reason}; not restarting router ${name} again: it was restarted ${recent.length} times within ${Math.round(p.windowMs / 1000)} s (fix it, then restart the supervisor or run repctl start)`}, memory}
+      if (recent.length >= p.maxRepairs) {
+        return {act: {action: 'report', reason: `${v.reason}; giving up on router ${name}: restarted ${recent.length} times within ${Math.round(p.windowMs / 1000)} s`}, memory: {repairs: recent, givenUp: now}}
+      }
+      const last = recent.at(-1)
+      const wait = last === undefined ? 0 : p.backoffMs * 2 ** (recent.length - 1) - (now - last)
+      if (wait > 0) return {act: {action: 'wait', reason: `${v.reason}; next restart of router ${name} in ${Math.ceil(wait / 1000)} s (backoff)`}, memory}
+      const action = v.verdict === 'down' ? 'restart_router' : 'update_router'
+      return {act: {action, reason: v.reason}, memory: {repairs: [...recent, now], givenUp: undefined}}
+    }
+  }
+}
