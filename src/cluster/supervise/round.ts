@@ -16,7 +16,7 @@ import {decideRouter, freshRouterMemory, type RouterAction, type RouterMemory} f
 import type {EndpointSeen} from '../router/endpoints.js'
 import {startRouter} from '../router/nutcracker.js'
 import {observeRouter} from '../router/observe.js'
-import {wantedRoutes} from '../router/routes.js'
+import {observeEndpoints, wantedRoutes} from '../router/routes.js'
 import {routerVerdict} from '../router/verdict.js'
 
 /** One line of the supervisor's log (stdout with --json, and the events file). */
@@ -83,19 +83,18 @@ async function restartKeepalivedOf(pool: HostPool, pair: VipPair, name: string):
 }
 
 export async function superviseRound(config: ClusterConfig, pool: HostPool, state: SupervisorState, policy: SupervisePolicy, emit: (e: SuperviseEvent) => void): Promise<void> {
-  // What each node looked like this round, for the routers (after every pair's repair, which the next round sees).
-  const seen = new Map<string, EndpointSeen>()
-  await superviseRoundPairs(config, pool, state, policy, emit, seen)
-  await superviseRouters(config, pool, state, policy, emit, seen)
+  // Routers first: pointing a router at a pair's survivor takes milliseconds, while the pair's
+  // repair (a rejoin's full copy) can take long, and that pair's keys fail through the router until then.
+  if (config.routers.length > 0) await superviseRouters(config, pool, state, policy, emit, await observeEndpoints(config, pool))
+  await superviseRoundPairs(config, pool, state, policy, emit)
 }
 
-async function superviseRoundPairs(config: ClusterConfig, pool: HostPool, state: SupervisorState, policy: SupervisePolicy, emit: (e: SuperviseEvent) => void, nodesSeen: Map<string, EndpointSeen>): Promise<void> {
+async function superviseRoundPairs(config: ClusterConfig, pool: HostPool, state: SupervisorState, policy: SupervisePolicy, emit: (e: SuperviseEvent) => void): Promise<void> {
   for (const {nodes: [an, bn]} of config.pairs) {
     const pair = `${an},${bn}`
     const [a, b] = [findNode(config, an), findNode(config, bn)]
     const vipPair = vipPairOf(config, [an, bn])
     const [oa, ob, vip] = await Promise.all([observeNode(pool.for(a), a), observeNode(pool.for(b), b), seeVip(pool, vipPair)])
-    nodesSeen.set(an, oa).set(bn, ob)
     const d = decideRepair(oa, ob, state.memories.get(pair) ?? freshMemory(), Date.now(), policy, vip)
     state.memories.set(pair, d.memory)
     const event = (e: Partial<SuperviseEvent> & Pick<SuperviseEvent, 'event' | 'reason'>): void =>
@@ -142,7 +141,7 @@ async function superviseRoundPairs(config: ClusterConfig, pool: HostPool, state:
 }
 
 /**
- * Each router after the pairs: restart a dead one, and one that sends a pair
+ * Each router: restart a dead one, and one that sends a pair
  * to a node that no longer serves it (decide-router.ts). Its events say only
  * changes of its verdict, and each report once.
  */
