@@ -7,6 +7,7 @@ import type {ClusterConfig} from '../config/schema.js'
 import {RepctlError} from '../errors.js'
 import type {HostPool} from '../hosts/pool.js'
 import {stopNode, waitUntil} from './node-control.js'
+import {routeAwayStep} from './router/steps.js'
 import {observeForAction, observeNode, type NodeObservation} from './observe.js'
 import type {Plan} from './plan.js'
 import {startSteps, verifyPairedStep} from './start.js'
@@ -71,6 +72,7 @@ export async function planPromote(config: ClusterConfig, pool: HostPool, name: s
   }
   const peerHost = pool.for(peer)
   const nodeSteps = [
+    ...routeAwayStep(config, pool, [peer.name]),
     {
       title: d.action === 'switchover' ? `Stop ${peer.name} (it sends ${name} every pending change first)` : `Stop ${peer.name} (its divergent data is dropped)`,
       run: async () => { await stopNode(peerHost, peer) },

@@ -7,6 +7,7 @@ import type {HostPool} from '../hosts/pool.js'
 import {stopNode} from './node-control.js'
 import {observeForAction, type NodeObservation} from './observe.js'
 import type {Plan} from './plan.js'
+import {routeAwayStep} from './router/steps.js'
 import {startSteps, verifyPairedStep} from './start.js'
 import {pairOf} from './topology.js'
 import {pairVerdict} from './verdict.js'
@@ -52,6 +53,7 @@ export async function planRejoin(config: ClusterConfig, pool: HostPool, name: st
   const result: RejoinResult = {node: name, master: peer.name, restarted: d.action === 'rejoin' && d.restart, changed: d.action === 'rejoin'}
   if (d.action === 'none') return {steps: [{title: d.reason, run: async () => undefined}], result: () => result}
   const steps = [
+    ...(d.restart ? routeAwayStep(config, pool, [node.name]) : []),
     ...(d.restart ? [{title: `Stop ${node.name}`, run: async () => { await stopNode(pool.for(node), node) }}] : []),
     ...startSteps(pool, node, peer, op),
     verifyPairedStep(pool, peer, node),

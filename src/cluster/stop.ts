@@ -6,7 +6,7 @@ import type {Plan} from './plan.js'
 import {findNode} from './topology.js'
 import {vipPairOfNode} from './vip/keepalived.js'
 import {stopKeepalivedStep} from './vip/steps.js'
-import {stopRouterStep} from './router/steps.js'
+import {routeAwayStep, stopRouterStep} from './router/steps.js'
 
 export interface StopResult { nodes: {name: string; outcome: StopOutcome}[]; routers: {name: string; outcome: StopOutcome}[] }
 
@@ -31,7 +31,8 @@ export async function planStop(config: ClusterConfig, pool: HostPool, names: str
     return pair === undefined ? [] : [stopKeepalivedStep(pool, pair, node)]
   })
   return {
-    steps: [...routerSteps, ...keepalivedSteps, ...ordered.map((node) => ({
+    // Stopping some nodes only: routers that stay up send those nodes' pairs to the peers first.
+    steps: [...routerSteps, ...(names.length === 0 ? [] : routeAwayStep(config, pool, ordered.map((n) => n.name))), ...keepalivedSteps, ...ordered.map((node) => ({
       title: `Stop ${node.name}`,
       run: async () => {
         const outcome = await stopNode(pool.for(node), node)

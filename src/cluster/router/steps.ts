@@ -16,6 +16,7 @@ import type {RouterPairEndpoint} from './nutcracker-config.js'
 import {observeRouter} from './observe.js'
 import {probeKeys} from './probe-keys.js'
 import {probeRouter} from './probe.js'
+import {changedRoutes} from './endpoints.js'
 import {observeEndpoints, wantedRoutes} from './routes.js'
 
 export interface RouterStartResult {
@@ -118,4 +119,38 @@ export function stopRouterStep(pool: HostPool, router: RouterConfig, record: (ou
       return outcome === 'not_running' ? 'was not running' : outcome === 'killed' ? 'did not exit on SIGTERM; killed' : 'stopped'
     },
   }
+}
+
+/**
+ * Before nodes stop or restart on purpose (stop, rejoin, promote): point
+ * every running router that sends a pair to one of them at the pair's other
+ * node, if that one serves, so the pair's keys keep being served through the
+ * routers. Routers that need no change, and pairs with a VIP, are untouched.
+ */
+export function routeAwayStep(config: ClusterConfig, pool: HostPool, leaving: readonly string[]): Step[] {
+  const affected = config.pairs.filter((p) => p.vip === undefined && p.nodes.some((n) => leaving.includes(n)))
+  if (config.routers.length === 0 || affected.length === 0) return []
+  const names = config.pairs.map((p) => p.name)
+  return [{
+    title: `Point the routers away from ${leaving.join(', ')}`,
+    run: async () => {
+      const seen = await observeEndpoints(config, pool)
+      for (const n of leaving) {
+        const o = seen.get(n)
+        if (o !== undefined) seen.set(n, {...o, process: 'stopped'})
+      }
+      const said: string[] = []
+      for (const router of config.routers) {
+        const host = pool.for(router)
+        const o = await observeRouter(host, router, config.cluster, names)
+        if (o.process !== 'running' || o.routes === null) continue
+        const want = wantedRoutes(config, seen, o.routes)
+        const moved = changedRoutes(want, o.routes).filter((name) => want.find((w) => w.name === name)!.via === 'node')
+        if (moved.length === 0) continue
+        const r = await startRouter(host, router, {cluster: config.cluster, router, pairs: want.map(({name, endpoint}) => ({name, endpoint}))})
+        said.push(`router ${router.name} ${r.action} (pid ${r.pid}): ${moved.map((name) => `${name} to ${want.find((w) => w.name === name)!.node}`).join(', ')}`)
+      }
+      return said.length === 0 ? 'no router sends their keys there' : said.join('\n')
+    },
+  }]
 }
