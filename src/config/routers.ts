@@ -37,9 +37,10 @@ const ROUTER_KEYS = ['host', 'ssh', 'port', 'statsPort', 'stateDir', 'privilege'
 /**
  * Ring names: no space (nutcracker takes the server's name after the last
  * space of `host:port:weight name`), nothing YAML would read as syntax, and
- * at most 80 bytes: ketama hashes `NAME-N` (N up to 40 for weight 1) in an
- * 86-byte buffer, so a longer name is cut, and two long names that share
- * their first 80 bytes would get the same points.
+ * at most 80 bytes: twemproxy before 0.5.0 hashed `NAME-N` in an 86-byte
+ * buffer, so longer names were cut and two of them could share their points.
+ * 0.5.0 (Debian's) holds 272 bytes; the cap keeps a config safe with a
+ * router built from an older twemproxy, and no real pair name needs more.
  */
 const RING_NAME = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,79}$/
 export const RING_NAME_MAX = 80
