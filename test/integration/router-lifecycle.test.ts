@@ -203,6 +203,34 @@ describe('a router\'s lifecycle with a real nutcracker (LocalHost)', {skip: tool
   })
 })
 
+// nutcracker writes its pid file before it reads its config, resolves the
+// pairs' host names and binds its ports: with 30 pairs named by host name, a
+// request right after a start was refused in 8 of 40 starts before
+// startRouter waited for its ports.
+describe('a request right after startRouter goes through, every time', {skip: toolMissing('nutcracker')}, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'repctl-router-ready-'))
+  after(() => rmSync(dir, {recursive: true, force: true}))
+
+  it('20 starts of a router with 30 pairs given by host name: each answers its first request', {timeout: 120_000}, async () => {
+    const refused: string[] = []
+    for (let i = 0; i < 20; i++) {
+      const router: RouterConfig = {name: 'r1', host: '127.0.0.1', ssh: undefined, port: await freePort(), statsPort: await freePort(), stateDir: join(dir, 'state'), privilege: 'root'}
+      // Nothing listens at the pairs: each key is answered SERVER_ERROR, which is an answer.
+      const pairs = Array.from({length: 30}, (_, j) => ({name: `p${j}`, endpoint: {host: 'localhost', port: 1 + j}}))
+      const r = await startRouter(host, router, {cluster: 'ready', router, pairs})
+      try {
+        const [reply] = await probeRouter(router.host, router.port, ['k'])
+        assert.match(reply!.reply, /^SERVER_ERROR /)
+      } catch (e) {
+        refused.push(`start ${i}: ${(e as Error).message}`)
+      } finally {
+        assert.equal(await stopRouter(host, router), 'stopped', `pid ${r.pid}`)
+      }
+    }
+    assert.deepEqual(refused, [])
+  })
+})
+
 // nutcracker hidden from one process: a private mount namespace in which
 // /dev/null (not executable) is mounted over the program, as
 // test/e2e/vip-preflight.test.ts hides keepalived. findNutcracker also looks

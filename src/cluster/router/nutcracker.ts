@@ -9,6 +9,7 @@
 // before the running router is stopped, so a config nutcracker refuses leaves
 // the running one alone.
 
+import {connect} from 'node:net'
 import {isAbsolute} from 'node:path'
 import type {RouterConfig} from '../../config/schema.js'
 import {RepctlError} from '../../errors.js'
@@ -133,7 +134,42 @@ export async function startRouter(host: Host, router: RouterConfig, input: Nutcr
   await syncFile(host, {content: text, remotePath: paths.config, mode: 0o600})
   await host.run('rm', ['-f', candidate, paths.pidFile], {timeoutMs: 10_000})
   const pid = await startDaemon(host, {...spec, file: program, args: nutcrackerArgs(router), cwd: paths.dir, logFile: paths.logFile, startTimeoutMs: ROUTER_START_TIMEOUT_MS})
+  await waitListening(host, router, pid)
   return {pid, action: stopped === 'not_running' ? 'started' : 'restarted'}
+}
+
+/** Whether something accepts a connection at host:port (as a client of the router would connect). */
+function accepts(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({host, port})
+    const done = (ok: boolean): void => { clearTimeout(timer); socket.destroy(); resolve(ok) }
+    const timer = setTimeout(() => done(false), timeoutMs)
+    socket.once('connect', () => done(true))
+    socket.once('error', () => done(false))
+  })
+}
+
+/**
+ * nutcracker writes its pid file before it reads its config, resolves the
+ * pairs' host names and binds its ports, so a client (the start's probe)
+ * right after the pid file could be refused (measured: 8 of 40 starts with
+ * 30 pairs named by host name). Wait until both ports accept, or until it
+ * exits (a port taken meanwhile): then its log says why. Connecting, not a
+ * test bind, so the check never takes a port from under it.
+ */
+async function waitListening(host: Host, router: RouterConfig, pid: number): Promise<void> {
+  const end = Date.now() + ROUTER_START_TIMEOUT_MS
+  const bound = (port: number): Promise<boolean> => accepts(router.host, port)
+  for (;;) {
+    if (await bound(router.port) && await bound(router.statsPort)) return
+    const gone = !(await host.processInfo(pid)).alive
+    if (gone || Date.now() >= end) {
+      const log = (await host.tail(routerPaths(router).logFile, 1).catch(() => '')).trim()
+      const why = gone ? 'exited before it listened' : `did not listen within ${ROUTER_START_TIMEOUT_MS / 1000} s`
+      throw new RepctlError('ROUTER_START_FAILED', `router ${router.name} on ${host.label} (pid ${pid}) ${why} on ${router.host}:${router.port} and stats port ${router.statsPort}${log === '' ? '' : `: ${log}`}`)
+    }
+    await new Promise((r) => setTimeout(r, 20))
+  }
 }
 
 /** Stop the router (SIGTERM, then SIGKILL). Nothing running is fine. */
