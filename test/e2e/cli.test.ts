@@ -273,7 +273,7 @@ describe('repctl end to end: one pair through failover, rejoin, promote, stop an
 
   it('start brings the pair up: node1 master, node2 slave; status healthy, exit 0', async () => {
     const r = await json<StartResult>('start', [], 0)
-    assert.deepEqual(r, {cluster: 'local', pairs: [{nodes: ['node1', 'node2'], master: 'node1', started: ['node1', 'node2'], alreadyRunning: false, restoredFrom: null}]})
+    assert.deepEqual(r, {cluster: 'local', pairs: [{nodes: ['node1', 'node2'], master: 'node1', started: ['node1', 'node2'], alreadyRunning: false, restoredFrom: null}], routers: []})
     const s = await status(0)
     assert.equal(s.health, 'healthy')
     // No security section: repctl made a replication secret, and the link proved it.
@@ -295,7 +295,7 @@ describe('repctl end to end: one pair through failover, rejoin, promote, stop an
   it('start again on a healthy pair changes nothing', async () => {
     const before = await status(0)
     const r = await json<StartResult>('start', [], 0)
-    assert.deepEqual(r, {cluster: 'local', pairs: [{nodes: ['node1', 'node2'], master: 'node1', started: [], alreadyRunning: true, restoredFrom: null}]})
+    assert.deepEqual(r, {cluster: 'local', pairs: [{nodes: ['node1', 'node2'], master: 'node1', started: [], alreadyRunning: true, restoredFrom: null}], routers: []})
     const human = await repctl(['start'], work)
     assert.equal(human.code, 0, describeRun(['start'], human))
     assert.match(human.stdout, /already running, nothing changed/)
@@ -380,7 +380,7 @@ describe('repctl end to end: one pair through failover, rejoin, promote, stop an
   it('stop stops both (slave first); status critical, exit 2; stop again is a no-op', async () => {
     const pids = (await status(0)).nodes.map((n) => n.pid)
     const r = await json<StopResult>('stop', [], 0)
-    assert.deepEqual(r, {nodes: [{name: 'node2', outcome: 'stopped'}, {name: 'node1', outcome: 'stopped'}]})
+    assert.deepEqual(r, {nodes: [{name: 'node2', outcome: 'stopped'}, {name: 'node1', outcome: 'stopped'}], routers: []})
     for (const pid of pids) assert.ok(pid !== null && !alive(pid))
     const s = await status(2)
     assert.deepEqual([s.health, s.pairs[0]!.verdict, s.pairs[0]!.master], ['critical', 'down', null])

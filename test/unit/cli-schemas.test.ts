@@ -11,6 +11,10 @@ import {BaseCommand, type ErrorJson} from '../../src/cli/base-command.js'
 import type {StopOutcome} from '../../src/cluster/node-control.js'
 import type {LinkState, NodeObservation, ProcessState, Role} from '../../src/cluster/observe.js'
 import type {PromoteResult} from '../../src/cluster/promote.js'
+import type {RouterObservation} from '../../src/cluster/router/observe.js'
+import type {RouterPairStatus, RouterStatus} from '../../src/cluster/router/status.js'
+import type {RouterStartResult} from '../../src/cluster/router/steps.js'
+import {routerVerdict, type RouterVerdict} from '../../src/cluster/router/verdict.js'
 import {linkAuth, type LinkAuth, type SecretMode} from '../../src/cluster/replication-secret.js'
 import type {RejoinResult} from '../../src/cluster/rejoin.js'
 import type {StartResult} from '../../src/cluster/start.js'
@@ -19,6 +23,7 @@ import type {KeepalivedObservation, VrrpState} from '../../src/cluster/vip/obser
 import type {SupervisorInfo} from '../../src/cluster/supervise/presence.js'
 import type {SuperviseEvent} from '../../src/cluster/supervise/round.js'
 import type {StopResult} from '../../src/cluster/stop.js'
+import {routersHealth} from '../../src/cluster/router/status.js'
 import {clusterHealth, pairVerdict, vipVerdict, type Health, type Verdict, type VipVerdict} from '../../src/cluster/verdict.js'
 import type {InitResult} from '../../src/commands/init.js'
 import type {LogsResult} from '../../src/commands/logs.js'
@@ -42,11 +47,16 @@ type StopEntry = StopResult['nodes'][number]
 
 const KEYS = {
   init: allOf<keyof InitResult>()(['file', 'overwritten']),
-  start: allOf<keyof StartResult>()(['cluster', 'pairs']),
+  start: allOf<keyof StartResult>()(['cluster', 'pairs', 'routers']),
+  startRouter: allOf<keyof RouterStartResult>()(['name', 'action', 'pid', 'added', 'removed', 'movedShare']),
   startPair: allOf<keyof StartPair>()(['nodes', 'master', 'started', 'alreadyRunning', 'restoredFrom']),
-  stop: allOf<keyof StopResult>()(['nodes']),
+  stop: allOf<keyof StopResult>()(['nodes', 'routers']),
   stopEntry: allOf<keyof StopEntry>()(['name', 'outcome']),
-  status: allOf<keyof StatusReport>()(['cluster', 'health', 'pairs', 'nodes', 'supervisor']),
+  status: allOf<keyof StatusReport>()(['cluster', 'health', 'pairs', 'nodes', 'routers', 'supervisor']),
+  statusRouter: allOf<keyof RouterStatus>()([
+    'name', 'host', 'port', 'statsPort', 'transport', 'pid', 'process', 'answering', 'verdict', 'reason', 'uptime', 'clientConnections', 'forwardErrors', 'pairs',
+  ]),
+  statusRouterPair: allOf<keyof RouterPairStatus>()(['name', 'endpoint', 'servedAt', 'via', 'node', 'requests', 'responses', 'errors', 'timeouts', 'connections']),
   supervisor: allOf<keyof SupervisorInfo>()(['running', 'pid', 'lastAction']),
   statusPair: allOf<keyof PairEntry>()(['nodes', 'master', 'verdict', 'reason', 'replicationAuth', 'vip']),
   statusVip: allOf<keyof VipStatus>()(['address', 'interface', 'routerId', 'holder', 'holders', 'unobserved', 'verdict', 'reason', 'keepalived']),
@@ -60,7 +70,7 @@ const KEYS = {
   promoteVip: allOf<keyof NonNullable<PromoteResult['vip']>>()(['address', 'holdersBefore', 'holdersAfter']),
   rejoin: allOf<keyof RejoinResult>()(['node', 'master', 'restarted', 'changed']),
   logs: allOf<keyof LogsResult>()(['node', 'file', 'lines']),
-  superviseEvent: allOf<keyof SuperviseEvent>()(['time', 'pair', 'node', 'event', 'reason', 'action', 'daemon', 'outcome', 'durationMs']),
+  superviseEvent: allOf<keyof SuperviseEvent>()(['time', 'pair', 'router', 'node', 'event', 'reason', 'action', 'daemon', 'outcome', 'durationMs']),
   error: allOf<keyof ErrorJson>()(['code', 'message', 'oclif', 'suggestions', 'name']),
 }
 
@@ -71,8 +81,11 @@ const VRRP_STATES = allOf<VrrpState>()(['MASTER', 'BACKUP', 'FAULT', 'STOP'])
 const PROCESS_STATES = allOf<ProcessState>()(['running', 'stopped', 'unknown'])
 const ROLES = allOf<Role>()(['master', 'slave', 'none'])
 const SUPERVISE_EVENTS = allOf<SuperviseEvent['event']>()(['observed', 'repairing', 'repair', 'report'])
-const SUPERVISE_ACTIONS = allOf<NonNullable<SuperviseEvent['action']>>()(['none', 'report', 'wait', 'rejoin', 'start_pair', 'heal_split_brain', 'restart_keepalived'])
-const SUPERVISE_DAEMONS = allOf<NonNullable<SuperviseEvent['daemon']>>()(['node', 'keepalived'])
+const SUPERVISE_ACTIONS = allOf<NonNullable<SuperviseEvent['action']>>()(['none', 'report', 'wait', 'rejoin', 'start_pair', 'heal_split_brain', 'restart_keepalived', 'restart_router', 'update_router'])
+const SUPERVISE_DAEMONS = allOf<NonNullable<SuperviseEvent['daemon']>>()(['node', 'keepalived', 'nutcracker'])
+const ROUTER_VERDICTS = allOf<RouterVerdict>()(['ok', 'stale', 'not_serving', 'down', 'unknown'])
+const ROUTER_START_ACTIONS = allOf<RouterStartResult['action']>()(['started', 'restarted', 'unchanged'])
+const ROUTE_VIAS = allOf<RouterPairStatus['via']>()(['vip', 'node', 'none'])
 const LINK_STATES = allOf<LinkState>()(['paired', 'listening', 'connecting', 'copying', 'disconnected'])
 const TRANSPORTS = allOf<NodeObservation['transport']>()(['local', 'ssh'])
 const STOP_OUTCOMES = allOf<StopOutcome>()(['stopped', 'killed', 'not_running'])
@@ -136,8 +149,27 @@ const node2Down: NodeObservation = {
 const noSupervisor: SupervisorInfo = {running: false, pid: null, lastAction: null}
 const supervising: SupervisorInfo = {
   running: true, pid: 4242,
-  lastAction: {time: '2026-11-24T02:00:01.000Z', pair: 'node1,node2', node: 'node2', event: 'repair', reason: 'node2 is down while node1 serves as master', action: 'rejoin', daemon: 'node', outcome: 'ok', durationMs: 812},
+  lastAction: {time: '2026-11-24T02:00:01.000Z', pair: 'node1,node2', router: null, node: 'node2', event: 'repair', reason: 'node2 is down while node1 serves as master', action: 'rejoin', daemon: 'node', outcome: 'ok', durationMs: 812},
 }
+const routePair1: RouterPairStatus = {name: 'node1+node2', endpoint: '10.0.0.100:11211', servedAt: '10.0.0.100:11211', via: 'vip', node: null, requests: 1520, responses: 1520, errors: 0, timeouts: 0, connections: 1}
+const routerOk: RouterStatus = {
+  name: 'app1', host: '127.0.0.1', port: 22121, statsPort: 22122, transport: 'local', pid: 3120, process: 'running', answering: true,
+  verdict: 'ok', reason: 'router app1 sends every pair\'s keys where it is served', uptime: 42, clientConnections: 3, forwardErrors: 0,
+  pairs: [routePair1, {name: 'pair2', endpoint: '127.0.0.1:11411', servedAt: '127.0.0.1:11411', via: 'node', node: 'node3', requests: 0, responses: 0, errors: 0, timeouts: 0, connections: 0}],
+}
+const routerStale: RouterStatus = {
+  ...routerOk, verdict: 'stale', reason: 'router app1: it sends pair node1+node2 to 127.0.0.1:11211, served now at 127.0.0.1:11311', forwardErrors: 17,
+  pairs: [
+    {...routePair1, endpoint: '127.0.0.1:11211', servedAt: '127.0.0.1:11311', via: 'node', node: 'node2', errors: 17},
+    {name: 'pair-new', endpoint: null, servedAt: '127.0.0.1:11511', via: 'node', node: 'node5', requests: 0, responses: 0, errors: 0, timeouts: 0, connections: 0},
+  ],
+}
+const routerDown: RouterStatus = {
+  ...routerOk, name: 'app2', host: 'app2.example', transport: 'ssh', pid: null, process: 'stopped', answering: false, verdict: 'down', reason: 'router app2 is not running: its clients reach no pair',
+  uptime: null, clientConnections: null, forwardErrors: null,
+  pairs: [{...routePair1, via: 'none', servedAt: '127.0.0.1:11211', endpoint: '127.0.0.1:11211', node: 'node1', requests: null, responses: null, errors: null, timeouts: null, connections: null}],
+}
+const routerUnknown: RouterStatus = {...routerDown, name: 'app3', process: 'unknown', verdict: 'unknown', reason: 'cannot tell whether router app3 runs (its host could not be asked)', pairs: []}
 const healthy: StatusReport = {
   cluster: 'local', health: 'healthy',
   pairs: [{nodes: ['node1', 'node2'], master: 'node1', verdict: 'ok', reason: 'node1 is master, the pair is linked', replicationAuth: {authenticated: true, secret: 'generated', summary: 'yes (secret generated by repctl, kept on the node hosts)'}, vip: {
@@ -145,12 +177,14 @@ const healthy: StatusReport = {
     keepalived: [{node: 'node1', pid: 812, process: 'running', state: 'MASTER'}, {node: 'node2', pid: 907, process: 'running', state: 'BACKUP'}],
   }}],
   nodes: [node1, {...node1, name: 'node2', port: 11311, replicationPort: 11312, pid: 2598, role: 'slave', peer: '127.0.0.1:11212', lagMs: 3}],
+  routers: [routerOk],
   supervisor: supervising,
 }
 const degraded: StatusReport = {
   cluster: 'local', health: 'degraded',
   pairs: [{nodes: ['node1', 'node2'], master: 'node1', verdict: 'slave_down', reason: 'node2 is down; node1 serves alone as master', replicationAuth: {authenticated: false, secret: 'generated', summary: 'no: node1 runs without a replication secret'}, vip: null}],
   nodes: [{...node1, state: 'listening', peer: null, replicationSecret: false}, node2Down],
+  routers: [routerStale, routerDown],
   supervisor: noSupervisor,
 }
 const unknownHost: StatusReport = {
@@ -160,25 +194,30 @@ const unknownHost: StatusReport = {
     {...node2Down, name: 'cache-a', host: 'cache-a.example', transport: 'ssh', pid: 77, process: 'running', role: 'none', state: 'disconnected'},
     {...node2Down, name: 'cache-b', host: '10.0.0.9', transport: 'ssh', process: 'unknown', reachable: false},
   ],
+  routers: [routerUnknown],
   supervisor: {...supervising, running: false, pid: null},
 }
 
 const samples: {[K in SchemaName]: unknown[]} = {
   init: [{file: '/srv/repctl.config.yaml', overwritten: false} satisfies InitResult, {file: '/x/y.yaml', overwritten: true} satisfies InitResult],
   start: [
-    {cluster: 'local', pairs: [{nodes: ['node1', 'node2'], master: 'node1', started: ['node1', 'node2'], alreadyRunning: false, restoredFrom: null}]} satisfies StartResult,
-    {cluster: 'local', pairs: [{nodes: ['node1', 'node2'], master: 'node2', started: ['node2', 'node1'], alreadyRunning: false, restoredFrom: {node: 'node2', time: '2026-11-24T03:34:57.325Z', items: 1000000}}]} satisfies StartResult,
-    {cluster: 'local', pairs: [{nodes: ['node1', 'node2'], master: 'node2', started: [], alreadyRunning: true, restoredFrom: null}]} satisfies StartResult,
+    {cluster: 'local', pairs: [{nodes: ['node1', 'node2'], master: 'node1', started: ['node1', 'node2'], alreadyRunning: false, restoredFrom: null}], routers: []} satisfies StartResult,
+    {cluster: 'local', pairs: [{nodes: ['node1', 'node2'], master: 'node2', started: ['node2', 'node1'], alreadyRunning: false, restoredFrom: {node: 'node2', time: '2026-11-24T03:34:57.325Z', items: 1000000}}], routers: []} satisfies StartResult,
+    {cluster: 'local', pairs: [{nodes: ['node1', 'node2'], master: 'node2', started: [], alreadyRunning: true, restoredFrom: null}], routers: [{name: 'app1', action: 'unchanged', pid: 3120, added: [], removed: [], movedShare: 0}]} satisfies StartResult,
     {cluster: 'c', pairs: [
       {nodes: ['a', 'b'], master: 'b', started: ['a'], alreadyRunning: false, restoredFrom: null},
       {nodes: ['c', 'd'], master: null, started: [], alreadyRunning: true, restoredFrom: null},
+    ], routers: [
+      {name: 'app1', action: 'started', pid: 3120, added: [], removed: [], movedShare: null},
+      {name: 'app2', action: 'restarted', pid: 3188, added: ['c+d'], removed: ['pair9'], movedShare: 0.3366},
     ]} satisfies StartResult,
-    {cluster: 'local', pairs: []} satisfies StartResult,
+    {cluster: 'local', pairs: [], routers: []} satisfies StartResult,
   ],
   stop: [
-    {nodes: [{name: 'node2', outcome: 'stopped'}, {name: 'node1', outcome: 'killed'}]} satisfies StopResult,
-    {nodes: [{name: 'node1', outcome: 'not_running'}]} satisfies StopResult,
-    {nodes: []} satisfies StopResult,
+    {nodes: [{name: 'node2', outcome: 'stopped'}, {name: 'node1', outcome: 'killed'}], routers: [{name: 'app1', outcome: 'stopped'}]} satisfies StopResult,
+    {nodes: [{name: 'node1', outcome: 'not_running'}], routers: []} satisfies StopResult,
+    {nodes: [], routers: [{name: 'app1', outcome: 'not_running'}, {name: 'app2', outcome: 'killed'}]} satisfies StopResult,
+    {nodes: [], routers: []} satisfies StopResult,
   ],
   status: [healthy, degraded, unknownHost],
   promote: [
@@ -202,12 +241,18 @@ const samples: {[K in SchemaName]: unknown[]} = {
     {events: [], unit: null} satisfies SuperviseResult,
     {events: [], unit: {action: 'install', file: '/etc/systemd/system/repctl-supervise-local.service', changed: true}} satisfies SuperviseResult,
     {events: [
-      {time: '2026-11-24T02:00:00.000Z', pair: 'node1,node2', node: null, event: 'observed', reason: 'slave_down: node1 is down while node2 serves as master', action: null, daemon: null, outcome: null, durationMs: null},
-      {time: '2026-11-24T02:00:00.100Z', pair: 'node1,node2', node: 'node1', event: 'repairing', reason: 'node1 is down while node2 serves as master', action: 'rejoin', daemon: 'node', outcome: null, durationMs: null},
-      {time: '2026-11-24T02:00:01.000Z', pair: 'node1,node2', node: 'node1', event: 'repair', reason: 'node1 is down while node2 serves as master', action: 'rejoin', daemon: 'node', outcome: 'ok', durationMs: 812},
-      {time: '2026-11-24T02:00:02.000Z', pair: 'node1,node2', node: null, event: 'report', reason: 'node2 cannot be observed; no action on an unreachable host', action: 'report', daemon: null, outcome: null, durationMs: null},
-      {time: '2026-11-24T02:00:03.000Z', pair: 'node1,node2', node: 'node2', event: 'repair', reason: 'keepalived of node2 is not running although node2 runs: keepalived of node2 started, pid 4321', action: 'restart_keepalived', daemon: 'keepalived', outcome: 'ok', durationMs: 140},
-      {time: '2026-11-24T02:00:04.000Z', pair: 'node1,node2', node: 'node2', event: 'report', reason: 'keepalived of node2 was repaired 3 times in 600 s; giving up on it', action: 'report', daemon: 'keepalived', outcome: null, durationMs: null},
+      {time: '2026-11-24T02:00:00.000Z', pair: 'node1,node2', router: null, node: null, event: 'observed', reason: 'slave_down: node1 is down while node2 serves as master', action: null, daemon: null, outcome: null, durationMs: null},
+      {time: '2026-11-24T02:00:00.100Z', pair: 'node1,node2', router: null, node: 'node1', event: 'repairing', reason: 'node1 is down while node2 serves as master', action: 'rejoin', daemon: 'node', outcome: null, durationMs: null},
+      {time: '2026-11-24T02:00:01.000Z', pair: 'node1,node2', router: null, node: 'node1', event: 'repair', reason: 'node1 is down while node2 serves as master', action: 'rejoin', daemon: 'node', outcome: 'ok', durationMs: 812},
+      {time: '2026-11-24T02:00:02.000Z', pair: 'node1,node2', router: null, node: null, event: 'report', reason: 'node2 cannot be observed; no action on an unreachable host', action: 'report', daemon: null, outcome: null, durationMs: null},
+      {time: '2026-11-24T02:00:03.000Z', pair: 'node1,node2', router: null, node: 'node2', event: 'repair', reason: 'keepalived of node2 is not running although node2 runs: keepalived of node2 started, pid 4321', action: 'restart_keepalived', daemon: 'keepalived', outcome: 'ok', durationMs: 140},
+      {time: '2026-11-24T02:00:04.000Z', pair: 'node1,node2', router: null, node: 'node2', event: 'report', reason: 'keepalived of node2 was repaired 3 times in 600 s; giving up on it', action: 'report', daemon: 'keepalived', outcome: null, durationMs: null},
+      {time: '2026-11-24T02:00:05.000Z', pair: null, router: 'app1', node: null, event: 'observed', reason: 'down: router app1 is not running: its clients reach no pair', action: null, daemon: null, outcome: null, durationMs: null},
+      {time: '2026-11-24T02:00:05.010Z', pair: null, router: 'app1', node: null, event: 'repairing', reason: 'router app1 is not running: its clients reach no pair', action: 'restart_router', daemon: 'nutcracker', outcome: null, durationMs: null},
+      {time: '2026-11-24T02:00:05.090Z', pair: null, router: 'app1', node: null, event: 'repair', reason: 'router app1 is not running: its clients reach no pair: router app1 started, pid 3188', action: 'restart_router', daemon: 'nutcracker', outcome: 'ok', durationMs: 80},
+      {time: '2026-11-24T02:00:06.000Z', pair: null, router: 'app1', node: null, event: 'repair', reason: 'router app1: it sends pair node1+node2 to 127.0.0.1:11211, served now at 127.0.0.1:11311; failed: nutcracker is not installed on 127.0.0.1 (local)', action: 'update_router', daemon: 'nutcracker', outcome: 'failed', durationMs: 31},
+      {time: '2026-11-24T02:00:07.000Z', pair: null, router: 'app1', node: null, event: 'report', reason: 'router app1 runs (pid 3188) but its stats port does not answer', action: 'report', daemon: 'nutcracker', outcome: null, durationMs: null},
+      {time: '2026-11-24T02:00:08.000Z', pair: null, router: 'app1', node: null, event: 'report', reason: 'router app1 is not running: its clients reach no pair; next restart of router app1 in 4 s (backoff)', action: 'wait', daemon: 'nutcracker', outcome: null, durationMs: null},
     ], unit: null} satisfies SuperviseResult,
   ],
   error: [
@@ -246,8 +291,11 @@ describe('--json schemas (src/cli/schemas)', () => {
     assertKeys(loadSchema('init'), KEYS.init, 'init')
     assertKeys(loadSchema('start'), KEYS.start, 'start')
     assertKeys(at(loadSchema('start'), 'properties', 'pairs', 'items'), KEYS.startPair, 'start pairs[]')
+    assertKeys(at(loadSchema('start'), 'properties', 'routers', 'items'), KEYS.startRouter, 'start routers[]')
     assertKeys(loadSchema('stop'), KEYS.stop, 'stop')
-    assertKeys(at(loadSchema('stop'), 'properties', 'nodes', 'items'), KEYS.stopEntry, 'stop nodes[]')
+    assert.equal(at(loadSchema('stop'), 'properties', 'nodes', 'items').$ref, '#/$defs/outcome', 'stop nodes[]')
+    assert.equal(at(loadSchema('stop'), 'properties', 'routers', 'items').$ref, '#/$defs/outcome', 'stop routers[]')
+    assertKeys(at(loadSchema('stop'), '$defs', 'outcome'), KEYS.stopEntry, 'stop nodes[] and routers[]')
     assertKeys(loadSchema('status'), KEYS.status, 'status')
     assertKeys(at(loadSchema('status'), 'properties', 'pairs', 'items'), KEYS.statusPair, 'status pairs[]')
     assertKeys(at(loadSchema('status'), 'properties', 'nodes', 'items'), KEYS.statusNode, 'status nodes[]')
@@ -255,6 +303,10 @@ describe('--json schemas (src/cli/schemas)', () => {
     const vip = at(loadSchema('status'), '$defs', 'vip')
     assertKeys(vip, KEYS.statusVip, 'status pairs[].vip')
     assertKeys(at(vip, 'properties', 'keepalived', 'items'), KEYS.statusKeepalived, 'status pairs[].vip.keepalived[]')
+    assert.equal(at(loadSchema('status'), 'properties', 'routers', 'items').$ref, '#/$defs/router', 'status routers[]')
+    const router = at(loadSchema('status'), '$defs', 'router')
+    assertKeys(router, KEYS.statusRouter, 'status routers[]')
+    assertKeys(at(router, 'properties', 'pairs', 'items'), KEYS.statusRouterPair, 'status routers[].pairs[]')
     assertKeys(loadSchema('promote'), KEYS.promote, 'promote')
     assertKeys((at(loadSchema('promote'), 'properties', 'vip').oneOf as Record<string, unknown>[])[1]!, KEYS.promoteVip, 'promote vip')
     assertKeys(loadSchema('rejoin'), KEYS.rejoin, 'rejoin')
@@ -276,7 +328,13 @@ describe('--json schemas (src/cli/schemas)', () => {
     assertEnum(at(vip, 'verdict'), VIP_VERDICTS, 'status pair vip.verdict')
     assertEnum(at(vip, 'keepalived', 'items', 'properties', 'process'), PROCESS_STATES, 'status pair vip.keepalived[].process')
     assertEnum(at(vip, 'keepalived', 'items', 'properties', 'state'), [...VRRP_STATES, null], 'status pair vip.keepalived[].state')
-    assertEnum(at(loadSchema('stop'), 'properties', 'nodes', 'items', 'properties', 'outcome'), STOP_OUTCOMES, 'stop outcome')
+    assertEnum(at(loadSchema('stop'), '$defs', 'outcome', 'properties', 'outcome'), STOP_OUTCOMES, 'stop outcome')
+    const router = at(status, '$defs', 'router', 'properties')
+    assertEnum(at(router, 'verdict'), ROUTER_VERDICTS, 'status router verdict')
+    assertEnum(at(router, 'process'), PROCESS_STATES, 'status router process')
+    assertEnum(at(router, 'transport'), TRANSPORTS, 'status router transport')
+    assertEnum(at(router, 'pairs', 'items', 'properties', 'via'), ROUTE_VIAS, 'status router pairs[].via')
+    assertEnum(at(loadSchema('start'), 'properties', 'routers', 'items', 'properties', 'action'), ROUTER_START_ACTIONS, 'start router action')
     assertEnum(at(loadSchema('promote'), 'properties', 'action'), PROMOTE_ACTIONS, 'promote action')
     for (const schema of ['supervise', 'status'] as const) {
       const event = at(loadSchema(schema), '$defs', 'event')
@@ -309,7 +367,7 @@ describe('--json schemas (src/cli/schemas)', () => {
         const v = pairVerdict(oa, ob)
         seen.add(v.verdict)
         const replicationAuth = linkAuth('generated', oa, ob)
-        const report: StatusReport = {cluster: 'local', health: clusterHealth([v.verdict], [oa, ob]), pairs: [{nodes: ['node1', 'node2'], ...v, replicationAuth, vip: null}], nodes: [oa, ob], supervisor: noSupervisor}
+        const report: StatusReport = {cluster: 'local', health: clusterHealth([v.verdict], [oa, ob]), pairs: [{nodes: ['node1', 'node2'], ...v, replicationAuth, vip: null}], nodes: [oa, ob], routers: [], supervisor: noSupervisor}
         assertValid('status', report)
       }
     }
@@ -332,9 +390,29 @@ describe('--json schemas (src/cli/schemas)', () => {
       seen.add(v.verdict)
       const vip: VipStatus = {address: '10.0.0.100', interface: 'eth0', routerId: 1, holder: holders.length === 1 ? holders[0]! : null, holders, unobserved, verdict: v.verdict, reason: v.reason, keepalived}
       const p = pairVerdict(oa, ob)
-      assertValid('status', {cluster: 'local', health: clusterHealth([p.verdict], [oa, ob], [v.verdict]), pairs: [{nodes: ['node1', 'node2'], ...p, replicationAuth: linkAuth('off', oa, ob), vip}], nodes: [oa, ob], supervisor: noSupervisor} satisfies StatusReport)
+      assertValid('status', {cluster: 'local', health: clusterHealth([p.verdict], [oa, ob], [v.verdict]), pairs: [{nodes: ['node1', 'node2'], ...p, replicationAuth: linkAuth('off', oa, ob), vip}], nodes: [oa, ob], routers: [], supervisor: noSupervisor} satisfies StatusReport)
     }
     assert.deepEqual(sorted([...seen]), sorted(VIP_VERDICTS), 'every VIP verdict is reachable')
+  })
+
+  it('accept every router verdict the rules can produce, with the cluster health it gives', () => {
+    const want = [{name: 'node1+node2', endpoint: {host: '127.0.0.1', port: 11311}}, {name: 'pair2', endpoint: {host: '127.0.0.1', port: 11411}}]
+    const routeSets: (RouterObservation['routes'])[] = [null, [], want, [{...want[0]!, endpoint: {host: '127.0.0.1', port: 11211}}, want[1]!], [want[0]!], [...want, {name: 'gone', endpoint: {host: '127.0.0.1', port: 11511}}]]
+    const seen = new Set<RouterVerdict>()
+    for (const process of PROCESS_STATES) for (const answering of [true, false]) for (const routes of routeSets) {
+      const pid = process === 'stopped' ? null : 3120
+      const v = routerVerdict({name: 'app1', process, pid, answering, routes}, want)
+      seen.add(v.verdict)
+      const router: RouterStatus = {
+        ...routerOk, process, pid, answering, verdict: v.verdict, reason: v.reason,
+        pairs: want.map((w) => {
+          const have = routes?.find((r) => r.name === w.name)
+          return {name: w.name, endpoint: have === undefined ? null : `${have.endpoint.host}:${have.endpoint.port}`, servedAt: `${w.endpoint.host}:${w.endpoint.port}`, via: 'node', node: 'node2', requests: null, responses: null, errors: null, timeouts: null, connections: null}
+        }),
+      }
+      assertValid('status', {...healthy, health: clusterHealth(['ok'], healthy.nodes, [], routersHealth([v.verdict])), routers: [router]} satisfies StatusReport)
+    }
+    assert.deepEqual(sorted([...seen]), sorted(ROUTER_VERDICTS), 'every router verdict is reachable')
   })
 
   it('reject documents that drift from the contract', () => {
@@ -362,7 +440,29 @@ describe('--json schemas (src/cli/schemas)', () => {
       ['status', mutate(healthy, (d) => { d.nodes[0]!.items = '10' as unknown as number }), 'items as a string'],
       ['start', mutate(samples.start[0] as StartResult, (d) => { d.pairs[0]!.alreadyRunning = 'no' as unknown as boolean }), 'a string for a boolean'],
       ['start', mutate(samples.start[0] as StartResult, (d) => { d.pairs[0]!.started = ['node1', 'node1'] }), 'a node started twice'],
-      ['stop', {nodes: [{name: 'node1', outcome: 'crashed'}]}, 'an unknown stop outcome'],
+      ['start', mutate(samples.start[0] as StartResult, (d) => { delete (d as Partial<StartResult>).routers }), 'a start result without routers'],
+      ['start', mutate(samples.start[3] as StartResult, (d) => { (d.routers[0] as unknown as Record<string, unknown>).action = 'reloaded' }), 'an unknown router start action (nutcracker has no reload)'],
+      ['start', mutate(samples.start[3] as StartResult, (d) => { d.routers[1]!.movedShare = 1.5 }), 'a moved share past 1'],
+      ['start', mutate(samples.start[3] as StartResult, (d) => { d.routers[1]!.movedShare = 33.66 }), 'a moved share as a percentage'],
+      ['start', mutate(samples.start[3] as StartResult, (d) => { d.routers[1]!.added = ['pair 9'] }), 'a ring name with a space'],
+      ['start', mutate(samples.start[3] as StartResult, (d) => { (d.routers[0] as Partial<RouterStartResult>).pid = undefined }), 'a started router without pid'],
+      ['stop', {nodes: [{name: 'node1', outcome: 'crashed'}], routers: []}, 'an unknown stop outcome'],
+      ['stop', {nodes: [{name: 'node1', outcome: 'stopped'}]}, 'a stop result without routers'],
+      ['stop', {nodes: [], routers: [{name: 'app1', outcome: 'reloaded'}]}, 'an unknown router stop outcome'],
+      ['status', mutate(healthy, (d) => { delete (d as Partial<StatusReport>).routers }), 'a status without routers'],
+      ['status', mutate(healthy, (d) => { d.routers[0]!.verdict = 'slow' as RouterVerdict }), 'an unknown router verdict'],
+      ['status', mutate(healthy, (d) => { (d.routers[0] as unknown as Record<string, unknown>).routes = [] }), 'the raw routes (an unknown router key)'],
+      ['status', mutate(healthy, (d) => { delete (d.routers[0] as Partial<RouterStatus>).answering }), 'a router without answering'],
+      ['status', mutate(healthy, (d) => { d.routers[0]!.pairs[0]!.via = 'proxy' as RouterPairStatus['via'] }), 'an unknown route via'],
+      ['status', mutate(healthy, (d) => { d.routers[0]!.pairs[0]!.endpoint = '10.0.0.100' }), 'an endpoint without its port'],
+      ['status', mutate(healthy, (d) => { d.routers[0]!.pairs[0]!.servedAt = null as unknown as string }), 'a pair served nowhere (servedAt is always an address)'],
+      ['status', mutate(healthy, (d) => { d.routers[0]!.pairs[0]!.errors = -1 }), 'a negative error count'],
+      ['status', mutate(healthy, (d) => { d.routers[0]!.statsPort = 0 }), 'stats port 0'],
+      ['status', mutate(healthy, (d) => { (d.supervisor.lastAction as unknown as Record<string, unknown>).router = 'app 1' }), 'an event naming a router that cannot exist'],
+      ['status', mutate(healthy, (d) => { delete (d.supervisor.lastAction as Partial<SuperviseEvent>).router }), 'an event without router (null for a pair\'s event)'],
+      ['supervise', {events: [{...(samples.supervise[2] as SuperviseResult).events[6]!, action: 'reload_router'}], unit: null}, 'an unknown router action'],
+      ['supervise', {events: [{...(samples.supervise[2] as SuperviseResult).events[6]!, daemon: 'twemproxy'}], unit: null}, 'an unknown daemon'],
+      ['supervise', {events: [{...(samples.supervise[2] as SuperviseResult).events[6]!, pair: 'node1+node2'}], unit: null}, 'a pair given by its ring name, not A,B'],
       ['promote', {node: 'node1', previousMaster: 'node2', action: 'failover', vip: null}, 'an unknown promote action'],
       ['promote', {node: 'node1', previousMaster: 'node2', action: 'switchover'}, 'a promote result without vip'],
       ['promote', {node: 'node1', previousMaster: 'node2', action: 'switchover', vip: {address: '10.0.0.100', holdersBefore: ['node1'], holdersAfter: 'node1'}}, 'a VIP holder that is not a list'],

@@ -447,6 +447,24 @@ describe('validateConfig: security', () => {
     assert.deepEqual(validateConfig({nodes, security: {replicationSecretFile: './none'}}, 'cfg.yaml', dir).security, {replicationSecretFile: join(dir, 'none')})
   })
 
+  it('refuses TLS or a users file together with routers, naming the key and what to do; each alone is fine', () => {
+    writeFileSync(join(dir, 'cert'), 'x', {mode: 0o600})
+    writeFileSync(join(dir, 'users'), 'app:pw\n', {mode: 0o600})
+    const routers = {app1: {host: '127.0.0.1', port: 22121}}
+    const tls = {cert: 'cert', key: 'cert', ca: 'cert'}
+    for (const [key, security] of [['tls', {tls}], ['usersFile', {usersFile: 'users'}]] as const) {
+      assert.throws(() => validateConfig({nodes, routers, security}, 'cfg.yaml', dir), (e: unknown) => {
+        assert.ok(e instanceof RepctlError && e.code === 'CONFIG_INVALID', String(e))
+        assert.ok(e.message.includes(`security.${key}: cannot be used with routers: nutcracker 0.5.0 speaks neither TLS nor memcached's authentication, so it could not reach the nodes; remove routers, or let applications reach the pairs directly (docs/client-side-hashing.md)`), e.message)
+        return true
+      }, key)
+      assert.equal(validateConfig({nodes, security}, 'cfg.yaml', dir).routers.length, 0, `${key} without routers`)
+    }
+    const both = (() => { try { validateConfig({nodes, routers, security: {tls, usersFile: 'users'}}, 'cfg.yaml', dir) } catch (e) { return (e as Error).message } return '' })()
+    assert.match(both, /security\.tls: cannot be used with routers.*security\.usersFile: cannot be used with routers/, 'both named at once')
+    assert.deepEqual(validateConfig({nodes, routers, security: {replicationSecretFile: 'none'}}, 'cfg.yaml', dir).routers.map((r) => r.name), ['app1'], 'the replication secret is between the nodes: fine with routers')
+  })
+
   it('names a missing file, an unknown key, TLS without a CA, and verifyClients without repctl\'s own certificate', () => {
     writeFileSync(join(dir, 'cert'), 'x', {mode: 0o600})
     const cases: [unknown, RegExp][] = [
@@ -562,6 +580,8 @@ describe('validateConfig: pairs with a vip', () => {
       says: 'pairs[0].vip: nodes.a.host must be an IPv4 address for a pair with a vip, since keepalived\'s unicast peers are addresses (got "cache-a.example.com")'},
     {name: 'both nodes on one host', raw: {nodes: {a: {host: '10.0.0.1'}, b: {host: '10.0.0.1', port: 11311, replicationPort: 11312}}, pairs: [{nodes: ['a', 'b'], vip: {address: '10.0.0.100/24', interface: 'eth0'}}]},
       says: 'pairs[0].vip: a and b are both on 10.0.0.1; a VIP moves between two hosts, so the pair\'s nodes need different host addresses'},
+    {name: 'the nodes on different client ports', raw: {nodes: {...HOSTS, b: {host: '10.0.0.2', port: 11311, replicationPort: 11312}}, pairs: [{nodes: ['a', 'b'], vip: {address: '10.0.0.100/24', interface: 'eth0'}}, ['c', 'd']]},
+      says: 'pairs[0].vip: a listens on port 11211 and b on 11311; clients reach a pair with a VIP at one address and port, so give both nodes the same port'},
     ...['/srv/"x"', '/srv/a\\b', '/srv/$HOME', '/srv/${_PWD}', '/srv/{a}', '/srv/a\tb'].map((dir) => ({
       name: `stateDir ${JSON.stringify(dir)} with a vip`, raw: withVip({address: '10.0.0.100/24', interface: 'eth0'}, {defaults: {stateDir: dir}}),
       says: 'nodes.a.stateDir: must not contain " \\ { }, $ before a letter, or control characters when its pair has a vip',
@@ -574,6 +594,11 @@ describe('validateConfig: pairs with a vip', () => {
       assert.ok(e.message.includes(c.says), `"${e.message}"\nshould include\n"${c.says}"`)
     })
   }
+
+  it('nodes on different client ports are fine for a pair without a vip (clients, and routers, reach a node directly)', () => {
+    const c = validateConfig({nodes: {...HOSTS, b: {host: '10.0.0.2', port: 11311, replicationPort: 11312}}, pairs: [['a', 'b'], ['c', 'd']]}, FILE, BASE)
+    assert.deepEqual(c.nodes.map((n) => n.port), [11211, 11311, 11211, 11211])
+  })
 
   it('accepts those state dirs for a pair without a vip, and $0-style dollars with one', () => {
     assert.equal(validateConfig({defaults: {stateDir: '/srv/"x"'}, nodes: HOSTS, pairs: [['a', 'b'], ['c', 'd']]}, FILE, BASE).nodes[0]!.stateDir, '/srv/"x"')

@@ -4,7 +4,7 @@ import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
-import {renderNutcrackerConfig, type NutcrackerInput} from '../../src/cluster/router/nutcracker-config.js'
+import {readRoutes, renderNutcrackerConfig, type NutcrackerInput} from '../../src/cluster/router/nutcracker-config.js'
 import {validateConfig} from '../../src/config/schema.js'
 import {RepctlError} from '../../src/errors.js'
 import {toolMissing} from '../helpers/processes.js'
@@ -83,6 +83,29 @@ describe('renderNutcrackerConfig', () => {
       })
     })
   }
+})
+
+describe('readRoutes: the routes of a running router, read back from the file we rendered', () => {
+  const inputs: [string, NutcrackerInput][] = [
+    ['the sample (a VIP, a host name, ring names with +)', APP1],
+    ['one pair, ports 1 and 65535', {cluster: 'local', router: {name: 'r', host: '127.0.0.1', port: 1}, pairs: [{name: 'node1+node2', endpoint: {host: '127.0.0.1', port: 65535}}]}],
+    ['the longest ring name, and names of every allowed character', {cluster: 'c', router: {name: 'r', host: 'localhost', port: 22121}, pairs: [
+      {name: `${'a'.repeat(40)}+${'b'.repeat(39)}`, endpoint: {host: 'cache-1.example.com', port: 11211}},
+      {name: '0.9_x-y+z', endpoint: {host: '10.0.0.3', port: 11311}},
+      {name: 'Z', endpoint: {host: 'h_1', port: 2}},
+    ]}],
+  ]
+  for (const [what, input] of inputs) {
+    it(`round trip: ${what}`, () => assert.deepEqual(readRoutes(renderNutcrackerConfig(input)), input.pairs))
+  }
+
+  it('skips every line that is not a server line of ours: an empty or foreign file gives no routes', () => {
+    assert.deepEqual(readRoutes(''), [])
+    assert.deepEqual(readRoutes(EXPECTED_APP1.replace(/ {4}- .*\n/g, '')), [], 'our header and pool keys without servers')
+    // A hand-written server without a name (nutcracker would hash host:port): not a route repctl wrote.
+    assert.deepEqual(readRoutes('alpha:\n  servers:\n    - 127.0.0.1:11211:1\n'), [])
+    assert.deepEqual(readRoutes(`${EXPECTED_APP1}    - 10.0.0.9:11211:1 pair 9\n`), APP1.pairs, 'a name with a space is not one of ours')
+  })
 })
 
 describe('nutcracker -t accepts what we render', () => {

@@ -9,6 +9,7 @@ import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
 import {claimSupervisor, readEvents, rotateEvents, supervisorInfo, supervisorPaths} from '../../src/cluster/supervise/presence.js'
 import {RepctlError} from '../../src/errors.js'
+import {assertValid} from '../helpers/schemas.js'
 
 const home = mkdtempSync(join(tmpdir(), 'repctl-presence-'))
 after(() => rmSync(home, {recursive: true, force: true}))
@@ -51,6 +52,22 @@ describe('supervisor presence', () => {
     appendFileSync(paths.eventsFile, `${e('repairing', 'first')}\n${e('repair', 'second')}\n${e('observed', 'third')}\n{"time": "2026-11-2`)
     assert.equal(readEvents(paths.eventsFile).length, 3)
     assert.equal((await supervisorInfo('c3', home)).lastAction?.reason, 'second')
+  })
+
+  it('status\'s last action may be a router\'s; events written before routers read with router: null, valid for status --json', async () => {
+    const paths = supervisorPaths('c5', home)
+    await claimSupervisor('c5', home).then((r) => r())
+    const old = {time: '2026-11-24T02:00:00.000Z', pair: 'a,b', node: 'a', event: 'repair', reason: 'a is down', action: 'rejoin', daemon: 'node', outcome: 'ok', durationMs: 700}
+    writeFileSync(paths.eventsFile, `${JSON.stringify(old)}\n`)
+    const before = await supervisorInfo('c5', home)
+    assert.deepEqual(before.lastAction, {...old, router: null})
+    assertValid('status', {cluster: 'c5', health: 'healthy', pairs: [], nodes: [], routers: [], supervisor: before})
+    const routerRepair = {time: '2026-11-24T02:00:05.000Z', pair: null, router: 'app1', node: null, event: 'repair', reason: 'router app1 is not running: router app1 started, pid 812', action: 'restart_router', daemon: 'nutcracker', outcome: 'ok', durationMs: 90}
+    appendFileSync(paths.eventsFile, `${JSON.stringify(routerRepair)}\n${JSON.stringify({...routerRepair, pair: null, router: null})}\n`)
+    assert.deepEqual(readEvents(paths.eventsFile).map((e) => e.router), [null, 'app1'], 'an event about neither a pair nor a router is not one of ours')
+    const after = await supervisorInfo('c5', home)
+    assert.deepEqual(after.lastAction, routerRepair)
+    assertValid('status', {cluster: 'c5', health: 'healthy', pairs: [], nodes: [], routers: [], supervisor: after})
   })
 
   it('the events file is rotated past its limit, one old generation kept', () => {

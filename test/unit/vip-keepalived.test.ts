@@ -25,7 +25,7 @@ const CONFIG = validateConfig({
   cluster: 'prod',
   defaults: {stateDir: '/var/lib/repctl'},
   nodes: {
-    node1: {host: '10.0.0.1'}, node2: {host: '10.0.0.2', port: 11311},
+    node1: {host: '10.0.0.1', port: 11311}, node2: {host: '10.0.0.2', port: 11311},
     node3: {host: '10.0.0.3'}, node4: {host: '10.0.0.4'},
   },
   pairs: [{nodes: ['node2', 'node1'], vip: {address: '10.0.0.100/24', interface: 'eth0'}}, ['node3', 'node4']],
@@ -76,7 +76,7 @@ describe('the serving check command', () => {
   })
   it('client TLS: the bundle\'s --check-serving mode with the host\'s Node.js', () => {
     const tls = {...findNode(CONFIG, 'node1'), security: {tls: {cert: '/c', key: '/k'}}} as Parameters<typeof servingCheckCommand>[0]
-    assert.deepEqual(servingCheckCommand(tls, '/usr/local/bin/node'), ['/usr/local/bin/node', '/var/lib/repctl/node1/repcached.mjs', '--check-serving=10.0.0.1:11211', '--check-tls', '--check-timeout=800ms'])
+    assert.deepEqual(servingCheckCommand(tls, '/usr/local/bin/node'), ['/usr/local/bin/node', '/var/lib/repctl/node1/repcached.mjs', '--check-serving=10.0.0.1:11311', '--check-tls', '--check-timeout=800ms'])
   })
 })
 

@@ -18,6 +18,17 @@ export function wantedRoutes(config: ClusterConfig, seen: ReadonlyMap<string, En
   })
 }
 
+/**
+ * The routes a supervisor's restart gives a router: the wanted ones, plus
+ * the pairs its ring has that the config dropped, at their current endpoint.
+ * Dropping a pair from a ring loses its keys to clients: only `repctl start
+ * --yes` does that.
+ */
+export function routesForRepair(want: readonly RouterPairEndpoint[], have: readonly RouterPairEndpoint[] | null): RouterPairEndpoint[] {
+  const kept = (have ?? []).filter((h) => !want.some((w) => w.name === h.name))
+  return [...want.map(({name, endpoint}) => ({name, endpoint})), ...kept.map(({name, endpoint}) => ({name, endpoint}))]
+}
+
 /** The nodes of every pair without a VIP (a VIP pair's route needs no observation). */
 export function nodesToObserve(config: ClusterConfig): NodeConfig[] {
   return config.pairs.filter((p) => p.vip === undefined).flatMap((p) => p.nodes.map((n) => findNode(config, n)))

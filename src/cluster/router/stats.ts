@@ -31,8 +31,10 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
-const count = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0)
-const orNull = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null)
+/** A counter or gauge as status --json reports it (a whole number, at least 0): anything else is not one. */
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+const count = (v: unknown): number => (isCount(v) ? v : 0)
+const orNull = (v: unknown): number | null => (isCount(v) ? v : null)
 
 /** The numbers of pool `cluster` for the pairs named; undefined when the text is not nutcracker's stats. */
 export function parseRouterStats(text: string, cluster: string, pairNames: readonly string[]): RouterStats | undefined {

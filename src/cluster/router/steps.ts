@@ -17,7 +17,7 @@ import {observeRouter} from './observe.js'
 import {probeKeys} from './probe-keys.js'
 import {probeRouter} from './probe.js'
 import {changedRoutes} from './endpoints.js'
-import {observeEndpoints, wantedRoutes} from './routes.js'
+import {observeEndpoints, routesForRepair, wantedRoutes} from './routes.js'
 
 export interface RouterStartResult {
   name: string
@@ -147,7 +147,8 @@ export function routeAwayStep(config: ClusterConfig, pool: HostPool, leaving: re
         const want = wantedRoutes(config, seen, o.routes)
         const moved = changedRoutes(want, o.routes).filter((name) => want.find((w) => w.name === name)!.via === 'node')
         if (moved.length === 0) continue
-        const r = await startRouter(host, router, {cluster: config.cluster, router, pairs: want.map(({name, endpoint}) => ({name, endpoint}))})
+        // A pair the config dropped stays in the ring: only `repctl start --yes` drops one.
+        const r = await startRouter(host, router, {cluster: config.cluster, router, pairs: routesForRepair(want, o.routes)})
         said.push(`router ${router.name} ${r.action} (pid ${r.pid}): ${moved.map((name) => `${name} to ${want.find((w) => w.name === name)!.node}`).join(', ')}`)
       }
       return said.length === 0 ? 'no router sends their keys there' : said.join('\n')

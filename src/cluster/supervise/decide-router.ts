@@ -6,6 +6,10 @@
 //   node of the pair does): restart it with the new route: nutcracker has no
 //   reload, and until it restarts that pair's keys fail for its clients;
 //   keys never move to another pair either way, since the ring is by name;
+// - stale only because its ring has a pair the config dropped: report.
+//   Dropping a pair loses its keys to clients, which only `repctl start --yes`
+//   confirms; an update for another reason keeps such a pair in the ring too
+//   (routesForRepair);
 // - running but its stats port silent: report (it may be busy; a restart
 //   would drop every client);
 // - its host cannot be asked: report.
@@ -25,7 +29,7 @@ export type RouterAction =
 export interface RouterMemory {
   /** Times of recent restarts. */
   repairs: number[]
-  /** When we gave up on it (flapping); cleared once it is ok. */
+  /** When we gave up on it (flapping); cleared once it is ok, with its restarts (someone repaired it). */
   givenUp: number | undefined
 }
 
@@ -36,12 +40,16 @@ export function decideRouter(name: string, v: RouterVerdictResult, mem: RouterMe
   const memory: RouterMemory = {repairs: recent, givenUp: mem.givenUp}
   switch (v.verdict) {
     case 'ok':
-      return {act: {action: 'none', reason: v.reason}, memory: {repairs: recent, givenUp: undefined}}
+      // ok after a give-up: repaired by hand, so it is ours to watch again, from scratch (as a pair's node).
+      return {act: {action: 'none', reason: v.reason}, memory: {repairs: mem.givenUp === undefined ? recent : [], givenUp: undefined}}
     case 'unknown':
     case 'not_serving':
       return {act: {action: 'report', reason: v.reason}, memory}
     case 'down':
     case 'stale': {
+      if (v.verdict === 'stale' && v.stale.length === 0) {
+        return {act: {action: 'report', reason: `${v.reason}; the supervisor does not drop pairs from a ring: their keys would be lost to clients`}, memory}
+      }
       if (memory.givenUp !== undefined) return {act: {action: 'report', reason: `${v.reason}; not restarting router ${name} again: it was restarted ${recent.length} times within ${Math.round(p.windowMs / 1000)} s (fix it, then restart the supervisor or run repctl start)`}, memory}
       if (recent.length >= p.maxRepairs) {
         return {act: {action: 'report', reason: `${v.reason}; giving up on router ${name}: restarted ${recent.length} times within ${Math.round(p.windowMs / 1000)} s`}, memory: {repairs: recent, givenUp: now}}

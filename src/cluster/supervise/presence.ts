@@ -73,8 +73,10 @@ export function readEvents(eventsFile: string): SuperviseEvent[] {
     if (line.trim() === '') continue
     try {
       const e = JSON.parse(line) as SuperviseEvent
-      // Events written before keepalived was supervised have no daemon.
-      if (typeof e.time === 'string' && typeof e.pair === 'string' && typeof e.event === 'string') out.push({...e, daemon: e.daemon ?? null})
+      // An event is a pair's (A,B) or a router's (pair null). Events written before keepalived was
+      // supervised have no daemon, and before routers no router: read as null, so status --json keeps its shape.
+      const about = typeof e.pair === 'string' || (e.pair === null && typeof e.router === 'string')
+      if (typeof e.time === 'string' && about && typeof e.event === 'string') out.push({...e, router: e.router ?? null, daemon: e.daemon ?? null})
     } catch { /* torn line */ }
   }
   return out

@@ -16,7 +16,7 @@ import {decideRouter, freshRouterMemory, type RouterAction, type RouterMemory} f
 import type {EndpointSeen} from '../router/endpoints.js'
 import {startRouter} from '../router/nutcracker.js'
 import {observeRouter} from '../router/observe.js'
-import {observeEndpoints, wantedRoutes} from '../router/routes.js'
+import {observeEndpoints, routesForRepair, wantedRoutes} from '../router/routes.js'
 import {routerVerdict} from '../router/verdict.js'
 
 /** One line of the supervisor's log (stdout with --json, and the events file). */
@@ -152,7 +152,7 @@ async function superviseRouters(config: ClusterConfig, pool: HostPool, state: Su
     const host = pool.for(router)
     const o = await observeRouter(host, router, config.cluster, names).catch(() => undefined)
     const want = wantedRoutes(config, seen, o?.routes ?? null)
-    const v = o === undefined ? {verdict: 'unknown' as const, reason: `cannot tell whether router ${router.name} runs`, stale: []} : routerVerdict(o, want)
+    const v = o === undefined ? {verdict: 'unknown' as const, reason: `cannot tell whether router ${router.name} runs`, stale: [], removed: []} : routerVerdict(o, want)
     const d = decideRouter(router.name, v, state.routerMemories.get(router.name) ?? freshRouterMemory(), Date.now(), policy)
     state.routerMemories.set(router.name, d.memory)
     const event = (e: Partial<SuperviseEvent> & Pick<SuperviseEvent, 'event' | 'reason'>): void =>
@@ -177,7 +177,7 @@ async function superviseRouters(config: ClusterConfig, pool: HostPool, state: Su
     let outcome: 'ok' | 'failed' = 'ok'
     let reason = act.reason
     try {
-      const r = await startRouter(host, router, {cluster: config.cluster, router, pairs: want.map(({name, endpoint}) => ({name, endpoint}))})
+      const r = await startRouter(host, router, {cluster: config.cluster, router, pairs: routesForRepair(want, o?.routes ?? null)})
       reason = `${reason}: router ${router.name} ${r.action}, pid ${r.pid}`
     } catch (e) {
       outcome = 'failed'

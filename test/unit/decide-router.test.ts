@@ -1,0 +1,103 @@
+// The supervisor's rules for a router (src/cluster/supervise/decide-router.ts)
+// as tables: the action per verdict, then the flapping guard over time.
+
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {decideRouter, freshRouterMemory, type RouterMemory} from '../../src/cluster/supervise/decide-router.js'
+import {DEFAULT_POLICY, type SupervisePolicy} from '../../src/cluster/supervise/decide.js'
+import type {RouterVerdictResult} from '../../src/cluster/router/verdict.js'
+
+const P: SupervisePolicy = {...DEFAULT_POLICY, maxRepairs: 3, windowMs: 600_000, backoffMs: 2000}
+const T = 10_000_000
+
+const ok: RouterVerdictResult = {verdict: 'ok', reason: 'router app1 sends every pair\'s keys where it is served', stale: [], removed: []}
+const down: RouterVerdictResult = {verdict: 'down', reason: 'router app1 is not running: its clients reach no pair', stale: [], removed: []}
+const stale: RouterVerdictResult = {verdict: 'stale', reason: 'router app1: it sends pair a+b to 10.0.0.2:11311, served now at 10.0.0.1:11211', stale: ['a+b'], removed: []}
+const staleAndRemoved: RouterVerdictResult = {...stale, reason: `${stale.reason}; pair old is no longer in the config`, removed: ['old']}
+const removedOnly: RouterVerdictResult = {verdict: 'stale', reason: 'router app1: pair old is no longer in the config (repctl start --yes updates its ring)', stale: [], removed: ['old']}
+const notServing: RouterVerdictResult = {verdict: 'not_serving', reason: 'router app1 runs (pid 3120) but its stats port does not answer', stale: [], removed: []}
+const unknown: RouterVerdictResult = {verdict: 'unknown', reason: 'cannot tell whether router app1 runs (its host could not be asked)', stale: [], removed: []}
+
+const mem = (repairs: number[], givenUp?: number): RouterMemory => ({repairs, givenUp})
+
+describe('decideRouter: one verdict, one action (nothing repaired before)', () => {
+  const table: [string, RouterVerdictResult, string, RegExp][] = [
+    ['ok: nothing', ok, 'none', /sends every pair's keys/],
+    ['down: restart it with the current routes', down, 'restart_router', /^router app1 is not running/],
+    ['stale: restart it with the new routes (nutcracker has no reload)', stale, 'update_router', /sends pair a\+b to 10\.0\.0\.2:11311/],
+    ['stale and a pair removed: update the moved route (the removed pair is kept, see routesForRepair)', staleAndRemoved, 'update_router', /pair old is no longer in the config/],
+    ['only a pair removed from the config: report; dropping it loses its keys, which repctl start --yes confirms', removedOnly, 'report', /repctl start --yes/],
+    ['stats port silent: report (a restart would drop every client of a router that may only be busy)', notServing, 'report', /stats port does not answer/],
+    ['host cannot be asked: report, never act', unknown, 'report', /cannot tell/],
+  ]
+  for (const [what, v, action, says] of table) {
+    it(what, () => {
+      const d = decideRouter('app1', v, freshRouterMemory(), T, P)
+      assert.equal(d.act.action, action, d.act.reason)
+      assert.match(d.act.reason, says)
+      const restarted = action === 'restart_router' || action === 'update_router'
+      assert.deepEqual(d.memory, mem(restarted ? [T] : []), 'only a restart is counted')
+    })
+  }
+})
+
+describe('decideRouter: the flapping guard', () => {
+  it('backs off after a restart, doubling: 2 s after the first, 4 s after the second', () => {
+    const after1 = decideRouter('app1', down, mem([T - 1500]), T, P)
+    assert.equal(after1.act.action, 'wait')
+    assert.match(after1.act.reason, /next restart of router app1 in 1 s \(backoff\)/)
+    assert.deepEqual(after1.memory, mem([T - 1500]), 'waiting counts nothing')
+    assert.equal(decideRouter('app1', down, mem([T - 2000]), T, P).act.action, 'restart_router', '2 s after one restart')
+    const after2 = decideRouter('app1', stale, mem([T - 10_000, T - 3000]), T, P)
+    assert.equal(after2.act.action, 'wait', '3 s after the second: 4 s are due')
+    assert.match(after2.act.reason, /in 1 s/)
+    const again = decideRouter('app1', stale, mem([T - 10_000, T - 4000]), T, P)
+    assert.equal(again.act.action, 'update_router')
+    assert.deepEqual(again.memory.repairs, [T - 10_000, T - 4000, T])
+  })
+
+  it('gives up after maxRepairs within the window, says so once, and then reports', () => {
+    const giving = decideRouter('app1', down, mem([T - 60_000, T - 50_000, T - 30_000]), T, P)
+    assert.equal(giving.act.action, 'report')
+    assert.match(giving.act.reason, /giving up on router app1: restarted 3 times within 600 s/)
+    assert.equal(giving.memory.givenUp, T)
+    const later = decideRouter('app1', down, giving.memory, T + 5000, P)
+    assert.equal(later.act.action, 'report')
+    assert.match(later.act.reason, /not restarting router app1 again: it was restarted 3 times within 600 s \(fix it, then restart the supervisor or run repctl start\)/)
+    // Given up even once the old restarts leave the window: a person must look.
+    assert.equal(decideRouter('app1', stale, later.memory, T + P.windowMs + 1, P).act.action, 'report')
+  })
+
+  it('restarts older than the window do not count', () => {
+    const d = decideRouter('app1', down, mem([T - P.windowMs - 3, T - P.windowMs - 2, T - P.windowMs - 1]), T, P)
+    assert.equal(d.act.action, 'restart_router')
+    assert.deepEqual(d.memory.repairs, [T], 'the old ones are forgotten')
+  })
+
+  it('ok after a give-up clears it and starts afresh: repaired by hand, the next failure is restarted at once', () => {
+    const gaveUp = mem([T - 60_000, T - 50_000, T - 30_000], T - 20_000)
+    const healthy = decideRouter('app1', ok, gaveUp, T, P)
+    assert.equal(healthy.act.action, 'none')
+    assert.equal(healthy.memory.givenUp, undefined)
+    const next = decideRouter('app1', down, healthy.memory, T + 1000, P)
+    assert.equal(next.act.action, 'restart_router', next.act.reason)
+  })
+
+  it('ok between restarts (no give-up) keeps counting them: a router that dies after every restart is given up on', () => {
+    let m = freshRouterMemory()
+    const actions: string[] = []
+    for (let i = 0; i < 4; i++) {
+      const now = T + i * 60_000
+      m = decideRouter('app1', ok, m, now - 1000, P).memory
+      const d = decideRouter('app1', down, m, now, P)
+      actions.push(d.act.action)
+      m = d.memory
+    }
+    assert.deepEqual(actions, ['restart_router', 'restart_router', 'restart_router', 'report'])
+  })
+
+  it('unknown and not_serving keep the count and the give-up as they are', () => {
+    const m = mem([T - 1000], T - 500)
+    for (const v of [unknown, notServing, removedOnly]) assert.deepEqual(decideRouter('app1', v, m, T, P).memory, m, v.verdict)
+  })
+})
