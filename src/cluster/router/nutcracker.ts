@@ -68,13 +68,30 @@ export async function requireNutcracker(host: Host, router: RouterConfig): Promi
 
 type RouterPort = 'client' | 'stats'
 
-/** Its client and stats ports (or those named) must be free before it starts: nutcracker -d would only log the failure. */
-export async function checkRouterPorts(host: Host, router: RouterConfig, which: readonly RouterPort[] = ['client', 'stats']): Promise<void> {
+/**
+ * How long the ports of a router we have just stopped may take to be free
+ * again. Its client connections outlive it, orphaned in FIN-WAIT-1, until
+ * each client reads the close, and Linux refuses to bind the port meanwhile,
+ * SO_REUSEADDR or not: under client load a restart found the port taken in
+ * about 1 of 5 tries, for ~10 ms. A client that stops reading holds it longer.
+ */
+export const PORT_RELEASE_MS = 3000
+const PORT_POLL_MS = 20
+
+/**
+ * Its client and stats ports (or those named in `which`) must be free before
+ * it starts: nutcracker -d would only log the failure. `releaseMs`: after
+ * stopping the router, how long to wait for its own connections to let go of them.
+ */
+export async function checkRouterPorts(host: Host, router: RouterConfig, which: readonly RouterPort[] = ['client', 'stats'], releaseMs = 0): Promise<void> {
+  const deadline = Date.now() + releaseMs
   for (const [what, port] of [['client', router.port], ['stats', router.statsPort]] as const) {
     if (!which.includes(what)) continue
-    if (!(await host.portFree(router.host, port))) {
-      throw new RepctlError('PORT_IN_USE', `${what} port ${router.host}:${port} of router ${router.name} is already in use on ${host.label}`,
-        [`stop what uses it, or give the router another ${what === 'client' ? 'port' : 'statsPort'} in the config (routers.${router.name}.${what === 'client' ? 'port' : 'statsPort'})`])
+    while (!(await host.portFree(router.host, port))) {
+      if (Date.now() < deadline) { await new Promise((r) => setTimeout(r, PORT_POLL_MS)); continue }
+      const key = `routers.${router.name}.${what === 'client' ? 'port' : 'statsPort'}`
+      throw new RepctlError('PORT_IN_USE', `${what} port ${router.host}:${port} of router ${router.name} is already in use on ${host.label}${releaseMs > 0 ? ` (still ${releaseMs} ms after the router stopped)` : ''}`,
+        [`stop what uses it, or give the router another ${what === 'client' ? 'port' : 'statsPort'} in the config (${key})`])
     }
   }
 }
@@ -130,7 +147,7 @@ export async function startRouter(host: Host, router: RouterConfig, input: Nutcr
   await testRouterConfig(host, program, router, candidate)
   if (running.process === 'running') await checkRouterPorts(host, router, notHeld)
   const stopped = running.process === 'running' ? await stopDaemon(host, spec) : 'not_running'
-  await checkRouterPorts(host, router)
+  await checkRouterPorts(host, router, ['client', 'stats'], stopped === 'not_running' ? 0 : PORT_RELEASE_MS)
   await syncFile(host, {content: text, remotePath: paths.config, mode: 0o600})
   await host.run('rm', ['-f', candidate, paths.pidFile], {timeoutMs: 10_000})
   const pid = await startDaemon(host, {...spec, file: program, args: nutcrackerArgs(router), cwd: paths.dir, logFile: paths.logFile, startTimeoutMs: ROUTER_START_TIMEOUT_MS})

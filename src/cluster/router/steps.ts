@@ -50,7 +50,7 @@ export function confirmRemovals(changes: readonly RingChange[], yes: boolean): s
   if (removing.length === 0) return []
   const what = removing.map((c) => `router ${c.router} would drop ${c.removed.join(', ')} (${percent(movedShare(c.before!, c.before!.filter((n) => !c.removed.includes(n))).share)} of keys)`).join('; ')
   if (!yes) {
-    throw new RepctlError('CONFIRMATION_NEEDED', `pairs were removed from the config: ${what}. Their keys would go to the other pairs, where they are misses: the data of a removed pair is lost to clients`,
+    throw new RepctlError('CONFIRMATION_NEEDED', `pairs were removed from the config: ${what}. Their keys would go to the other pairs, where they are misses: the data of a removed pair is lost to clients. A key another pair held before the removed pair was added comes back with that pair's old value (a stale read) until it expires or is written again`,
       ['add --yes to go on; the removed pairs\' nodes are not in the config any more, so repctl does not stop them: stop them by hand once nothing uses them'])
   }
   return removing.map((c) => `router ${c.router}: removing ${c.removed.join(', ')} from the ring; their keys are lost to clients (their nodes still run: stop them by hand)`)

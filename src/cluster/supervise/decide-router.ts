@@ -1,6 +1,7 @@
 // The supervisor's rules for a router (pure, table-tested like decide.ts).
-// A router is judged after the pairs of the round, from its verdict (which
-// compares the routes it runs with to where each pair is served now):
+// A router is judged at the start of the round, before any pair's repair,
+// from its verdict (which compares the routes it runs with to where each pair
+// is served now):
 // - down: restart it, with the current routes;
 // - stale (a pair it sends to a node that no longer serves, while another
 //   node of the pair does): restart it with the new route: nutcracker has no

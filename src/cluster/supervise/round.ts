@@ -1,5 +1,6 @@
-// One round of the supervisor: observe each pair, decide (decide.ts), act,
-// and report every change and action as an event.
+// One round of the supervisor: point the routers where each pair is served
+// now, then observe each pair, decide (decide.ts), act, and report every
+// change and action as an event.
 
 import type {ClusterConfig} from '../../config/schema.js'
 import type {HostPool} from '../../hosts/pool.js'
@@ -83,18 +84,25 @@ async function restartKeepalivedOf(pool: HostPool, pair: VipPair, name: string):
 }
 
 export async function superviseRound(config: ClusterConfig, pool: HostPool, state: SupervisorState, policy: SupervisePolicy, emit: (e: SuperviseEvent) => void): Promise<void> {
-  // Routers first: pointing a router at a pair's survivor takes milliseconds, while the pair's
-  // repair (a rejoin's full copy) can take long, and that pair's keys fail through the router until then.
-  if (config.routers.length > 0) await superviseRouters(config, pool, state, policy, emit, await observeEndpoints(config, pool))
-  await superviseRoundPairs(config, pool, state, policy, emit)
+  // Routers before any repair, from a look of their own at every node, and again just before
+  // each pair's repair with that pair as it was just seen (a node may die between the two looks):
+  // a rejoin waits for the dead node's full copy (seconds to minutes on a big cache), and a router
+  // still sending the pair's keys to that node fails them for every client all along, while the
+  // survivor serves.
+  if (config.routers.length === 0) return superviseRoundPairs(config, pool, state, policy, emit, undefined)
+  const seen = await observeEndpoints(config, pool)
+  await superviseRouters(config, pool, state, policy, emit, seen)
+  await superviseRoundPairs(config, pool, state, policy, emit, seen)
 }
 
-async function superviseRoundPairs(config: ClusterConfig, pool: HostPool, state: SupervisorState, policy: SupervisePolicy, emit: (e: SuperviseEvent) => void): Promise<void> {
+/** `nodesSeen`: with routers, every node as last seen, for the router pass before each repair. */
+async function superviseRoundPairs(config: ClusterConfig, pool: HostPool, state: SupervisorState, policy: SupervisePolicy, emit: (e: SuperviseEvent) => void, nodesSeen: Map<string, EndpointSeen> | undefined): Promise<void> {
   for (const {nodes: [an, bn]} of config.pairs) {
     const pair = `${an},${bn}`
     const [a, b] = [findNode(config, an), findNode(config, bn)]
     const vipPair = vipPairOf(config, [an, bn])
     const [oa, ob, vip] = await Promise.all([observeNode(pool.for(a), a), observeNode(pool.for(b), b), seeVip(pool, vipPair)])
+    nodesSeen?.set(an, oa).set(bn, ob)
     const d = decideRepair(oa, ob, state.memories.get(pair) ?? freshMemory(), Date.now(), policy, vip)
     state.memories.set(pair, d.memory)
     const event = (e: Partial<SuperviseEvent> & Pick<SuperviseEvent, 'event' | 'reason'>): void =>
@@ -117,6 +125,7 @@ async function superviseRoundPairs(config: ClusterConfig, pool: HostPool, state:
     }
     state.lastReports.delete(pair)
     if (act.action === 'none') continue
+    if (nodesSeen !== undefined) await superviseRouters(config, pool, state, policy, emit, nodesSeen)
     // Said before acting, so that a supervisor killed mid-repair leaves a trace, and its successor counts the attempt.
     event({event: 'repairing', node: actionNode(act), reason: act.reason, action: act.action, daemon: actionDaemon(act)})
     const t0 = Date.now()
@@ -141,9 +150,10 @@ async function superviseRoundPairs(config: ClusterConfig, pool: HostPool, state:
 }
 
 /**
- * Each router: restart a dead one, and one that sends a pair
- * to a node that no longer serves it (decide-router.ts). Its events say only
- * changes of its verdict, and each report once.
+ * Each router, before the pairs' repairs (and again before each): restart a
+ * dead one, and one that sends a pair to a node that no longer serves it
+ * (decide-router.ts). Its events say only changes of its verdict, and each
+ * report once.
  */
 async function superviseRouters(config: ClusterConfig, pool: HostPool, state: SupervisorState, policy: SupervisePolicy, emit: (e: SuperviseEvent) => void, seen: ReadonlyMap<string, EndpointSeen>): Promise<void> {
   const names = config.pairs.map((p) => p.name)
