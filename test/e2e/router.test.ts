@@ -83,16 +83,14 @@ routers:
 `)
 }
 
-/**
- * `repctl ARGS --json`: the exit code, then the document. The schemas on this
- * branch predate routers (another change adds them to start, stop, status and
- * supervise), so only error documents are checked against theirs here.
- */
+/** `repctl ARGS --json`: the exit code, then the document, checked against its command's schema (or the error schema). */
 async function doc<T>(args: string[], code: number): Promise<T> {
   const r = await ws.run([...args, '--json'])
   assert.equal(r.code, code, `repctl ${args.join(' ')}: ${r.stdout}\n${r.stderr}`)
   const d = JSON.parse(r.stdout) as T
-  if (code !== 0 && !args.includes('status')) assertValid('error', d)
+  const command = args[0] as 'start' | 'stop' | 'status' | 'supervise'
+  // status exits 1-3 with its report (its health); every other non-zero exit is an error document.
+  assertValid(code !== 0 && command !== 'status' ? 'error' : command, d)
   return d
 }
 const status = (code: number): Promise<StatusReport> => doc<StatusReport>(['status'], code)
@@ -156,7 +154,12 @@ function superviseInBackground(intervalMs: number): {child: ChildProcess; events
     out += d
     const lines = out.split('\n')
     out = lines.pop()!
-    for (const line of lines) if (line.trim() !== '') events.push(JSON.parse(line) as SuperviseEvent)
+    for (const line of lines) {
+      if (line.trim() === '') continue
+      const e = JSON.parse(line) as SuperviseEvent
+      assertValid('supervise', {events: [e], unit: null})
+      events.push(e)
+    }
   })
   child.stderr!.setEncoding('utf8').on('data', (d: string) => { err += d })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
