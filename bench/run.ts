@@ -12,6 +12,7 @@ import {eventually, startNode, stat} from '../test/helpers/pair.js'
 import {freePort} from '../test/helpers/ports.js'
 import {launch, SERVER_BUNDLE, startMemcached, startOurServer, type RunningServer, which} from '../test/helpers/processes.js'
 import {locateMcload, runLoad, type LoadResult, type LoadSpec} from './lib/mcload.js'
+import {benchRouter, type OutageRun} from './router.js'
 import {benchVip} from './vip.js'
 
 const {values: opts} = parseArgs({options: {
@@ -22,6 +23,7 @@ const {values: opts} = parseArgs({options: {
   only: {type: 'string'},
   long: {type: 'string'},
   'vip-runs': {type: 'string', default: '5'},
+  'router-runs': {type: 'string', default: '5'},
 }})
 const rounds = opts.quick ? 1 : Number(opts.rounds)
 const seconds = opts.quick ? 2 : Number(opts.seconds)
@@ -187,6 +189,47 @@ if (selected('vip')) {
     row('VIP: client-visible outage after kill -9 of the node holding it, median', 'ms', median(outages), null, '< 2000 ms', (o) => o < 2000, note)
     row('VIP: client-visible outage after kill -9 of the node holding it, max', 'ms', Math.max(...outages), null, '< 2000 ms', (o) => o < 2000, note)
     row('VIP: on the other host after kill -9 of the node holding it, median', 'ms', median(moves), null, '', () => null, note)
+  }
+}
+
+// ---- router: the cost of the hop, and a pair's outage through the router with and without a VIP ----
+if (selected('router')) {
+  const runs = opts.quick ? 2 : Number(opts['router-runs'])
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--router-runs must be a whole number ≥ 1, got ${JSON.stringify(opts['router-runs'])}`)
+  const r = await benchRouter({mcload: mc.path, rounds, seconds, runs, say})
+  for (const [part, what] of [['hop', r.hop], ['with a VIP', r.withVip], ['without a VIP', r.withoutVip]] as const) {
+    if ('skipped' in what) skipped[`router ${part}`] = what.skipped
+    if ('failed' in what) failed[`router ${part}`] = what.failed
+  }
+  if ('ok' in r.hop) {
+    const note = 'memcached column: direct to the master'
+    for (const w of r.hop.ok) {
+      const m = (xs: LoadResult[], f: (x: LoadResult) => number | null): number => median(xs.map((x) => f(x) ?? NaN))
+      row(`router hop, ${w.workload}: ops/s through one router`, 'ops/s', m(w.through, (x) => x.ops), m(w.direct, (x) => x.ops), '', () => null, note)
+      row(`router hop, ${w.workload}: master's ops per CPU-second`, 'ops/cpu-s', m(w.through, (x) => x.opsPerCpuS), m(w.direct, (x) => x.opsPerCpuS), '', () => null, note)
+      row(`router hop, ${w.workload}: p50 latency`, 'µs', m(w.through, (x) => x.p50), m(w.direct, (x) => x.p50), '', () => null, note)
+      row(`router hop, ${w.workload}: p99 latency`, 'µs', m(w.through, (x) => x.p99), m(w.direct, (x) => x.p99), '', () => null, note)
+    }
+  }
+  const outageRows = (label: string, xs: OutageRun[], note: string): void => {
+    const gaps = xs.map((x) => x.gapMs)
+    const others = xs.map((x) => x.othersGapMs)
+    row(`router, ${label}: gap for the pair's keys after kill -9 of its master, median`, 'ms', median(gaps), null, '', () => null, note)
+    row(`router, ${label}: gap for the pair's keys after kill -9 of its master, max`, 'ms', Math.max(...gaps), null, '', () => null, note)
+    row(`router, ${label}: other pairs' longest gap meanwhile, max`, 'ms', Math.max(...others), null, '', () => null, note)
+  }
+  if ('ok' in r.withVip) {
+    const xs = r.withVip.ok
+    const note = `${xs.length} runs; router restarted in ${xs.filter((x) => x.routerRestarted).length}; VIP moved after ${median(xs.map((x) => x.moveMs ?? NaN)).toFixed(0)} ms median`
+    outageRows('with a VIP', xs, note)
+    row('router, with a VIP: the same pair\'s keys direct to its VIP (no router), median', 'ms', median(xs.map((x) => x.directGapMs ?? NaN)), null, '', () => null, note)
+  }
+  if ('ok' in r.withoutVip) {
+    // A run only says something when the router sent the pair's keys to the node killed.
+    const xs = r.withoutVip.ok.filter((x) => x.routedTo === x.killed)
+    const left = r.withoutVip.ok.length - xs.length
+    const note = `${xs.length} runs${left === 0 ? '' : ` (${left} left out: the router sent the pair to its slave)`}; ${r.supervisor}; router restarted in ${xs.filter((x) => x.routerRestarted).length}`
+    if (xs.length > 0) outageRows('without a VIP', xs, note)
   }
 }
 

@@ -112,6 +112,20 @@ export class ClientLedger {
   }
 
   /**
+   * The interruption a fault at `t` caused, as the client saw it: from the end
+   * of the last request that succeeded before `t` to the end of the first one
+   * sent at or after `t` that succeeded. Longer than outageAfter by the time
+   * since the last success (at most one request's round trip and pause when
+   * the client was busy). Undefined when nothing succeeded on either side.
+   */
+  gapAround(t: number): {ms: number; lastOk: number; okAgain: number; failures: number} | undefined {
+    const before = this.requests.filter((r) => r.ok && r.end <= t).at(-1)
+    const after = this.outageAfter(t)
+    if (before === undefined || after === undefined) return undefined
+    return {ms: t + after.ms - before.end, lastOk: before.end, okAgain: t + after.ms, failures: after.failures}
+  }
+
+  /**
    * The longest stretch within [from, to] in which no request succeeded: the
    * client-visible interruption of a planned switchover, whose start (the
    * command) and moment of the move are not the same.
@@ -149,14 +163,16 @@ export class ClientLedger {
 export interface VipClientOptions {
   /** The VIP (or any address) and the node port behind it. */
   endpoint: Endpoint
-  /** Key prefix; keys are `${prefix}${i}` for i < keys. */
+  /** Key prefix; keys are `${prefix}${i}` for i < keys, unless `keyList` names them. Values start with it too. */
   prefix: string
   keys?: number
+  /** The keys to cycle over instead (e.g. only keys a router sends to one pair); `keys` is then its length. */
+  keyList?: readonly string[]
   /** Connect timeout and request timeout; see the top of the file for why short. Default 200 ms. */
   timeoutMs?: number
   /** Pause between one write+read and the next; default 5 ms (about 150 writes/s: the outage resolution). */
   pauseMs?: number
-  /** Pause after a failed connect before the next attempt (a refused connect returns at once). Default 10 ms. */
+  /** Pause after a failed request or connect before the next attempt (a refused connect, or a router's SERVER_ERROR, returns at once). Default 10 ms. */
   retryMs?: number
   /** The loop stops by itself after this many requests (sets, gets and failed connects), or this long. Defaults 200 000 and 180 s. */
   maxRequests?: number
@@ -171,10 +187,16 @@ export class VipClient {
   private running: Promise<void> | undefined
   private seq = 0
   private next = 0
-  private readonly o: Required<VipClientOptions>
+  private readonly o: Required<Omit<VipClientOptions, 'keyList'>>
+  private readonly keyNames: readonly string[]
 
   constructor(opts: VipClientOptions) {
     this.o = {keys: 1000, timeoutMs: 200, pauseMs: 5, retryMs: 10, maxRequests: 200_000, maxDurationMs: 180_000, ...opts}
+    if (opts.keyList !== undefined) {
+      if (opts.keyList.length < 2) throw new Error('VipClient: keyList needs at least 2 keys (one is written while another is read back)')
+      this.o.keys = opts.keyList.length
+    }
+    this.keyNames = opts.keyList ?? Array.from({length: this.o.keys}, (_, i) => `${this.o.prefix}${i}`)
   }
 
   start(): this {
@@ -210,7 +232,7 @@ export class VipClient {
 
   private nextKey(): string | undefined {
     for (let tries = 0; tries < this.o.keys; tries++) {
-      const k = `${this.o.prefix}${this.next}`
+      const k = this.keyNames[this.next]!
       this.next = (this.next + 1) % this.o.keys
       if (!this.ledger.isRetired(k)) return k
     }
@@ -244,10 +266,13 @@ export class VipClient {
       } else {
         this.ledger.writeUnknown(key, value, start, clock())
         conn.destroy()
+        // A router answers a write it cannot forward at once (SERVER_ERROR): without a pause the
+        // loop would retire a key per round trip and run out of keys within the outage.
+        await sleep(this.o.retryMs)
         continue
       }
       // Read back a key written half a cycle ago.
-      const other = `${this.o.prefix}${(this.next + this.o.keys / 2) % this.o.keys | 0}`
+      const other = this.keyNames[(this.next + this.o.keys / 2) % this.o.keys | 0]!
       start = clock()
       const r = await conn.request(`get ${other}\r\n`, this.o.timeoutMs, true)
       requests++
@@ -257,6 +282,8 @@ export class VipClient {
       } else {
         this.ledger.failed('read', start, clock())
         conn.destroy()
+        await sleep(this.o.retryMs)
+        continue
       }
       await sleep(this.o.pauseMs)
     }

@@ -32,6 +32,14 @@ describe('ClientLedger: outage after a fault', () => {
   ]
   for (const c of cases) it(c.name, () => assert.deepEqual(ledgerOf(c.steps).outageAfter(c.fault), c.want))
 
+  it('measures the gap around a fault from the last success before it to the first success sent after it', () => {
+    const l = ledgerOf([['write', 0, 10, true], ['read', 11, 20, true], ['write', 21, 40, false], ['connect', 45, 46, false], ['write', 50, 60, true], ['write', 61, 70, true]])
+    assert.deepEqual(l.gapAround(30), {ms: 40, lastOk: 20, okAgain: 60, failures: 1}, 'the failed write was sent before the fault')
+    assert.deepEqual(l.gapAround(15), {ms: 50, lastOk: 10, okAgain: 60, failures: 2}, 'a request that ends after the fault is not "before" it, nor "after" when sent before it')
+    assert.equal(ledgerOf([['write', 0, 10, false], ['write', 20, 30, true]]).gapAround(5), undefined, 'no success before the fault')
+    assert.equal(ledgerOf([['write', 0, 10, true], ['write', 20, 30, false]]).gapAround(15), undefined, 'no success after it')
+  })
+
   it('finds the longest stretch without a success in a window', () => {
     const l = ledgerOf([['write', 0, 10, true], ['write', 11, 20, true], ['write', 21, 200, false], ['connect', 200, 201, false], ['write', 300, 320, true], ['read', 321, 330, true]])
     assert.equal(l.longestGap(0, 400), 300, 'from 20 to 320')
