@@ -35,8 +35,7 @@ describe('decideRouter: one verdict, one action (nothing repaired before)', () =
       const d = decideRouter('app1', v, freshRouterMemory(), T, P)
       assert.equal(d.act.action, action, d.act.reason)
       assert.match(d.act.reason, says)
-      const restarted = action === 'restart_router' || action === 'update_router'
-      assert.deepEqual(d.memory, mem(restarted ? [T] : []), 'only a restart is counted')
+      assert.deepEqual(d.memory, mem(action === 'restart_router' ? [T] : []), 'only a restart of a router found down is counted')
     })
   }
 })
@@ -48,12 +47,24 @@ describe('decideRouter: the flapping guard', () => {
     assert.match(after1.act.reason, /next restart of router app1 in 1 s \(backoff\)/)
     assert.deepEqual(after1.memory, mem([T - 1500]), 'waiting counts nothing')
     assert.equal(decideRouter('app1', down, mem([T - 2000]), T, P).act.action, 'restart_router', '2 s after one restart')
-    const after2 = decideRouter('app1', stale, mem([T - 10_000, T - 3000]), T, P)
+    const after2 = decideRouter('app1', down, mem([T - 10_000, T - 3000]), T, P)
     assert.equal(after2.act.action, 'wait', '3 s after the second: 4 s are due')
     assert.match(after2.act.reason, /in 1 s/)
-    const again = decideRouter('app1', stale, mem([T - 10_000, T - 4000]), T, P)
-    assert.equal(again.act.action, 'update_router')
+    const again = decideRouter('app1', down, mem([T - 10_000, T - 4000]), T, P)
+    assert.equal(again.act.action, 'restart_router')
     assert.deepEqual(again.memory.repairs, [T - 10_000, T - 4000, T])
+  })
+
+  it('updates are never held back: each follows a pair served elsewhere, not the router failing (5 failovers in a minute: 5 updates)', () => {
+    let m = freshRouterMemory()
+    for (let i = 0; i < 5; i++) {
+      const d = decideRouter('app1', stale, m, T + i * 10_000, P)
+      assert.equal(d.act.action, 'update_router', `update ${i + 1}: ${d.act.reason}`)
+      m = d.memory
+    }
+    assert.deepEqual(m, freshRouterMemory(), 'updates are not counted as restarts')
+    // Even with the guard given up on restarts of a crashing router, a route change is applied.
+    assert.equal(decideRouter('app1', stale, mem([T - 3000, T - 2000, T - 1000], T - 500), T, P).act.action, 'update_router')
   })
 
   it('gives up after maxRepairs within the window, says so once, and then reports', () => {
@@ -65,7 +76,7 @@ describe('decideRouter: the flapping guard', () => {
     assert.equal(later.act.action, 'report')
     assert.match(later.act.reason, /not restarting router app1 again: it was restarted 3 times within 600 s \(fix it, then restart the supervisor or run repctl start\)/)
     // Given up even once the old restarts leave the window: a person must look.
-    assert.equal(decideRouter('app1', stale, later.memory, T + P.windowMs + 1, P).act.action, 'report')
+    assert.equal(decideRouter('app1', down, later.memory, T + P.windowMs + 1, P).act.action, 'report')
   })
 
   it('restarts older than the window do not count', () => {

@@ -14,8 +14,12 @@
 // - running but its stats port silent: report (it may be busy; a restart
 //   would drop every client);
 // - its host cannot be asked: report.
-// Restarts pass the same flapping guard as node repairs: at most maxRepairs
-// within windowMs, backoffMs doubling between them, then a report.
+// Restarts of a router found down pass the same flapping guard as node
+// repairs: at most maxRepairs within windowMs, backoffMs doubling between
+// them, then a report. Updates do not: each follows a change of where a pair
+// is served (a failover, a planned stop), which is not the router failing,
+// and holding one back leaves that pair's keys failing for every client. A
+// router that dies of its update is down at the next round, and guarded then.
 
 import type {RouterVerdictResult} from '../router/verdict.js'
 import type {SupervisePolicy} from './decide.js'
@@ -46,11 +50,12 @@ export function decideRouter(name: string, v: RouterVerdictResult, mem: RouterMe
     case 'unknown':
     case 'not_serving':
       return {act: {action: 'report', reason: v.reason}, memory}
-    case 'down':
-    case 'stale': {
-      if (v.verdict === 'stale' && v.stale.length === 0) {
+    case 'stale':
+      if (v.stale.length === 0) {
         return {act: {action: 'report', reason: `${v.reason}; the supervisor does not drop pairs from a ring: their keys would be lost to clients`}, memory}
       }
+      return {act: {action: 'update_router', reason: v.reason}, memory}
+    case 'down': {
       if (memory.givenUp !== undefined) return {act: {action: 'report', reason: `${v.reason}; not restarting router ${name} again: it was restarted ${recent.length} times within ${Math.round(p.windowMs / 1000)} s (fix it, then restart the supervisor or run repctl start)`}, memory}
       if (recent.length >= p.maxRepairs) {
         return {act: {action: 'report', reason: `${v.reason}; giving up on router ${name}: restarted ${recent.length} times within ${Math.round(p.windowMs / 1000)} s`}, memory: {repairs: recent, givenUp: now}}
@@ -58,8 +63,7 @@ export function decideRouter(name: string, v: RouterVerdictResult, mem: RouterMe
       const last = recent.at(-1)
       const wait = last === undefined ? 0 : p.backoffMs * 2 ** (recent.length - 1) - (now - last)
       if (wait > 0) return {act: {action: 'wait', reason: `${v.reason}; next restart of router ${name} in ${Math.ceil(wait / 1000)} s (backoff)`}, memory}
-      const action = v.verdict === 'down' ? 'restart_router' : 'update_router'
-      return {act: {action, reason: v.reason}, memory: {repairs: [...recent, now], givenUp: undefined}}
+      return {act: {action: 'restart_router', reason: v.reason}, memory: {repairs: [...recent, now], givenUp: undefined}}
     }
   }
 }
