@@ -51,6 +51,10 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
+function isLoopback(host: string): boolean {
+  return /^127\.\d+\.\d+\.\d+$/.test(host) || host === 'localhost'
+}
+
 function isPort(v: unknown): v is number {
   return Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535
 }
@@ -120,6 +124,10 @@ export function checkRouters(raw: unknown, checks: RouterChecks): RouterConfig[]
     const {stateDir, privilege} = checks.settings(own, path)
     const placed = checks.placement(value, path, stateDir)
     if (placed.host.includes(':')) bad('host', `is an IPv6 address; routers take IPv4 addresses or host names for now (nutcracker 0.5.0 reads host:port without brackets) (got ${JSON.stringify(placed.host)})`)
+    // repctl checks a router (a request through it, its stats) over the network from where repctl runs.
+    if (placed.ssh !== undefined && isLoopback(placed.host) && !isLoopback(placed.ssh.host)) {
+      bad('host', `is a loopback address of the SSH host ${placed.ssh.host}: repctl checks a router and reads its stats over the network from the machine it runs on, where ${placed.host} is this machine; give the router an address of its host that this machine reaches (got ${JSON.stringify(placed.host)})`)
+    }
     if (ok) routers.push({name, host: placed.host, ssh: placed.ssh, port: port as number, statsPort: statsPort as number, stateDir: placed.stateDir, privilege})
   }
   return routers

@@ -663,6 +663,10 @@ describe('validateConfig: routers', () => {
     assert.deepEqual([r2!.port, r2!.statsPort, r2!.stateDir, r2!.privilege], [22121, 22122, join(BASE, 'state'), 'sudo'])
   })
 
+  it('may listen on loopback over SSH when the SSH host is this machine too (a loopback alias)', () => {
+    assert.equal(routersOf({app1: {host: '127.0.0.11', ssh: 'root@127.0.0.11:2222'}})[0]!.host, '127.0.0.11')
+  })
+
   it('may share a host with nodes and each other on distinct ports', () => {
     assert.deepEqual(routersOf({r1: {host: '10.0.0.1'}, r2: {host: '10.0.0.1', port: 22123}}).map((r) => [r.port, r.statsPort]), [[22121, 22122], [22123, 22124]])
   })
@@ -685,6 +689,8 @@ describe('validateConfig: routers', () => {
     {name: 'an empty stateDir', routers: {app1: {host: '10.0.1.5', stateDir: ' '}}, says: 'routers.app1.stateDir: must be a directory path (got " ")'},
     {name: 'a router on a node\'s client port', routers: {app1: {host: '10.0.0.1', port: 11211}}, says: 'routers.app1.port: 10.0.0.1:11211 is already used by nodes.a.port; nodes and routers on one address need distinct ports'},
     {name: 'a stats port on a node\'s replication port', routers: {app1: {host: '10.0.0.2', port: 11000, statsPort: 11212}}, says: 'routers.app1.statsPort: 10.0.0.2:11212 is already used by nodes.b.replicationPort'},
+    {name: 'a loopback address on another machine reached over SSH', routers: {app1: {host: '127.0.0.1', ssh: 'deploy@10.0.1.5'}}, says: 'routers.app1.host: is a loopback address of the SSH host 10.0.1.5: repctl checks a router and reads its stats over the network from the machine it runs on'},
+    {name: 'localhost on another machine reached over SSH', routers: {app1: {host: 'localhost', ssh: {host: '10.0.1.5', user: 'ops'}}}, says: 'routers.app1.host: is a loopback address of the SSH host 10.0.1.5'},
     {name: 'two routers on one port', routers: {r1: {host: '10.0.1.5'}, r2: {host: '10.0.1.5', port: 22121, statsPort: 23000}}, says: 'routers.r2.port: 10.0.1.5:22121 is already used by routers.r1.port'},
     {name: 'a router on another\'s default stats port', routers: {r1: {host: '10.0.1.5'}, r2: {host: '10.0.1.5', port: 22122}}, says: 'routers.r2.port: 10.0.1.5:22122 is already used by routers.r1.statsPort'},
   ]
