@@ -10,7 +10,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {execa} from 'execa'
-import {freePort} from '../helpers/ports.js'
+import {freePort, freePortOnAll} from '../helpers/ports.js'
 import {REQUIRE_TOOLS, which} from '../helpers/processes.js'
 import {REPCTL_BIN} from '../helpers/repctl.js'
 import {assertValid} from '../helpers/schemas.js'
@@ -31,7 +31,9 @@ describe('repctl start: a VIP pair on a host without keepalived', {skip: cannotR
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'repctl-vip-preflight-'))
-    const [p1, r1, p2, r2] = [await freePort('127.0.0.61'), await freePort('127.0.0.61'), await freePort('127.0.0.62'), await freePort('127.0.0.62')]
+    // A VIP pair's nodes share one client port (clients reach VIP:port on either host).
+    const port = await freePortOnAll(['127.0.0.61', '127.0.0.62'])
+    const [p1, r1, p2, r2] = [port, await freePort('127.0.0.61'), port, await freePort('127.0.0.62')]
     writeFileSync(join(dir, 'repctl.config.yaml'), [
       'cluster: preflight',
       'nodes:',
