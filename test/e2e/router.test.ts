@@ -311,6 +311,29 @@ describe('many pairs behind one nutcracker router, through the CLI', {skip}, () 
     assert.deepEqual([...spread].filter(([k, v]) => through.get(k) !== v).map(([k]) => k), [], 'every key reads through the new router')
   })
 
+  it('a planned stop of the node a router sends a pair to: the router is pointed at its peer first, and the pair\'s keys keep reading through it (no supervisor running)', async () => {
+    const before = routerOf(await status(0))
+    const route = before.pairs.find((p) => p.name === ringName('p1'))!
+    const node = route.node!
+    const peer = nodesOf('p1').find((n) => n !== node)!
+    const stopped = await doc<StopResult>(['stop', node], 0)
+    assert.deepEqual(stopped.nodes.map((n) => [n.name, n.outcome]), [[node, 'stopped']])
+    assert.deepEqual(stopped.routers, [], 'the router itself keeps running')
+    const after = routerOf(await status(1))
+    const moved = after.pairs.find((p) => p.name === ringName('p1'))!
+    assert.deepEqual([moved.node, moved.endpoint, after.verdict], [peer, `${HOST}:${ports.get(peer)!.port}`, 'ok'], after.reason)
+    assert.notEqual(after.pid, before.pid, 'nutcracker was restarted with the new route (it has no reload)')
+    const p1Keys = [...spread].filter(([k]) => ring3.pairFor(k) === ringName('p1'))
+    assert.ok(p1Keys.length > 100, `${p1Keys.length} keys of p1`)
+    const through = await getMany(routerPorts.port, p1Keys.map(([k]) => k))
+    assert.deepEqual(p1Keys.filter(([k, v]) => through.get(k) !== v).map(([k]) => k), [], `every key of p1 reads through the router from ${peer}`)
+    // Back to a healthy pair for what follows: the stopped node rejoins as its peer's slave (the router stays on the peer).
+    await doc(['rejoin', node], 0)
+    track()
+    const healed = routerOf(await status(0))
+    assert.equal(healed.pid, after.pid, 'a node coming back does not restart the router: it still serves from the peer')
+  })
+
   it('a fourth pair: start reports the share of keys that move; that share moves, all to the new pair; a moved key is a miss, never a stale value', async (t) => {
     const grow = new Map(keysNamed('grow', 1500).map((k) => [k, `v1-${k}`]))
     await setMany(routerPorts.port, grow)
