@@ -10,6 +10,7 @@
 
 import {createHash} from 'node:crypto'
 import {readFile} from 'node:fs/promises'
+import {isAbsolute} from 'node:path'
 import {RepctlError, type ErrorCode} from '../errors.js'
 import type {Host} from '../hosts/host.js'
 import {requireRoot} from '../hosts/privilege.js'
@@ -169,4 +170,16 @@ export async function ensureDir(host: Host, path: string, what: string): Promise
   } catch (e) {
     throw new RepctlError('HOST_ERROR', `cannot create ${what} on ${host.label}: ${(e as Error).message}`)
   }
+}
+
+/** Where a daemon's program is looked for beyond the login's PATH (a non-root login's PATH often lacks the sbin directories). */
+const PROGRAM_DIRS = ['/usr/sbin', '/usr/local/sbin', '/usr/bin', '/usr/local/bin']
+
+/** A program on the host (absolute path), or undefined when it is not installed. `name`: a plain file name. */
+export async function findProgram(host: Host, name: string): Promise<string | undefined> {
+  if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new Error(`findProgram: not a program name: ${name}`)
+  const candidates = ['"$(command -v "$1" 2>/dev/null)"', ...PROGRAM_DIRS.map((d) => `"${d}/$1"`)].join(' ')
+  const r = await host.run('sh', ['-c', `for c in ${candidates}; do case $c in /*) if [ -x "$c" ]; then echo "$c"; exit 0; fi;; esac; done; exit 1`, 'sh', name], {timeoutMs: 10_000})
+  const path = r.stdout.trim()
+  return r.exitCode === 0 && isAbsolute(path) ? path : undefined
 }

@@ -10,11 +10,10 @@
 // the running one alone.
 
 import {connect} from 'node:net'
-import {isAbsolute} from 'node:path'
 import type {RouterConfig} from '../../config/schema.js'
 import {RepctlError} from '../../errors.js'
 import type {Host} from '../../hosts/host.js'
-import {daemonProcess, ensureDir, startDaemon, stopDaemon, syncFile, type DaemonSpec, type StopOutcome} from '../daemon.js'
+import {daemonProcess, ensureDir, findProgram, startDaemon, stopDaemon, syncFile, type DaemonSpec, type StopOutcome} from '../daemon.js'
 import {renderNutcrackerConfig, type NutcrackerInput} from './nutcracker-config.js'
 import {routerPaths} from './paths.js'
 
@@ -50,10 +49,8 @@ export function nutcrackerArgs(router: RouterConfig): string[] {
 }
 
 /** The nutcracker program on the host (absolute path), or undefined when it is not installed. */
-export async function findNutcracker(host: Host): Promise<string | undefined> {
-  const r = await host.run('sh', ['-c', 'for c in "$(command -v nutcracker 2>/dev/null)" /usr/sbin/nutcracker /usr/local/sbin/nutcracker /usr/bin/nutcracker /usr/local/bin/nutcracker; do case $c in /*) if [ -x "$c" ]; then echo "$c"; exit 0; fi;; esac; done; exit 1'], {timeoutMs: 10_000})
-  const path = r.stdout.trim()
-  return r.exitCode === 0 && isAbsolute(path) ? path : undefined
+export function findNutcracker(host: Host): Promise<string | undefined> {
+  return findProgram(host, 'nutcracker')
 }
 
 /** The same, or NUTCRACKER_MISSING naming the host, the router and the apt command. */

@@ -23,7 +23,7 @@ import type {ClusterConfig, NodeConfig, VipConfig} from '../../config/schema.js'
 import {RepctlError} from '../../errors.js'
 import type {Host} from '../../hosts/host.js'
 import {requireRoot} from '../../hosts/privilege.js'
-import {daemonProcess, ensureDir, startDaemon, stopDaemon, syncFile, type DaemonSpec, type StopOutcome} from '../daemon.js'
+import {daemonProcess, ensureDir, findProgram, startDaemon, stopDaemon, syncFile, type DaemonSpec, type StopOutcome} from '../daemon.js'
 import {findNode, nodePaths} from '../topology.js'
 import {servingCheckCommand} from './check-command.js'
 import {holdsAddress} from './ip-addr.js'
@@ -82,10 +82,8 @@ export function keepalivedArgs(node: NodeConfig): string[] {
 }
 
 /** The keepalived program on the host (absolute path), or undefined when it is not installed. */
-export async function findKeepalived(host: Host): Promise<string | undefined> {
-  const r = await host.run('sh', ['-c', 'for c in "$(command -v keepalived 2>/dev/null)" /usr/sbin/keepalived /usr/local/sbin/keepalived; do case $c in /*) if [ -x "$c" ]; then echo "$c"; exit 0; fi;; esac; done; exit 1'], {timeoutMs: 10_000})
-  const path = r.stdout.trim()
-  return r.exitCode === 0 && isAbsolute(path) ? path : undefined
+export function findKeepalived(host: Host): Promise<string | undefined> {
+  return findProgram(host, 'keepalived')
 }
 
 /** The same, or KEEPALIVED_MISSING naming the host, the node and the apt command. */
