@@ -33,7 +33,7 @@ import type {SuperviseEvent} from '../../src/cluster/supervise/round.js'
 import type {SuperviseResult} from '../../src/commands/supervise.js'
 import {alive} from '../helpers/netns.js'
 import {freePort} from '../helpers/ports.js'
-import {toolMissing} from '../helpers/processes.js'
+import {readPid, toolMissing} from '../helpers/processes.js'
 import {REPCTL_BIN} from '../helpers/repctl.js'
 import {repctlWorkspace} from '../helpers/repctl-workspace.js'
 import {outage, RouterLoad} from '../helpers/router-load.js'
@@ -57,9 +57,6 @@ const routerPorts = {port: 0, statsPort: 0}
 
 const nodeDir = (node: string): string => join(ws.state, node)
 const routerDir = (): string => join(ws.state, ROUTER, ROUTER)
-const readPid = (file: string): number | undefined => {
-  try { return Number(readFileSync(file, 'utf8').trim()) } catch { return undefined }
-}
 const nodePid = (node: string): number | undefined => readPid(join(nodeDir(node), node, 'repcached.pid'))
 const routerPid = (): number | undefined => readPid(join(routerDir(), 'nutcracker.pid'))
 

@@ -2,7 +2,7 @@
 // real memcached. Every process is stopped by its own pid, never by name.
 
 import {spawn, spawnSync, type ChildProcess} from 'node:child_process'
-import {existsSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
 import {connect} from 'node:net'
 import {dirname, join} from 'node:path'
 import {after, before} from 'node:test'
@@ -134,4 +134,12 @@ export async function startMemcached(args: string[] = []): Promise<RunningServer
   if (bin === undefined) throw new Error('memcached is not installed')
   const asRoot = process.getuid?.() === 0 ? ['-u', 'nobody'] : []
   return launch(bin, (port) => ['-p', String(port), '-l', '127.0.0.1', '-U', '0', ...asRoot, ...args], 'memcached')
+}
+
+/** The pid a daemon's pid file names, or undefined (no file, or not a pid). */
+export function readPid(file: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim())
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined
+  } catch { return undefined }
 }

@@ -13,18 +13,17 @@
 // Used by test/e2e/router-vip.test.ts and the bench's router section.
 
 import assert from 'node:assert/strict'
-import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {ketamaRing} from '../../src/cluster/router/ketama.js'
 import type {RouterStatus} from '../../src/cluster/router/status.js'
 import type {StatusReport} from '../../src/cluster/status.js'
 import {eventually} from './pair.js'
-import {createTestNetwork, type TestHost, type TestNetwork} from './netns.js'
+import type {TestHost, TestNetwork} from './netns.js'
 import {repctlIn, type Repctl} from './repctl.js'
 import {assertValid} from './schemas.js'
-import {keyPair} from './sshd.js'
-import {fingerprint} from './vip-cluster.js'
+import {readPid} from './processes.js'
+import {createSshNetwork, sshEntry} from './ssh-network.js'
 import {sleep} from './wait.js'
 
 export interface VipPairSpec {
@@ -46,13 +45,6 @@ export const VIP_PAIRS: readonly VipPairSpec[] = [
 export const ROUTER = 'r1'
 export const ROUTER_PORT = 22121
 const ROUTER_HOST = 0
-
-function readPid(file: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(file, 'utf8').trim())
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined
-  } catch { return undefined }
-}
 
 /** `count` keys `${prefix}${i}` that a router over the pairs `ringNames` sends to `pair` (nutcracker's own ring, computed here). */
 export function keysOfPair(ringNames: readonly string[], pair: string, prefix: string, count: number): string[] {
@@ -76,25 +68,14 @@ export class RouterVipCluster {
 
   /** The network (3 hosts), their sshd and the config; nothing started yet (call repctl start). */
   static async create(cluster: string, options: {repctlTimeoutMs?: number} = {}): Promise<RouterVipCluster> {
-    const dir = mkdtempSync(join(tmpdir(), 'repctl-router-vip-'))
-    for (const d of ['work', 'home', 'keys']) mkdirSync(join(dir, d), {mode: 0o700})
-    let net: TestNetwork | undefined
-    try {
-      const client = keyPair(join(dir, 'keys'), 'client')
-      net = await createTestNetwork({hosts: 3})
-      const c = new RouterVipCluster(net, dir, cluster, client.privateKey, options.repctlTimeoutMs)
-      await Promise.all(net.hosts.map((h) => h.startSshd({authorizedKeys: [client.publicLine]})))
-      c.writeConfig()
-      return c
-    } catch (e) {
-      await net?.destroy()
-      rmSync(dir, {recursive: true, force: true})
-      throw e
-    }
+    const {net, dir, clientKey} = await createSshNetwork('repctl-router-vip-', 3)
+    const c = new RouterVipCluster(net, dir, cluster, clientKey, options.repctlTimeoutMs)
+    c.writeConfig()
+    return c
   }
 
   private ssh(h: TestHost): string {
-    return `{ host: ${h.address}, user: root, identityFile: ${JSON.stringify(this.clientKey)}, hostKey: ${JSON.stringify(fingerprint(h.sshd!.hostKey.publicLine))} }`
+    return sshEntry(h, this.clientKey)
   }
 
   private writeConfig(): void {

@@ -12,16 +12,15 @@
 // vipOf() below, one place to reconcile with the status contract.
 
 import assert from 'node:assert/strict'
-import {createHash} from 'node:crypto'
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import type {StatusReport} from '../../src/cluster/status.js'
 import {eventually} from './pair.js'
-import {alive, createTestNetwork, descendants, type TestHost, type TestNetwork} from './netns.js'
+import {alive, descendants, type TestHost, type TestNetwork} from './netns.js'
 import {repctlIn, type Repctl} from './repctl.js'
 import {assertValid} from './schemas.js'
-import {keyPair} from './sshd.js'
+import {readPid} from './processes.js'
+import {createSshNetwork, sshEntry} from './ssh-network.js'
 import {clock} from './vip-client.js'
 import {sleep} from './wait.js'
 
@@ -65,18 +64,7 @@ export function healthyWithVip(code: number, s: StatusReport): boolean {
 
 // ---------------------------------------------------------------------------
 
-/** OpenSSH's SHA256 fingerprint of a public key line, as the config's ssh.hostKey pins it. */
-export function fingerprint(publicLine: string): string {
-  const blob = Buffer.from(publicLine.split(' ')[1]!, 'base64')
-  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`
-}
-
-function readPid(file: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(file, 'utf8').trim())
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined
-  } catch { return undefined }
-}
+export {fingerprint} from './ssh-network.js'
 
 export interface VipClusterOptions {
   /** How long one repctl command may take (repctlIn's default otherwise). */
@@ -98,21 +86,10 @@ export class VipCluster {
 
   /** The network, both sshd and the config; nothing started yet (call repctl start). */
   static async create(cluster: string, options: VipClusterOptions = {}): Promise<VipCluster> {
-    const dir = mkdtempSync(join(tmpdir(), 'repctl-vip-'))
-    for (const d of ['work', 'home', 'keys']) mkdirSync(join(dir, d), {mode: 0o700})
-    let net: TestNetwork | undefined
-    try {
-      const client = keyPair(join(dir, 'keys'), 'client')
-      net = await createTestNetwork({hosts: 2})
-      const c = new VipCluster(net, dir, cluster, client.privateKey, options.repctlTimeoutMs)
-      await Promise.all(NODES.map((n) => c.host(n).startSshd({authorizedKeys: [client.publicLine]})))
-      c.writeConfig()
-      return c
-    } catch (e) {
-      await net?.destroy()
-      rmSync(dir, {recursive: true, force: true})
-      throw e
-    }
+    const {net, dir, clientKey} = await createSshNetwork('repctl-vip-', NODES.length)
+    const c = new VipCluster(net, dir, cluster, clientKey, options.repctlTimeoutMs)
+    c.writeConfig()
+    return c
   }
 
   /** (Re)writes the repctl config: each node by its host's address over SSH with the host key pinned; the VIP on `vipInterface` (default: the hosts' eth0). */
@@ -121,7 +98,7 @@ export class VipCluster {
     for (const n of NODES) {
       const h = this.host(n)
       lines.push(`  ${n}:`, `    host: ${h.address}`, `    stateDir: ${JSON.stringify(this.stateDir(n))}`,
-        `    ssh: { host: ${h.address}, user: root, identityFile: ${JSON.stringify(this.clientKey)}, hostKey: ${JSON.stringify(fingerprint(h.sshd!.hostKey.publicLine))} }`)
+        `    ssh: ${sshEntry(h, this.clientKey)}`)
     }
     lines.push('pairs:', '  - nodes: [node1, node2]', `    vip: { address: ${VIP_CIDR}, interface: ${o.vipInterface ?? this.host('node1').interfaceName} }`)
     writeFileSync(this.configFile, lines.join('\n') + '\n')
