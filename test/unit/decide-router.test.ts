@@ -10,13 +10,14 @@ import type {RouterVerdictResult} from '../../src/cluster/router/verdict.js'
 const P: SupervisePolicy = {...DEFAULT_POLICY, maxRepairs: 3, windowMs: 600_000, backoffMs: 2000}
 const T = 10_000_000
 
-const ok: RouterVerdictResult = {verdict: 'ok', reason: 'router app1 sends every pair\'s keys where it is served', stale: [], removed: []}
-const down: RouterVerdictResult = {verdict: 'down', reason: 'router app1 is not running: its clients reach no pair', stale: [], removed: []}
-const stale: RouterVerdictResult = {verdict: 'stale', reason: 'router app1: it sends pair a+b to 10.0.0.2:11311, served now at 10.0.0.1:11211', stale: ['a+b'], removed: []}
-const staleAndRemoved: RouterVerdictResult = {...stale, reason: `${stale.reason}; pair old is no longer in the config`, removed: ['old']}
-const removedOnly: RouterVerdictResult = {verdict: 'stale', reason: 'router app1: pair old is no longer in the config (repctl start --yes updates its ring)', stale: [], removed: ['old']}
-const notServing: RouterVerdictResult = {verdict: 'not_serving', reason: 'router app1 runs (pid 3120) but its stats port does not answer', stale: [], removed: []}
-const unknown: RouterVerdictResult = {verdict: 'unknown', reason: 'cannot tell whether router app1 runs (its host could not be asked)', stale: [], removed: []}
+const ok: RouterVerdictResult = {verdict: 'ok', reason: 'router app1 sends every pair\'s keys where it is served', stale: [], removed: [], added: []}
+const down: RouterVerdictResult = {verdict: 'down', reason: 'router app1 is not running: its clients reach no pair', stale: [], removed: [], added: []}
+const stale: RouterVerdictResult = {verdict: 'stale', reason: 'router app1: it sends pair a+b to 10.0.0.2:11311, served now at 10.0.0.1:11211', stale: ['a+b'], removed: [], added: []}
+const staleAndRemoved: RouterVerdictResult = {...stale, reason: `${stale.reason}; pair old is no longer in the config`, removed: ['old'], added: []}
+const removedOnly: RouterVerdictResult = {verdict: 'stale', reason: 'router app1: pair old is no longer in the config (repctl start --yes updates its ring)', stale: [], removed: ['old'], added: []}
+const addedOnly: RouterVerdictResult = {verdict: 'stale', reason: 'router app1: pair new is not in its ring (repctl start updates its ring and says how many keys move)', stale: [], removed: [], added: ['new']}
+const notServing: RouterVerdictResult = {verdict: 'not_serving', reason: 'router app1 runs (pid 3120) but its stats port does not answer', stale: [], removed: [], added: []}
+const unknown: RouterVerdictResult = {verdict: 'unknown', reason: 'cannot tell whether router app1 runs (its host could not be asked)', stale: [], removed: [], added: []}
 
 const mem = (repairs: number[], givenUp?: number): RouterMemory => ({repairs, givenUp})
 
@@ -27,6 +28,7 @@ describe('decideRouter: one verdict, one action (nothing repaired before)', () =
     ['stale: restart it with the new routes (nutcracker has no reload)', stale, 'update_router', /sends pair a\+b to 10\.0\.0\.2:11311/],
     ['stale and a pair removed: update the moved route (the removed pair is kept, see routesForRepair)', staleAndRemoved, 'update_router', /pair old is no longer in the config/],
     ['only a pair removed from the config: report; dropping it loses its keys, which repctl start --yes confirms', removedOnly, 'report', /repctl start --yes/],
+    ['only a pair added to the config: report; adding it moves keys and its nodes may not serve yet, which repctl start checks', addedOnly, 'report', /does not change which pairs a ring has/],
     ['stats port silent: report (a restart would drop every client of a router that may only be busy)', notServing, 'report', /stats port does not answer/],
     ['host cannot be asked: report, never act', unknown, 'report', /cannot tell/],
   ]

@@ -19,30 +19,30 @@ const running: Seen = {name: 'app1', process: 'running', pid: 3120, answering: t
 describe('routerVerdict', () => {
   const table: [string, Seen, RouterPairEndpoint[], RouterVerdictResult][] = [
     ['it runs, answers, and routes every pair where it is served: ok', running, WANT,
-      {verdict: 'ok', reason: 'router app1 sends every pair\'s keys where it is served', stale: [], removed: []}],
+      {verdict: 'ok', reason: 'router app1 sends every pair\'s keys where it is served', stale: [], removed: [], added: []}],
     ['the same routes in another order: ok', {...running, routes: [p2, p1]}, WANT,
-      {verdict: 'ok', reason: 'router app1 sends every pair\'s keys where it is served', stale: [], removed: []}],
+      {verdict: 'ok', reason: 'router app1 sends every pair\'s keys where it is served', stale: [], removed: [], added: []}],
     ['its host cannot be asked: unknown, whatever else', {...running, process: 'unknown', pid: null, answering: false, routes: null}, WANT,
-      {verdict: 'unknown', reason: 'cannot tell whether router app1 runs (its host could not be asked)', stale: [], removed: []}],
+      {verdict: 'unknown', reason: 'cannot tell whether router app1 runs (its host could not be asked)', stale: [], removed: [], added: []}],
     ['not running: down (its config on the host does not matter)', {...running, process: 'stopped', pid: null, answering: false}, WANT,
-      {verdict: 'down', reason: 'router app1 is not running: its clients reach no pair', stale: [], removed: []}],
+      {verdict: 'down', reason: 'router app1 is not running: its clients reach no pair', stale: [], removed: [], added: []}],
     ['running, stats port silent: not_serving, naming the pid', {...running, answering: false}, WANT,
-      {verdict: 'not_serving', reason: 'router app1 runs (pid 3120) but its stats port does not answer', stale: [], removed: []}],
+      {verdict: 'not_serving', reason: 'router app1 runs (pid 3120) but its stats port does not answer', stale: [], removed: [], added: []}],
     ['running with stale routes but a silent stats port: not_serving comes first', {...running, answering: false, routes: []}, WANT,
-      {verdict: 'not_serving', reason: 'router app1 runs (pid 3120) but its stats port does not answer', stale: [], removed: []}],
+      {verdict: 'not_serving', reason: 'router app1 runs (pid 3120) but its stats port does not answer', stale: [], removed: [], added: []}],
     ['a pair sent to a node that no longer serves it: stale, saying where it goes and where it is served', {...running, routes: [{...p1, endpoint: {host: '10.0.0.2', port: 11311}}, p2]}, WANT,
-      {verdict: 'stale', reason: 'router app1: it sends pair a+b to 10.0.0.2:11311, served now at 10.0.0.1:11211', stale: ['a+b'], removed: []}],
-    ['a pair that is not in its ring (added to the config): stale', {...running, routes: [p1]}, WANT,
-      {verdict: 'stale', reason: 'router app1: pair pair2 is not in its ring (serving at 10.0.0.100:11411)', stale: ['pair2'], removed: []}],
-    ['its config file is gone (running without routes we know): every pair stale', {...running, routes: null}, WANT,
-      {verdict: 'stale', reason: 'router app1: pair a+b is not in its ring (serving at 10.0.0.1:11211); pair pair2 is not in its ring (serving at 10.0.0.100:11411)', stale: ['a+b', 'pair2'], removed: []}],
+      {verdict: 'stale', reason: 'router app1: it sends pair a+b to 10.0.0.2:11311, served now at 10.0.0.1:11211', stale: ['a+b'], removed: [], added: []}],
+    ['a pair that is not in its ring (added to the config): stale, added, pointing at repctl start (not a route to change)', {...running, routes: [p1]}, WANT,
+      {verdict: 'stale', reason: 'router app1: pair pair2 is not in its ring (repctl start updates its ring and says how many keys move)', stale: [], removed: [], added: ['pair2']}],
+    ['its config file is gone (running without routes we know): every pair added', {...running, routes: null}, WANT,
+      {verdict: 'stale', reason: 'router app1: pair a+b is not in its ring; pair pair2 is not in its ring (repctl start updates its ring and says how many keys move)', stale: [], removed: [], added: ['a+b', 'pair2']}],
   ]
   for (const [what, seen, want, expected] of table) it(what, () => assert.deepEqual(routerVerdict(seen, want), expected))
 
   it('a pair removed from the config but still in its ring: stale, pointing at repctl start --yes; the removed pair is not a route to change', () => {
     const v = routerVerdict({...running, routes: [p1, p2, {name: 'old', endpoint: {host: '10.0.0.9', port: 11211}}]}, WANT)
     assert.equal(v.verdict, 'stale')
-    assert.equal(v.reason, 'router app1: pair old is no longer in the config (repctl start --yes updates its ring)')
+    assert.equal(v.reason, 'router app1: pair old is no longer in the config (repctl start updates its ring and says how many keys move; dropping a pair needs --yes)')
     assert.deepEqual(v.stale, [], 'no pair is sent where it is not served')
     assert.deepEqual(v.removed, ['old'])
   })
@@ -50,7 +50,7 @@ describe('routerVerdict', () => {
   it('a moved pair and a removed one: both said, the moved one stale, the removed one removed', () => {
     const v = routerVerdict({...running, routes: [{...p1, endpoint: {host: '10.0.0.2', port: 11311}}, p2, {name: 'old', endpoint: {host: '10.0.0.9', port: 11211}}]}, WANT)
     assert.equal(v.verdict, 'stale')
-    assert.equal(v.reason, 'router app1: it sends pair a+b to 10.0.0.2:11311, served now at 10.0.0.1:11211; pair old is no longer in the config')
+    assert.equal(v.reason, 'router app1: it sends pair a+b to 10.0.0.2:11311, served now at 10.0.0.1:11211; pair old is no longer in the config (repctl start updates its ring and says how many keys move; dropping a pair needs --yes)')
     assert.deepEqual(v.stale, ['a+b'])
     assert.deepEqual(v.removed, ['old'])
   })

@@ -19,14 +19,16 @@ export function wantedRoutes(config: ClusterConfig, seen: ReadonlyMap<string, En
 }
 
 /**
- * The routes a supervisor's restart gives a router: the wanted ones, plus
- * the pairs its ring has that the config dropped, at their current endpoint.
- * Dropping a pair from a ring loses its keys to clients: only `repctl start
- * --yes` does that.
+ * The routes a supervisor's restart (or a planned stop's) gives a router: its
+ * ring as it is — the same pairs — with each pair's endpoint as wanted now.
+ * Only `repctl start` changes which pairs a ring has, and says how many keys
+ * move: dropping a pair loses its keys to clients (`--yes`), and adding one
+ * the supervisor has not seen serve would fail its share of keys. A router
+ * without a ring yet (no config on its host) gets every wanted route.
  */
 export function routesForRepair(want: readonly RouterPairEndpoint[], have: readonly RouterPairEndpoint[] | null): RouterPairEndpoint[] {
-  const kept = (have ?? []).filter((h) => !want.some((w) => w.name === h.name))
-  return [...want.map(({name, endpoint}) => ({name, endpoint})), ...kept.map(({name, endpoint}) => ({name, endpoint}))]
+  if (have === null) return want.map(({name, endpoint}) => ({name, endpoint}))
+  return have.map(({name, endpoint}) => ({name, endpoint: want.find((w) => w.name === name)?.endpoint ?? endpoint}))
 }
 
 /** The nodes of every pair without a VIP (a VIP pair's route needs no observation). */

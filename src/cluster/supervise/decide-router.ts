@@ -7,9 +7,11 @@
 //   node of the pair does): restart it with the new route: nutcracker has no
 //   reload, and until it restarts that pair's keys fail for its clients;
 //   keys never move to another pair either way, since the ring is by name;
-// - stale only because its ring has a pair the config dropped: report.
-//   Dropping a pair loses its keys to clients, which only `repctl start --yes`
-//   confirms; an update for another reason keeps such a pair in the ring too
+// - stale only because its ring has a pair the config dropped, or lacks one
+//   the config added: report. Only `repctl start` changes which pairs a ring
+//   has (dropping one loses its keys to clients and needs --yes; adding one
+//   moves keys, and the supervisor may not have seen the new pair serve); an
+//   update for another reason keeps the ring's pairs as they are
 //   (routesForRepair);
 // - running but its stats port silent: report (it may be busy; a restart
 //   would drop every client);
@@ -52,7 +54,7 @@ export function decideRouter(name: string, v: RouterVerdictResult, mem: RouterMe
       return {act: {action: 'report', reason: v.reason}, memory}
     case 'stale':
       if (v.stale.length === 0) {
-        return {act: {action: 'report', reason: `${v.reason}; the supervisor does not drop pairs from a ring: their keys would be lost to clients`}, memory}
+        return {act: {action: 'report', reason: `${v.reason}; the supervisor does not change which pairs a ring has: dropping one loses its keys to clients, adding one moves keys`}, memory}
       }
       return {act: {action: 'update_router', reason: v.reason}, memory}
     case 'down': {

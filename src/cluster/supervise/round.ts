@@ -162,7 +162,7 @@ async function superviseRouters(config: ClusterConfig, pool: HostPool, state: Su
     const host = pool.for(router)
     const o = await observeRouter(host, router, config.cluster, names).catch(() => undefined)
     const want = wantedRoutes(config, seen, o?.routes ?? null)
-    const v = o === undefined ? {verdict: 'unknown' as const, reason: `cannot tell whether router ${router.name} runs`, stale: [], removed: []} : routerVerdict(o, want)
+    const v = o === undefined ? {verdict: 'unknown' as const, reason: `cannot tell whether router ${router.name} runs`, stale: [], removed: [], added: []} : routerVerdict(o, want)
     const d = decideRouter(router.name, v, state.routerMemories.get(router.name) ?? freshRouterMemory(), Date.now(), policy)
     state.routerMemories.set(router.name, d.memory)
     const event = (e: Partial<SuperviseEvent> & Pick<SuperviseEvent, 'event' | 'reason'>): void =>
