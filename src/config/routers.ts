@@ -6,6 +6,7 @@
 // by the same code as a node's), and listens on two ports of its host: the
 // client port and nutcracker's stats port.
 
+import {checkDuration} from '../server/duration.js'
 import type {NodeSettings, Placement, Privilege, SshConfig} from './schema.js'
 
 export interface RouterConfig {
@@ -20,6 +21,8 @@ export interface RouterConfig {
   /** Where the router's config, pid file and log live (a subdirectory per router). */
   stateDir: string
   privilege: Privilege
+  /** How long nutcracker waits for a pair's reply (its `timeout`) before it answers the client with an error. */
+  timeoutMs: number
 }
 
 /** twemproxy's customary client port (its README's examples). */
@@ -32,7 +35,17 @@ export const DEFAULT_ROUTER_PORT = 22121
  */
 export const STATS_PORT_OFFSET = 1
 
-const ROUTER_KEYS = ['host', 'ssh', 'port', 'statsPort', 'stateDir', 'privilege']
+const ROUTER_KEYS = ['host', 'ssh', 'port', 'statsPort', 'timeout', 'stateDir', 'privilege']
+
+/**
+ * nutcracker's server timeout. 1 s is far above any healthy reply and short
+ * enough that clients see an error, not a hang, while a pair fails over; a
+ * lower one shortens what a VIP move costs through the router (a connect made
+ * while the VIP is between hosts waits it out), at the price of errors for
+ * slow replies (a large multiget on a loaded pair).
+ */
+export const DEFAULT_ROUTER_TIMEOUT_MS = 1000
+const ROUTER_TIMEOUT = {min: 50, max: 60_000}
 
 /**
  * Ring names: no space (nutcracker takes the server's name after the last
@@ -99,7 +112,7 @@ export interface RouterChecks {
   problem: Report
 }
 
-/** `routers: {NAME: {host, ssh?, port?, statsPort?, stateDir?, privilege?}}`; absent: none. */
+/** `routers: {NAME: {host, ssh?, port?, statsPort?, timeout?, stateDir?, privilege?}}`; absent: none. */
 export function checkRouters(raw: unknown, checks: RouterChecks): RouterConfig[] {
   const {problem} = checks
   if (raw === undefined) return []
@@ -119,6 +132,8 @@ export function checkRouters(raw: unknown, checks: RouterChecks): RouterConfig[]
     if (value.statsPort !== undefined && !isPort(value.statsPort)) bad('statsPort', `must be a whole number from 1 to 65535 (got ${JSON.stringify(value.statsPort)})`)
     else if (statsPort === 65536) bad('statsPort', 'defaults to port + 1, which is past 65535: set it')
     else if (statsPort === port) bad('statsPort', `is the client port ${String(port)}; nutcracker needs two ports`)
+    const timeout = value.timeout === undefined ? {ms: DEFAULT_ROUTER_TIMEOUT_MS} : checkDuration(value.timeout, ROUTER_TIMEOUT)
+    if ('problem' in timeout) bad('timeout', `${timeout.problem}, e.g. 1s or 300ms: how long the router waits for a pair's reply (got ${JSON.stringify(value.timeout)})`)
     const own: Record<string, unknown> = {}
     for (const key of ['stateDir', 'privilege']) if (value[key] !== undefined) own[key] = value[key]
     const {stateDir, privilege} = checks.settings(own, path)
@@ -128,7 +143,7 @@ export function checkRouters(raw: unknown, checks: RouterChecks): RouterConfig[]
     if (placed.ssh !== undefined && isLoopback(placed.host) && !isLoopback(placed.ssh.host)) {
       bad('host', `is a loopback address of the SSH host ${placed.ssh.host}: repctl checks a router and reads its stats over the network from the machine it runs on, where ${placed.host} is this machine; give the router an address of its host that this machine reaches (got ${JSON.stringify(placed.host)})`)
     }
-    if (ok) routers.push({name, host: placed.host, ssh: placed.ssh, port: port as number, statsPort: statsPort as number, stateDir: placed.stateDir, privilege})
+    if (ok && 'ms' in timeout) routers.push({name, host: placed.host, ssh: placed.ssh, port: port as number, statsPort: statsPort as number, stateDir: placed.stateDir, privilege, timeoutMs: timeout.ms})
   }
   return routers
 }

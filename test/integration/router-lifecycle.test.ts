@@ -74,7 +74,7 @@ describe('a router\'s lifecycle with a real nutcracker (LocalHost)', {skip: tool
 
   before(async () => {
     ;[memcached, ours] = await Promise.all([startMemcached(['-m', '8', '-t', '1']), startOurServer()])
-    router = {name: 'r1', host: '127.0.0.1', ssh: undefined, port: await freePort(), statsPort: await freePort(), stateDir: join(dir, 'state'), privilege: 'root'}
+    router = {name: 'r1', host: '127.0.0.1', ssh: undefined, port: await freePort(), statsPort: await freePort(), stateDir: join(dir, 'state'), privilege: 'root', timeoutMs: 1000}
     input = {cluster: 'life', router, pairs: [{name: 'a+b', endpoint: {host: '127.0.0.1', port: memcached.port}}]}
   })
   after(async () => {
@@ -214,7 +214,7 @@ describe('a request right after startRouter goes through, every time', {skip: to
   it('20 starts of a router with 30 pairs given by host name: each answers its first request', {timeout: 120_000}, async () => {
     const refused: string[] = []
     for (let i = 0; i < 20; i++) {
-      const router: RouterConfig = {name: 'r1', host: '127.0.0.1', ssh: undefined, port: await freePort(), statsPort: await freePort(), stateDir: join(dir, 'state'), privilege: 'root'}
+      const router: RouterConfig = {name: 'r1', host: '127.0.0.1', ssh: undefined, port: await freePort(), statsPort: await freePort(), stateDir: join(dir, 'state'), privilege: 'root', timeoutMs: 1000}
       // Nothing listens at the pairs: each key is answered SERVER_ERROR, which is an answer.
       const pairs = Array.from({length: 30}, (_, j) => ({name: `p${j}`, endpoint: {host: 'localhost', port: 1 + j}}))
       const r = await startRouter(host, router, {cluster: 'ready', router, pairs})
@@ -252,7 +252,7 @@ describe('nutcracker not installed on the router\'s host', () => {
       import {findNutcracker, requireNutcracker, startRouter} from ${src('cluster/router/nutcracker.ts')}
       import {LocalHost} from ${src('hosts/local-host.ts')}
       const host = new LocalHost('127.0.0.1')
-      const router = {name: 'r1', host: '127.0.0.1', ssh: undefined, port: ${await freePort()}, statsPort: ${await freePort()}, stateDir: ${JSON.stringify(join(dir, 'state'))}, privilege: 'root' as const}
+      const router = {name: 'r1', host: '127.0.0.1', ssh: undefined, port: ${await freePort()}, statsPort: ${await freePort()}, stateDir: ${JSON.stringify(join(dir, 'state'))}, privilege: 'root' as const, timeoutMs: 1000}
       const out: unknown[] = [await findNutcracker(host) ?? null]
       for (const f of [() => requireNutcracker(host, router), () => startRouter(host, router, {cluster: 'c', router, pairs: [{name: 'a+b', endpoint: {host: '127.0.0.1', port: 1}}]})]) {
         try { await f(); out.push('no error') } catch (e) { out.push({code: (e as {code?: string}).code, message: (e as Error).message, suggestions: (e as {suggestions?: string[]}).suggestions}) }

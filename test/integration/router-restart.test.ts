@@ -51,7 +51,7 @@ describe('a router restarted under client load', () => {
 
   it(`restarts ${RESTARTS} times in a row while ${CLIENTS} clients keep sending requests`, {skip: missing, timeout: 60_000}, async () => {
     servers = await Promise.all([startMemcached(), startMemcached()])
-    const r: RouterConfig = {name: 'r1', host: '127.0.0.1', ssh: undefined, port: await freePort(), statsPort: await freePort(), stateDir: dir, privilege: 'root'}
+    const r: RouterConfig = {name: 'r1', host: '127.0.0.1', ssh: undefined, port: await freePort(), statsPort: await freePort(), stateDir: dir, privilege: 'root', timeoutMs: 1000}
     router = r
     const at = (i: number) => ({cluster: 'restart', router: r, pairs: [{name: 'pair1', endpoint: {host: '127.0.0.1', port: servers[i % 2]!.port}}]})
     assert.equal((await startRouter(host, r, at(0))).action, 'started')

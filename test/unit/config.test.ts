@@ -647,7 +647,7 @@ describe('validateConfig: routers', () => {
 
   it('take the defaults: port 22121, stats port + 1, the cluster\'s stateDir and privilege', () => {
     assert.deepEqual(routersOf({app1: {host: '10.0.1.5'}}), [
-      {name: 'app1', host: '10.0.1.5', ssh: undefined, port: 22121, statsPort: 22122, stateDir: join(homedir(), '.repctl'), privilege: 'root'},
+      {name: 'app1', host: '10.0.1.5', ssh: undefined, port: 22121, statsPort: 22122, stateDir: join(homedir(), '.repctl'), privilege: 'root', timeoutMs: 1000},
     ])
   })
 
@@ -667,6 +667,10 @@ describe('validateConfig: routers', () => {
     assert.equal(routersOf({app1: {host: '127.0.0.11', ssh: 'root@127.0.0.11:2222'}})[0]!.host, '127.0.0.11')
   })
 
+  it('take a timeout (nutcracker\'s server timeout) as a duration', () => {
+    assert.deepEqual(routersOf({a1: {host: '10.0.1.5', timeout: '300ms'}, a2: {host: '10.0.1.6', timeout: '2s'}}).map((r) => r.timeoutMs), [300, 2000])
+  })
+
   it('may share a host with nodes and each other on distinct ports', () => {
     assert.deepEqual(routersOf({r1: {host: '10.0.0.1'}, r2: {host: '10.0.0.1', port: 22123}}).map((r) => [r.port, r.statsPort]), [[22121, 22122], [22123, 22124]])
   })
@@ -677,7 +681,9 @@ describe('validateConfig: routers', () => {
     {name: 'a router that is a string', routers: {app1: '10.0.1.5'}, says: 'routers.app1: must be a mapping with at least host'},
     {name: 'a bad router name', routers: {'app 1': {host: '10.0.1.5'}}, says: 'routers.app 1: router names use letters, digits, . _ - (at most 63)'},
     {name: 'a router named like a node', routers: {a: {host: '10.0.1.5'}}, says: 'routers.a: a is also a node; a router needs its own name (its files live in <stateDir>/a)'},
-    {name: 'an unknown key', routers: {app1: {host: '10.0.1.5', memory: 64}}, says: 'routers.app1.memory: unknown key; expected one of host, ssh, port, statsPort, stateDir, privilege'},
+    {name: 'an unknown key', routers: {app1: {host: '10.0.1.5', memory: 64}}, says: 'routers.app1.memory: unknown key; expected one of host, ssh, port, statsPort, timeout, stateDir, privilege'},
+    {name: 'a timeout without a unit', routers: {app1: {host: '10.0.1.5', timeout: 300}}, says: 'routers.app1.timeout: must be'},
+    {name: 'a timeout below 50ms', routers: {app1: {host: '10.0.1.5', timeout: '10ms'}}, says: 'routers.app1.timeout: must be'},
     {name: 'port 0', routers: {app1: {host: '10.0.1.5', port: 0}}, says: 'routers.app1.port: must be a whole number from 1 to 65535 (got 0)'},
     {name: 'a port as a string', routers: {app1: {host: '10.0.1.5', port: '22121'}}, says: 'routers.app1.port: must be a whole number from 1 to 65535 (got "22121")'},
     {name: 'statsPort out of range', routers: {app1: {host: '10.0.1.5', statsPort: 70000}}, says: 'routers.app1.statsPort: must be a whole number from 1 to 65535 (got 70000)'},

@@ -46,6 +46,11 @@ describe('renderNutcrackerConfig', () => {
     assert.deepEqual(changed, [['    - 10.0.0.12:11311:1 pair2', '    - 10.0.0.11:11211:1 pair2']])
   })
 
+  it('writes the router\'s timeout (nutcracker waits forever without one); 1000 ms when not given', () => {
+    assert.match(renderNutcrackerConfig({...APP1, router: {...APP1.router, timeoutMs: 300}}), /\n {2}timeout: 300\n/)
+    assert.match(renderNutcrackerConfig(APP1), /\n {2}timeout: 1000\n/)
+  })
+
   it('takes the ring names and router validateConfig produces', () => {
     const c = validateConfig({
       cluster: 'shop',
@@ -124,7 +129,7 @@ describe('nutcracker -t accepts what we render', () => {
   it('the sample, a single pair on loopback, and the longest names', {skip}, () => {
     const inputs: [string, NutcrackerInput][] = [
       ['sample', APP1],
-      ['one-pair', {cluster: 'local', router: {name: 'r', host: '127.0.0.1', port: 1}, pairs: [{name: 'node1+node2', endpoint: {host: '127.0.0.1', port: 65535}}]}],
+      ['one-pair', {cluster: 'local', router: {name: 'r', host: '127.0.0.1', port: 1, timeoutMs: 300}, pairs: [{name: 'node1+node2', endpoint: {host: '127.0.0.1', port: 65535}}]}],
       ['long', {cluster: 'c'.repeat(63), router: {name: 'r', host: 'localhost', port: 22121}, pairs: [
         {name: `${'a'.repeat(40)}+${'b'.repeat(39)}`, endpoint: {host: '10.0.0.1', port: 11211}},
         {name: `${'a'.repeat(40)}+${'b'.repeat(38)}c`, endpoint: {host: '10.0.0.2', port: 11211}},

@@ -9,7 +9,7 @@ import {nutcrackerArgs, portsNotHeld} from '../../src/cluster/router/nutcracker.
 import {renderNutcrackerConfig} from '../../src/cluster/router/nutcracker-config.js'
 import type {RouterConfig} from '../../src/config/schema.js'
 
-const R: RouterConfig = {name: 'r1', host: '127.0.0.1', ssh: undefined, port: 22121, statsPort: 22122, stateDir: '/srv/routers', privilege: 'root'}
+const R: RouterConfig = {name: 'r1', host: '127.0.0.1', ssh: undefined, port: 22121, statsPort: 22122, stateDir: '/srv/routers', privilege: 'root', timeoutMs: 1000}
 const file = (r: RouterConfig): string => renderNutcrackerConfig({cluster: 'c', router: r, pairs: [{name: 'a+b', endpoint: {host: '127.0.0.1', port: 11211}}]})
 /** The command line LocalHost reads from /proc: arguments joined by spaces. */
 const cmd = (r: RouterConfig): string => ['/usr/sbin/nutcracker', ...nutcrackerArgs(r)].join(' ')
