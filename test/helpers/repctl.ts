@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict'
 import {join} from 'node:path'
 import {execa} from 'execa'
+import type {StatusReport} from '../../src/cluster/status.js'
 import {ROOT} from './processes.js'
 import {assertValid, type SchemaName} from './schemas.js'
 
@@ -16,6 +17,8 @@ export interface Repctl {
   run(args: string[]): Promise<RepctlRun>
   /** `repctl ARGS --json`: asserts the exit code and the schema, returns the document. */
   json<T>(args: string[], code: number, schema: SchemaName): Promise<T>
+  /** `repctl status --json`: any monitoring exit code (0-3), the report checked against its schema. */
+  statusReport(): Promise<{code: number; report: StatusReport}>
 }
 
 export function repctlIn(cwd: string, home: string, timeoutMs = 90_000): Repctl {
@@ -33,6 +36,13 @@ export function repctlIn(cwd: string, home: string, timeoutMs = 90_000): Repctl 
       const doc = JSON.parse(r.stdout) as T
       assertValid(schema, doc)
       return doc
+    },
+    async statusReport(): Promise<{code: number; report: StatusReport}> {
+      const r = await run(['status', '--json'])
+      assert.ok([0, 1, 2, 3].includes(r.code), `repctl status: exit ${r.code}\n${r.stdout}\n${r.stderr}`)
+      const report = JSON.parse(r.stdout) as StatusReport
+      assertValid('status', report)
+      return {code: r.code, report}
     },
   }
 }

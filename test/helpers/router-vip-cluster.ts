@@ -21,7 +21,6 @@ import type {StatusReport} from '../../src/cluster/status.js'
 import {eventually} from './pair.js'
 import type {TestHost, TestNetwork} from './netns.js'
 import {repctlIn, type Repctl} from './repctl.js'
-import {assertValid} from './schemas.js'
 import {readPid} from './processes.js'
 import {createSshNetwork, sshEntry} from './ssh-network.js'
 import {sleep} from './wait.js'
@@ -135,11 +134,7 @@ export class RouterVipCluster {
 
   /** `repctl status --json`: any monitoring exit code, checked against its schema. */
   async status(): Promise<{code: number; report: StatusReport}> {
-    const r = await this.repctl.run(['status', '--json'])
-    assert.ok([0, 1, 2, 3].includes(r.code), `repctl status: exit ${r.code}\n${r.stdout}\n${r.stderr}`)
-    const report = JSON.parse(r.stdout) as StatusReport
-    assertValid('status', report)
-    return {code: r.code, report}
+    return this.repctl.statusReport()
   }
 
   /** A pair's entry in a status report (status names pairs by their nodes). */

@@ -18,7 +18,6 @@ import type {StatusReport} from '../../src/cluster/status.js'
 import {eventually} from './pair.js'
 import {alive, descendants, type TestHost, type TestNetwork} from './netns.js'
 import {repctlIn, type Repctl} from './repctl.js'
-import {assertValid} from './schemas.js'
 import {readPid} from './processes.js'
 import {createSshNetwork, sshEntry} from './ssh-network.js'
 import {clock} from './vip-client.js'
@@ -130,11 +129,7 @@ export class VipCluster {
 
   /** `repctl status --json`: any monitoring exit code, the document checked against its schema. */
   async status(): Promise<{code: number; report: StatusReport}> {
-    const r = await this.repctl.run(['status', '--json'])
-    assert.ok([0, 1, 2, 3].includes(r.code), `repctl status: exit ${r.code}\n${r.stdout}\n${r.stderr}`)
-    const report = JSON.parse(r.stdout) as StatusReport
-    assertValid('status', report)
-    return {code: r.code, report}
+    return this.repctl.statusReport()
   }
 
   /** Poll status until healthyWithVip; fails with the last status (and `context()`) after `ms`. */
