@@ -5,6 +5,7 @@
 
 import type {Socket} from 'node:net'
 import type {ServerContext} from './context.js'
+import {deliverReads} from './socket-reads.js'
 import type {ProtocolSession} from './protocol/session.js'
 import {BinarySession} from './protocol/binary-session.js'
 import {TextSession} from './protocol/text-session.js'
@@ -29,15 +30,19 @@ export class Connection {
   private session: ProtocolSession | undefined
   private waitingForDrain = false
   private closed = false
+  /** The client's socket (not always the one accepted: see socket-reads.ts). */
+  readonly socket: Socket
 
+  /** `accepted` has not started reading (the listener's `pauseOnConnect`). */
   constructor(
-    private readonly socket: Socket,
+    accepted: Socket,
     private readonly ctx: ServerContext,
     readonly id: number,
     private readonly sessions: SessionFactory = chooseSession,
   ) {
+    const socket = deliverReads(accepted, (bytes, length) => this.onRead(bytes, length))
+    this.socket = socket
     socket.setNoDelay(true)
-    socket.on('data', (chunk: Buffer) => this.onData(chunk))
     socket.on('error', (e) => ctx.log.info(`<${id} connection error: ${e.message}`))
     socket.on('close', () => { this.closed = true })
     if (ctx.options.idleTimeout > 0) {
@@ -49,12 +54,14 @@ export class Connection {
     }
   }
 
-  private onData(chunk: Buffer): void {
-    this.ctx.stats.bytesRead += chunk.length
-    if (this.closed) return
-    if (this.session === undefined) this.session = this.sessions(chunk[0]!, this.ctx, this.id)
-    this.session.push(chunk)
+  /** `bytes` is lent until this returns (socket-reads.ts): the session copies what it keeps. */
+  private onRead(bytes: Buffer, length: number): void {
+    this.ctx.stats.bytesRead += length
+    if (this.closed || length === 0) return
+    if (this.session === undefined) this.session = this.sessions(bytes[0]!, this.ctx, this.id)
+    this.session.push(bytes, length)
     if (!this.waitingForDrain) this.pump()
+    this.session.settle()
   }
 
   private pump(): void {

@@ -77,7 +77,8 @@ export class ClientListeners {
       })
       server = tlsServer
     } else {
-      server = createServer({noDelay: true}, (socket) => this.accept(socket))
+      // Paused so that the connection can move the socket's reads to the shared read buffer first (socket-reads.ts).
+      server = createServer({noDelay: true, pauseOnConnect: true}, (socket) => this.accept(socket))
     }
     this.servers.push(server)
     return server
@@ -89,20 +90,22 @@ export class ClientListeners {
     if (this.sockets.size >= this.ctx.options.maxConnections) {
       s.rejectedConnections++
       socket.on('error', () => {})
+      socket.resume() // (paused on accept) whatever the client sends meanwhile is read and dropped
       socket.end('ERROR Too many open connections\r\n')
       return
     }
+    const id = this.nextId++
+    const connection = new Connection(socket, this.ctx, id)
+    socket = connection.socket
     this.sockets.add(socket)
     s.currConnections = this.sockets.size
     s.connectionStructures = Math.max(s.connectionStructures, this.sockets.size)
-    const id = this.nextId++
     this.ctx.log.trace(`<${id} new auto-negotiating client connection`)
     socket.on('close', () => {
       this.sockets.delete(socket)
       s.currConnections = this.sockets.size
       this.ctx.log.trace(`<${id} connection closed.`)
     })
-    new Connection(socket, this.ctx, id)
   }
 
   /** Stop accepting and drop every client. */

@@ -16,28 +16,56 @@ import {CORPUS, corpusBytes} from './corpus.js'
 const ITEM_MAX = 1024 * 1024
 const tooLarge = (k: number, f: number, v: number): boolean => itemTotalSize(k, f, v, true) > ITEM_MAX
 
-function parseText(chunks: Buffer[]): TextRequest[] {
+/**
+ * The server lends each read's bytes (one read buffer for every connection)
+ * until settle(). With `lend`, every chunk is copied into one reused buffer,
+ * which is overwritten after settle(): a parser that kept a view of lent
+ * bytes instead of copying them would then parse garbage.
+ */
+class Lender {
+  private buf = Buffer.alloc(0)
+  lend(chunk: Buffer): Buffer {
+    if (this.buf.length < chunk.length) this.buf = Buffer.alloc(chunk.length)
+    chunk.copy(this.buf)
+    return this.buf
+  }
+  scribble(): void {
+    this.buf.fill(0xaa)
+  }
+}
+
+/** A deep copy, Buffers included: what a request held when it was handled. */
+function frozen<T>(x: T): T {
+  return structuredClone(x, {transfer: []})
+}
+
+function parseText(chunks: Buffer[], lend = false): TextRequest[] {
   const p = new TextParser({isTooLarge: tooLarge})
+  const lender = new Lender()
   const out: TextRequest[] = []
   for (const c of chunks) {
-    p.push(c)
+    if (lend) p.push(lender.lend(c), c.length)
+    else p.push(c)
     for (let r = p.next(); r !== undefined; r = p.next()) {
-      out.push(r)
+      out.push(frozen(r))
       if (r.type === 'close' || r.type === 'quit') return out
     }
+    if (lend) { p.settle(); lender.scribble() }
   }
   return out
 }
 
-function parseBinary(chunks: Buffer[], sasl: boolean): ParsedFrame[] {
+function parseBinary(chunks: Buffer[], sasl: boolean, lend = false): ParsedFrame[] {
   const p = new BinaryFrameParser({isTooLarge: tooLarge, sasl})
+  const lender = new Lender()
   const out: ParsedFrame[] = []
   for (const c of chunks) {
-    p.push(c)
+    p.push(lend ? lender.lend(c).subarray(0, c.length) : c, lend)
     for (let r = p.next(); r !== undefined; r = p.next()) {
-      out.push(r)
+      out.push(frozen(r))
       if (r.type === 'close') return out
     }
+    if (lend) { p.settle(); lender.scribble() }
   }
   return out
 }
@@ -68,9 +96,23 @@ describe(`parsers under fuzzing (seed ${SEED})`, () => {
     }), params())
   })
 
+  it('text: the same requests when every read is lent and overwritten once settled', () => {
+    fc.assert(fc.property(stream(textRequest), cuts, (b, at) => {
+      const chunks = split(b, at)
+      assert.deepEqual(parseText(chunks, true), parseText(chunks))
+    }), params())
+  })
+
   it('binary: never throws; the same frames however the stream is split', () => {
     fc.assert(fc.property(stream(binaryRequest, 5), cuts, fc.boolean(), (b, at, sasl) => {
       assert.deepEqual(parseBinary(split(b, at), sasl), parseBinary([b], sasl))
+    }), params())
+  })
+
+  it('binary: the same frames when every read is lent and overwritten once settled', () => {
+    fc.assert(fc.property(stream(binaryRequest, 5), cuts, fc.boolean(), (b, at, sasl) => {
+      const chunks = split(b, at)
+      assert.deepEqual(parseBinary(chunks, sasl, true), parseBinary(chunks, sasl))
     }), params())
   })
 

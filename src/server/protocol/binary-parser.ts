@@ -26,8 +26,14 @@ export class BinaryFrameParser {
 
   constructor(private readonly limits: FrameLimits) {}
 
-  push(chunk: Buffer): void {
-    if (!this.closed) this.queue.push(chunk)
+  /** `lent`: the bytes are only valid until settle(). */
+  push(chunk: Buffer, lent = false): void {
+    if (!this.closed) this.queue.push(chunk, lent)
+  }
+
+  /** Copy what is still queued of lent bytes (see ProtocolSession). */
+  settle(): void {
+    this.queue.settle()
   }
 
   /** Bytes received and not consumed yet. */

@@ -31,8 +31,12 @@ export class BinarySession implements ProtocolSession {
     this.parser = new BinaryFrameParser({isTooLarge: (k, f, v) => itemTotalSize(k, f, v, useCas) > itemSizeMax, sasl: ctx.credentials !== undefined})
   }
 
-  push(chunk: Buffer): void {
-    this.parser.push(chunk)
+  push(bytes: Buffer, length: number = bytes.length): void {
+    this.parser.push(length === bytes.length ? bytes : bytes.subarray(0, length), true)
+  }
+
+  settle(): void {
+    this.parser.settle()
   }
 
   drain(budget: number): DrainResult {

@@ -1,21 +1,38 @@
 // Received bytes not yet parsed, kept as the chunks the socket delivered.
 // Joining chunks only when a request spans them keeps a 1 MB value that
-// arrives in 64 KB reads from being copied once per read.
+// arrives in 64 KB reads from being copied once per read. The newest chunk
+// may be lent (see ProtocolSession): settle() copies what is left of it.
 
 export class ByteQueue {
   private chunks: Buffer[] = []
   /** Bytes of chunks[0] already consumed. */
   private offset = 0
   private total = 0
+  /** The chunk pushed as lent, while it is still queued. */
+  private lent: Buffer | undefined
 
   get length(): number {
     return this.total
   }
 
-  push(chunk: Buffer): void {
+  /** `lent`: the bytes are only valid until settle(). */
+  push(chunk: Buffer, lent = false): void {
     if (chunk.length === 0) return
     this.chunks.push(chunk)
     this.total += chunk.length
+    if (lent) this.lent = chunk
+  }
+
+  /** Copy what is still queued of the lent chunk, whose memory is about to be reused. */
+  settle(): void {
+    const lent = this.lent
+    if (lent === undefined) return
+    this.lent = undefined
+    const i = this.chunks.lastIndexOf(lent)
+    if (i === -1) return
+    const from = i === 0 ? this.offset : 0
+    this.chunks[i] = Buffer.from(lent.subarray(from))
+    if (i === 0) this.offset = 0
   }
 
   /** The first `n` bytes (n <= length) as one Buffer, without consuming them. */

@@ -3,7 +3,14 @@
  * connection module owns the socket and calls these; sessions never see it.
  */
 export interface ProtocolSession {
-  push(chunk: Buffer): void
+  /**
+   * `bytes[0 .. length)` arrived. They are lent, not given: valid until
+   * `settle()`, after which the connection reuses the buffer for the next
+   * read (of any connection). Requests may be parsed straight from them.
+   */
+  push(bytes: Buffer, length: number): void
+  /** The lent bytes are about to be overwritten: copy what is still needed (a request not yet handled). */
+  settle(): void
   /**
    * Handle buffered requests until input runs dry or about `budget` reply
    * bytes are ready. `status`: 'wait' = needs more input, 'more' = stopped at

@@ -34,7 +34,8 @@ export class AsciiAuthGate {
   constructor(private readonly ctx: ServerContext, private readonly credentials: Credentials) {}
 
   push(chunk: Buffer): GateResult {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk])
+    // The chunk is lent (see ProtocolSession): what is kept is a copy.
+    this.buf = Buffer.concat([this.buf, chunk])
     let reply = ''
     for (;;) {
       if (this.need === -1) {

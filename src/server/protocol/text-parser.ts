@@ -54,16 +54,29 @@ export interface TextParserLimits {
 }
 
 type Pending =
-  | {kind: 'data'; header: Omit<Extract<TextRequest, {type: 'store'}>, 'value'>; need: number}
+  /** A value being read: `value` is allocated at its full size once (as memcached allocates the item) and filled as bytes arrive. */
+  | {kind: 'data'; header: Omit<Extract<TextRequest, {type: 'store'}>, 'value'>; value: Buffer; filled: number}
   | {kind: 'swallow'; remaining: number}
 
+const EMPTY = Buffer.alloc(0)
+/** The smallest buffer a partial request is copied into; grows by doubling (a long multiget line). */
+const CARRY_MIN = 4096
+
+/**
+ * Requests are parsed straight from the bytes pushed, which are usually lent
+ * (see ProtocolSession): only what is left unparsed when the lender wants
+ * them back — a request split across reads — is copied, into `carry`.
+ */
 export class TextParser {
-  private buf: Buffer = Buffer.alloc(0)
+  /** The bytes being parsed: a lent read buffer, or `carry`. Valid bytes are [pos, end). */
+  private buf: Buffer = EMPTY
   private pos = 0
+  private end = 0
   private scanFrom = 0
+  private lent = false
+  /** Owned room for a partial request, kept while one is pending. */
+  private carry: Buffer = EMPTY
   private pending: Pending | undefined
-  private chunks: Buffer[] = []
-  private chunkBytes = 0
   /** The last command line parsed (for -vv). */
   lastLine = ''
 
@@ -76,43 +89,88 @@ export class TextParser {
 
   /** Bytes received but not yet consumed. */
   get buffered(): number {
-    return this.buf.length - this.pos + this.chunkBytes
+    const p = this.pending
+    return this.end - this.pos + (p?.kind === 'data' ? p.filled : 0)
   }
 
-  push(chunk: Buffer): void {
-    if (this.pending?.kind === 'data') {
-      this.chunks.push(chunk)
-      this.chunkBytes += chunk.length
+  /** `bytes[0 .. length)` arrived; they may be lent: call settle() before the lender reuses them. */
+  push(bytes: Buffer, length: number = bytes.length): void {
+    if (length === 0) return
+    let from = 0
+    const p = this.pending
+    if (p?.kind === 'data') {
+      // Everything queued before went into the value already: the new bytes go there first.
+      from = Math.min(length, p.value.length - p.filled)
+      bytes.copy(p.value, p.filled, 0, from)
+      p.filled += from
+      if (from === length) return
+    }
+    if (this.pos >= this.end) {
+      this.buf = bytes
+      this.pos = from
+      this.end = length
+      this.scanFrom = from
+      this.lent = true
       return
     }
-    if (this.pos >= this.buf.length) {
-      this.buf = chunk
-      this.pos = 0
-      this.scanFrom = 0
-    } else {
-      const rest = this.buf.subarray(this.pos)
-      this.scanFrom -= this.pos
-      this.buf = Buffer.concat([rest, chunk])
-      this.pos = 0
+    // A partial request is waiting (in carry, since settle() ran): append to it.
+    this.keep(this.end - this.pos + length - from)
+    bytes.copy(this.buf, this.end, from, length)
+    this.end += length - from
+  }
+
+  /** Copy what is not parsed yet out of lent bytes, which are about to be reused. */
+  settle(): void {
+    if (!this.lent) return
+    this.lent = false
+    if (this.pos >= this.end) {
+      this.buf = EMPTY
+      this.pos = this.end = this.scanFrom = 0
+      return
     }
+    this.keep(this.end - this.pos)
+  }
+
+  /** Move the unparsed bytes to the start of `carry`, with room for `total` bytes in all. */
+  private keep(total: number): void {
+    const n = this.end - this.pos
+    if (this.carry.length < total) {
+      const grown = Buffer.allocUnsafe(Math.max(CARRY_MIN, total, this.carry.length * 2))
+      this.buf.copy(grown, 0, this.pos, this.end)
+      this.carry = grown
+    } else if (this.buf !== this.carry || this.pos > 0) {
+      this.buf.copy(this.carry, 0, this.pos, this.end)
+    }
+    this.scanFrom -= this.pos
+    this.buf = this.carry
+    this.pos = 0
+    this.end = n
+    this.lent = false
+  }
+
+  /** Once nothing is pending, a large carry (a long multiget line) is given back. */
+  private releaseCarry(): void {
+    if (this.carry.length > CARRY_MIN * 4 && this.buf !== this.carry) this.carry = EMPTY
   }
 
   /** The next complete request, or undefined when more bytes are needed. */
   next(): TextRequest | undefined {
     if (this.pending !== undefined) return this.continuePending()
     const buf = this.buf
+    const end = this.end
     const nl = buf.indexOf(10, Math.max(this.pos, this.scanFrom))
-    if (nl === -1) {
-      this.scanFrom = buf.length
-      const waiting = buf.length - this.pos
+    if (nl === -1 || nl >= end) {
+      this.scanFrom = end
+      const waiting = end - this.pos
       if (waiting > LINE_LIMIT && !this.isLongGet()) return {type: 'close', reason: 'line too long', lineTooLong: true}
       if (waiting > GET_LINE_LIMIT) return {type: 'close', reason: 'multiget line too long', lineTooLong: true}
+      if (waiting === 0) this.releaseCarry()
       return undefined
     }
     if (nl - this.pos >= READ_BUFFER_SIZE && !this.isLongGet()) return {type: 'close', reason: 'line too long', lineTooLong: true}
-    let end = nl
-    if (end - this.pos > 1 && buf[end - 1] === 13) end--
-    let line = buf.toString('latin1', this.pos, end)
+    let lineEnd = nl
+    if (lineEnd - this.pos > 1 && buf[lineEnd - 1] === 13) lineEnd--
+    let line = buf.latin1Slice(this.pos, lineEnd)
     // C string semantics: a NUL ends the command. Searched in the line only, so a long pipeline stays linear.
     const zero = line.indexOf('\0')
     if (zero !== -1) line = line.slice(0, zero)
@@ -125,9 +183,9 @@ export class TextParser {
   private isLongGet(): boolean {
     let p = this.pos
     const buf = this.buf
-    while (p < buf.length && buf[p] === 32) p++
+    while (p < this.end && buf[p] === 32) p++
     if (p - this.pos > 100) return false
-    const head = buf.toString('latin1', p, Math.min(p + 5, buf.length))
+    const head = buf.latin1Slice(p, Math.min(p + 5, this.end))
     return head.startsWith('get ') || head.startsWith('gets ')
   }
 
@@ -135,8 +193,7 @@ export class TextParser {
   private continuePending(): TextRequest | undefined {
     const p = this.pending!
     if (p.kind === 'swallow') {
-      const avail = this.buf.length - this.pos
-      const take = Math.min(avail, p.remaining)
+      const take = Math.min(this.end - this.pos, p.remaining)
       this.pos += take
       this.scanFrom = this.pos
       p.remaining -= take
@@ -144,27 +201,18 @@ export class TextParser {
       this.pending = undefined
       return this.next()
     }
-    const have = this.buf.length - this.pos + this.chunkBytes
-    if (have < p.need) return undefined
-    let data: Buffer
-    if (this.chunks.length === 0) {
-      data = this.buf
-    } else {
-      data = Buffer.concat([this.buf.subarray(this.pos), ...this.chunks])
-      this.pos = 0
-      this.chunks = []
-      this.chunkBytes = 0
-    }
-    const start = this.pos
-    const vlen = p.need - 2
-    this.buf = data
-    this.pos = start + p.need
-    this.scanFrom = this.pos
+    if (p.filled < p.value.length) return undefined
     this.pending = undefined
+    return this.valueRequest(p.header, p.value, 0, p.value.length)
+  }
+
+  /** A storage request whose data block (value and CRLF) is `data[start .. start + need)`. */
+  private valueRequest(header: Omit<Extract<TextRequest, {type: 'store'}>, 'value'>, data: Buffer, start: number, need: number): TextRequest {
+    const vlen = need - 2
     if (data[start + vlen] !== 13 || data[start + vlen + 1] !== 10) {
-      return {type: 'error', message: 'CLIENT_ERROR bad data chunk', noreply: p.header.noreply}
+      return {type: 'error', message: 'CLIENT_ERROR bad data chunk', noreply: header.noreply}
     }
-    return {...p.header, value: data.toString('latin1', start, start + vlen)}
+    return {...header, value: data.latin1Slice(start, start + vlen)}
   }
 
   private parseLine(line: string): TextRequest | undefined {
@@ -292,9 +340,20 @@ export class TextParser {
       this.pending = {kind: 'swallow', remaining: vlen + 2}
       return {type: 'too_large', mode, key, noreply}
     }
-    this.pending = {kind: 'data', header: {type: 'store', mode, key, flags, exptime, cas, noreply}, need: vlen + 2}
-    // Bytes already buffered stay in this.buf; the data state reads from there first.
-    return this.next()
+    const header = {type: 'store' as const, mode, key, flags, exptime, cas, noreply}
+    const need = vlen + 2
+    if (this.end - this.pos >= need) {
+      const start = this.pos
+      this.pos += need
+      this.scanFrom = this.pos
+      return this.valueRequest(header, this.buf, start, need)
+    }
+    const value = Buffer.allocUnsafe(need)
+    const have = this.end - this.pos
+    this.buf.copy(value, 0, this.pos, this.end)
+    this.pos = this.scanFrom = this.end
+    this.pending = {kind: 'data', header, value, filled: have}
+    return undefined
   }
 }
 

@@ -32,12 +32,12 @@ export class TextSession implements ProtocolSession {
     if (ctx.options.authFile !== undefined && ctx.credentials !== undefined) this.gate = new AsciiAuthGate(ctx, ctx.credentials)
   }
 
-  push(chunk: Buffer): void {
+  push(bytes: Buffer, length: number = bytes.length): void {
     if (this.gate === undefined) {
-      if (this.refused === undefined) this.parser.push(chunk)
+      if (this.refused === undefined) this.parser.push(bytes, length)
       return
     }
-    const r = this.gate.push(chunk)
+    const r = this.gate.push(bytes.subarray(0, length))
     if (r.outcome === 'close') {
       this.gate = undefined
       this.refused = r.why
@@ -48,6 +48,10 @@ export class TextSession implements ProtocolSession {
       this.held = r.reply
       if (r.rest.length > 0) this.parser.push(r.rest)
     }
+  }
+
+  settle(): void {
+    this.parser.settle()
   }
 
   drain(budget: number): ReturnType<ProtocolSession['drain']> {
