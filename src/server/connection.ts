@@ -8,6 +8,7 @@ import type {ServerContext} from './context.js'
 import {deliverReads} from './socket-reads.js'
 import type {ProtocolSession} from './protocol/session.js'
 import {BinarySession} from './protocol/binary-session.js'
+import {ReplyBuffer} from './protocol/reply-buffer.js'
 import {TextSession} from './protocol/text-session.js'
 
 /** Reply bytes gathered before they are handed to the socket. */
@@ -16,6 +17,12 @@ const REPLY_BUDGET = 256 * 1024
 const OUTPUT_HIGH_WATER = 1024 * 1024
 
 export type SessionFactory = (firstByte: number, ctx: ServerContext, id: number) => ProtocolSession
+
+/**
+ * Replies are built here, one connection at a time; lent to the socket when
+ * written (a write the kernel takes at once leaves it free for the next).
+ */
+const replies = new ReplyBuffer()
 
 /** Binary request magic: memcached picks the protocol from a connection's first byte. */
 const BINARY_REQUEST_MAGIC = 0x80
@@ -70,8 +77,10 @@ export class Connection {
     for (;;) {
       if (this.closed) return
       let result: ReturnType<ProtocolSession['drain']>
+      const out = replies
+      out.clear()
       try {
-        result = session.drain(REPLY_BUDGET)
+        result = session.drain(out, REPLY_BUDGET)
       } catch (e) {
         // A bug must cost one connection, never the server.
         this.ctx.log.warn(`<${this.id} internal error, closing connection: ${(e as Error).stack ?? String(e)}`)
@@ -80,11 +89,12 @@ export class Connection {
         else socket.destroy()
         return
       }
-      const {reply, status} = result
-      if (reply.length > 0) {
-        this.ctx.stats.bytesWritten += reply.length
-        if (typeof reply === 'string') socket.write(reply, 'latin1')
-        else socket.write(reply)
+      const {status} = result
+      if (out.length > 0) {
+        this.ctx.stats.bytesWritten += out.length
+        socket.write(out.view())
+        // Not all taken by the kernel: the socket holds on to those bytes until it is.
+        if (socket.writableLength > 0) out.disown()
       }
       if (status === 'quit') { this.closed = true; socket.end(); return }
       if (status === 'close') {

@@ -193,6 +193,46 @@ describe('listeners and limits', () => {
   })
 })
 
+describe('replies a client has not read yet', () => {
+  // Replies are built in one buffer shared by every connection; a reply the
+  // kernel could not take at once must keep its bytes while other clients'
+  // replies are built after it.
+  it('arrive intact, byte for byte, while other clients are served meanwhile', async () => {
+    const s = await startOurServer(['-m', '64'])
+    try {
+      const valueOf = (i: number): string => String.fromCharCode(97 + (i % 26)).repeat(48 * 1024 + i)
+      const keys = 40
+      const w = await RawClient.open(s.port)
+      for (let i = 0; i < keys; i++) assert.equal(await w.request(`set k${i} ${i} 0 ${valueOf(i).length}\r\n${valueOf(i)}\r\n`), 'STORED\r\n')
+      const expected = (i: number): string => `VALUE k${i} ${i} ${valueOf(i).length}\r\n${valueOf(i)}\r\nEND\r\n`
+      // A client that asks for every value many times over and reads nothing for a while.
+      const slow = await new Promise<import('node:net').Socket>((resolve) => { const x = connect(s.port, '127.0.0.1', () => resolve(x)) })
+      slow.pause()
+      const rounds = 8
+      let asked = ''
+      for (let r = 0; r < rounds; r++) for (let i = 0; i < keys; i++) asked += `get k${(i + r) % keys}\r\n`
+      slow.write(asked)
+      await new Promise((r) => setTimeout(r, 300))
+      // Meanwhile another client's replies are built and sent, in other bytes.
+      for (let i = keys - 1; i >= 0; i--) assert.equal(await w.request(`get k${i}\r\n`, 'END\r\n'), expected(i))
+      w.close()
+      const want = Buffer.from(Array.from({length: rounds * keys}, (_, n) => expected((n % keys + Math.floor(n / keys)) % keys)).join(''), 'latin1')
+      const got: Buffer[] = []
+      let have = 0
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`only ${have} of ${want.length} reply bytes arrived`)), 20_000)
+        slow.on('data', (b: Buffer) => { got.push(b); have += b.length; if (have >= want.length) { clearTimeout(timer); resolve() } })
+        slow.resume()
+      })
+      const all = Buffer.concat(got)
+      const first = all.findIndex((b, i) => b !== want[i])
+      assert.equal(first, -1, `the replies differ from byte ${first}: ${JSON.stringify(all.subarray(first, first + 40).toString('latin1'))}`)
+      assert.equal(all.length, want.length)
+      slow.destroy()
+    } finally { await s.stop() }
+  })
+})
+
 describe('bundle', () => {
   it('depends on Node built-ins only', () => {
     const meta = JSON.parse(readFileSync(join(SERVER_BUNDLE, '..', 'repcached.meta.json'), 'utf8')) as {inputs: Record<string, unknown>; outputs: Record<string, {imports: {path: string}[]}>}

@@ -10,6 +10,7 @@ import type {ServerContext} from '../../src/server/context.js'
 import {Logger} from '../../src/server/log.js'
 import {defaultOptions, type ServerOptions} from '../../src/server/options.js'
 import {encodeRequest, Opcode as O, splitResponses, Status} from '../../src/server/protocol/binary-frame.js'
+import {ReplyBuffer} from '../../src/server/protocol/reply-buffer.js'
 import {BinarySession} from '../../src/server/protocol/binary-session.js'
 import {ServerStats} from '../../src/server/stats.js'
 import {ItemStore, type Mutation} from '../../src/server/store/item-store.js'
@@ -36,8 +37,9 @@ function exchange(session: BinarySession, bytes: Buffer): {replies: [number, num
   session.push(bytes)
   const out: Buffer[] = []
   for (;;) {
-    const r = session.drain(256 * 1024)
-    out.push(typeof r.reply === 'string' ? Buffer.from(r.reply, 'latin1') : r.reply)
+    const reply = new ReplyBuffer()
+    const r = session.drain(reply, 256 * 1024)
+    out.push(Buffer.from(reply.view()))
     if (r.status !== 'more') {
       const raw = Buffer.concat(out)
       return {replies: splitResponses(raw).packets.map((p) => [p.header.opcode, p.header.status]), status: r.status, raw}
@@ -167,12 +169,14 @@ describe('BinarySession reply timing', () => {
     const s = new BinarySession(context(), 1)
     exchange(s, set(O.Set, 'big', 'x'.repeat(100_000)))
     s.push(Buffer.concat(Array.from({length: 5}, () => key(O.Get, 'big'))))
-    const first = s.drain(150_000)
+    const out = new ReplyBuffer()
+    const first = s.drain(out, 150_000)
     assert.equal(first.status, 'more')
-    assert.equal(splitResponses(first.reply as Buffer).packets.length, 2)
-    const second = s.drain(1_000_000)
+    assert.equal(splitResponses(out.view()).packets.length, 2)
+    out.clear()
+    const second = s.drain(out, 1_000_000)
     assert.equal(second.status, 'wait')
-    assert.equal(splitResponses(second.reply as Buffer).packets.length, 3)
+    assert.equal(splitResponses(out.view()).packets.length, 3)
   })
 })
 

@@ -31,7 +31,7 @@ class FakeStore {
     const end = Math.min(all.length, c.position + atLeast)
     for (; c.position < end; c.position++) {
       const it = all[c.position]!
-      visit({buf: Buffer.from(it.key + it.value, 'latin1'), at: 0, keyLength: it.key.length, valueLength: it.value.length, flags: it.flags, exptime: it.exptime, version: it.cas})
+      visit({buf: Buffer.from(it.key + it.value, 'latin1'), at: 0, keyLength: it.key.length, valueLength: it.value.length, flags: it.flags, exptime: it.exptime, cas: it.cas, version: it.cas})
     }
     c.done = c.position >= all.length
   }

@@ -12,6 +12,7 @@ import {itemTotalSize} from '../store/slab-classes.js'
 import {allowedBeforeAuth, isSasl, refuseUnauthenticated, saslCommand} from './binary-auth.js'
 import {handleBinary, type BinaryResult} from './binary-commands.js'
 import {BinaryFrameParser} from './binary-parser.js'
+import type {ReplyBuffer} from './reply-buffer.js'
 import type {ProtocolSession} from './session.js'
 
 type DrainResult = ReturnType<ProtocolSession['drain']>
@@ -39,18 +40,19 @@ export class BinarySession implements ProtocolSession {
     this.parser.settle()
   }
 
-  drain(budget: number): DrainResult {
+  drain(out: ReplyBuffer, budget: number): DrainResult {
     const log = this.ctx.log
     for (;;) {
       const req = this.parser.next()
       if (req === undefined) {
         // memcached writes its queue when it runs out of input, but not in the middle of a body.
-        return {reply: this.release(this.parser.inBody ? this.written : this.pending.length), status: 'wait'}
+        this.release(out, this.parser.inBody ? this.written : this.pending.length)
+        return {status: 'wait'}
       }
       if (req.type === 'close') {
-        const reply = this.release(this.written)
+        this.release(out, this.written)
         this.drop()
-        return {reply, status: 'close', reason: req.reason}
+        return {status: 'close', reason: req.reason}
       }
       if (log.verbosity >= 2) log.trace(`<${this.id} binary opcode 0x${req.opcode.toString(16).padStart(2, '0')}${'key' in req ? ' ' + req.key : ''}`)
       const result = this.answer(req)
@@ -59,9 +61,9 @@ export class BinarySession implements ProtocolSession {
         this.pendingBytes += p.length
       }
       if (result.flush) this.written = this.pending.length
-      if (result.after === 'quit') return {reply: this.release(this.pending.length), status: 'quit'}
-      if (result.after === 'close') return {reply: this.release(this.pending.length), status: 'close', reason: result.reason}
-      if (this.pendingBytes >= budget) return {reply: this.release(this.pending.length), status: 'more'}
+      if (result.after === 'quit') { this.release(out, this.pending.length); return {status: 'quit'} }
+      if (result.after === 'close') { this.release(out, this.pending.length); return {status: 'close', reason: result.reason} }
+      if (this.pendingBytes >= budget) { this.release(out, this.pending.length); return {status: 'more'} }
     }
   }
 
@@ -77,15 +79,16 @@ export class BinarySession implements ProtocolSession {
     return handleBinary(req, this.ctx)
   }
 
-  /** Hand over the first `count` pending replies as one Buffer. */
-  private release(count: number): Buffer {
-    if (count === 0) return EMPTY
-    const out = this.pending.slice(0, count)
+  /** Hand over the first `count` pending replies. */
+  private release(out: ReplyBuffer, count: number): void {
+    if (count === 0) return
+    for (let i = 0; i < count; i++) {
+      const p = this.pending[i]!
+      out.bytes(p, 0, p.length)
+      this.pendingBytes -= p.length
+    }
     this.pending = this.pending.slice(count)
     this.written = Math.max(0, this.written - count)
-    const reply = out.length === 1 ? out[0]! : Buffer.concat(out)
-    this.pendingBytes -= reply.length
-    return reply
   }
 
   private drop(): void {
@@ -95,4 +98,3 @@ export class BinarySession implements ProtocolSession {
   }
 }
 
-const EMPTY = Buffer.alloc(0)

@@ -1,3 +1,5 @@
+import type {ReplyBuffer} from './reply-buffer.js'
+
 /**
  * One protocol's view of a connection: bytes in, reply bytes out. The
  * connection module owns the socket and calls these; sessions never see it.
@@ -13,8 +15,10 @@ export interface ProtocolSession {
   settle(): void
   /**
    * Handle buffered requests until input runs dry or about `budget` reply
-   * bytes are ready. `status`: 'wait' = needs more input, 'more' = stopped at
-   * the budget, 'quit' = write the reply then close, 'close' = drop now.
+   * bytes are ready, appending the replies to send now to `out` (empty on
+   * call). `status`: 'wait' = needs more input, 'more' = stopped at the
+   * budget, 'quit' = write the reply then close, 'close' = drop now (after
+   * writing what `out` holds).
    */
-  drain(budget: number): {reply: string | Buffer; status: 'wait' | 'more' | 'quit' | 'close'; reason?: string}
+  drain(out: ReplyBuffer, budget: number): {status: 'wait' | 'more' | 'quit' | 'close'; reason?: string}
 }

@@ -1,11 +1,14 @@
-// Text-protocol request handlers: a parsed request in, the reply bytes (as a
-// latin1 string) out. They never see a socket; the connection writes replies.
+// Text-protocol request handlers: a parsed request in, its reply appended to
+// the reply being built. They never see a socket; the connection writes
+// replies.
 
 import type {ServerContext} from '../context.js'
+import type {RawItem} from '../store/item.js'
 import {formatStats, generalStats, itemsStats, settingsStats, slabsStats} from '../stats.js'
 import type {StoreOutcome} from '../store/item-store.js'
 import {MEMCACHED_VERSION} from '../version.js'
 import {parseU32} from './numbers.js'
+import type {ReplyBuffer} from './reply-buffer.js'
 import type {TextRequest} from './text-parser.js'
 
 const STORE_REPLY: Record<StoreOutcome, string> = {
@@ -19,10 +22,15 @@ const STORE_REPLY: Record<StoreOutcome, string> = {
 
 type Handled = Exclude<TextRequest, {type: 'quit'} | {type: 'close'}>
 
-/** Run one request; returns the reply ('' for none). */
-export function handleText(req: Handled, ctx: ServerContext): string {
+/** Run one request; its reply (if any) is appended to `out`. */
+export function handleText(req: Handled, ctx: ServerContext, out: ReplyBuffer): void {
+  if (req.type === 'get') get(req, ctx, out)
+  else out.text(answer(req, ctx))
+}
+
+/** The reply to anything but a retrieval ('' for none). */
+function answer(req: Exclude<Handled, {type: 'get'}>, ctx: ServerContext): string {
   switch (req.type) {
-    case 'get': return get(req, ctx)
     case 'store': {
       const s = ctx.stats
       s.cmdSet++
@@ -120,37 +128,65 @@ export function handleText(req: Handled, ctx: ServerContext): string {
  */
 const GET_REPLY_MAX = 64 * 1024 * 1024
 
-function get(req: Extract<TextRequest, {type: 'get'}>, ctx: ServerContext): string {
+/** memcached's answer when it cannot hold a multiget's reply: the remaining keys are not looked up. */
+function full(out: ReplyBuffer, start: number, stats: ServerContext['stats']): boolean {
+  if (out.length - start <= GET_REPLY_MAX) return false
+  stats.limitsGetReplyTooLarge++
+  out.truncate(start)
+  out.text('SERVER_ERROR out of memory writing get response\r\n')
+  return true
+}
+
+function valueLine(out: ReplyBuffer, key: string, flags: number, length: number, withCas: boolean, cas: number): void {
+  out.text('VALUE ')
+  out.text(key)
+  out.text(' ')
+  out.decimal(flags)
+  out.text(' ')
+  out.decimal(length)
+  if (withCas) {
+    out.text(' ')
+    out.decimal(cas)
+  }
+  out.text('\r\n')
+}
+
+/** The item a retrieval is copying out; reused (a reply never needs two at once). */
+const found: RawItem = {buf: Buffer.alloc(0), at: 0, keyLength: 0, valueLength: 0, flags: 0, exptime: 0, cas: 0, version: 0}
+
+function get(req: Extract<TextRequest, {type: 'get'}>, ctx: ServerContext, out: ReplyBuffer): void {
   const {store, stats} = ctx
   const touching = req.touchExptime !== undefined
-  let out = ''
+  const start = out.length
   for (const key of req.keys) {
-    const it = touching ? store.touch(key, req.touchExptime!) : store.get(key)
     if (touching) {
+      const it = store.touch(key, req.touchExptime!)
       stats.cmdTouch++
-      if (it !== undefined) stats.touchHits++
-      else stats.touchMisses++
+      if (it === undefined) { stats.touchMisses++; continue }
+      stats.touchHits++
+      if (full(out, start, stats)) return
+      valueLine(out, it.key, it.flags, it.value.length, req.withCas, it.cas)
+      out.text(it.value)
     } else {
+      const hit = store.getRaw(key, found)
       stats.cmdGet++
-      if (it !== undefined) stats.getHits++
-      else stats.getMisses++
+      if (!hit) { stats.getMisses++; continue }
+      stats.getHits++
+      if (full(out, start, stats)) return
+      const valueAt = found.at + found.keyLength
+      valueLine(out, key, found.flags, found.valueLength, req.withCas, found.cas)
+      out.bytes(found.buf, valueAt, valueAt + found.valueLength)
     }
-    if (it === undefined) continue
-    if (out.length > GET_REPLY_MAX) {
-      // memcached's answer when it cannot hold a multiget's reply; the remaining keys are not looked up.
-      stats.limitsGetReplyTooLarge++
-      return 'SERVER_ERROR out of memory writing get response\r\n'
-    }
-    out += req.withCas
-      ? `VALUE ${it.key} ${it.flags} ${it.value.length} ${it.cas}\r\n${it.value}\r\n`
-      : `VALUE ${it.key} ${it.flags} ${it.value.length}\r\n${it.value}\r\n`
+    out.text('\r\n')
   }
   // The keys before a too long one were looked up (and touched) all the same; their values are dropped.
   if (req.keyTooLong) {
     stats.limitsKeyTooLong++
-    return 'CLIENT_ERROR bad command line format\r\n'
+    out.truncate(start)
+    out.text('CLIENT_ERROR bad command line format\r\n')
+    return
   }
-  return out + 'END\r\n'
+  out.text('END\r\n')
 }
 
 function stats(args: string[], ctx: ServerContext): string {

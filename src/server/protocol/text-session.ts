@@ -3,6 +3,7 @@ import type {ProtocolSession} from './session.js'
 import {AsciiAuthGate} from './text-auth.js'
 import {handleText} from './text-commands.js'
 import {TextParser} from './text-parser.js'
+import type {ReplyBuffer} from './reply-buffer.js'
 import {itemTotalSize} from '../store/slab-classes.js'
 
 export class TextSession implements ProtocolSession {
@@ -17,7 +18,7 @@ export class TextSession implements ProtocolSession {
    * points, so that replies arrive (or are lost) exactly when memcached's
    * would.
    */
-  private held = ''
+  private held: Buffer | undefined
   /** memcached's nreqs: requests left before it yields (and writes). */
   private nreqs: number
   /** With -Y: stands before the parser until the client has authenticated. */
@@ -45,7 +46,7 @@ export class TextSession implements ProtocolSession {
       if (r.reply !== '') this.gateReply = r.reply // one reply buffer while unauthenticated, as in memcached
     } else {
       this.gate = undefined
-      this.held = r.reply
+      this.held = Buffer.from(r.reply, 'latin1')
       if (r.rest.length > 0) this.parser.push(r.rest)
     }
   }
@@ -54,50 +55,49 @@ export class TextSession implements ProtocolSession {
     this.parser.settle()
   }
 
-  drain(budget: number): ReturnType<ProtocolSession['drain']> {
-    if (this.refused !== undefined) return {reply: '', status: 'close', reason: `not authenticated: ${this.refused}`}
+  drain(out: ReplyBuffer, budget: number): ReturnType<ProtocolSession['drain']> {
+    if (this.refused !== undefined) return {status: 'close', reason: `not authenticated: ${this.refused}`}
     if (this.gate !== undefined) {
-      const reply = this.gateReply
+      out.text(this.gateReply)
       this.gateReply = ''
-      return {reply, status: 'wait'}
+      return {status: 'wait'}
     }
-    let reply = this.held
-    this.held = ''
-    /** How much of `reply` memcached would already have written (up to its last get or yield). */
+    const held = this.held
+    if (held !== undefined) {
+      out.bytes(held, 0, held.length)
+      this.held = undefined
+    }
+    /** How much of the reply memcached would already have written (up to its last get or yield). */
     let written = 0
     const log = this.ctx.log
     for (;;) {
       const req = this.parser.next()
       if (req === undefined) {
         this.nreqs = this.ctx.options.reqsPerEvent
-        if (this.parser.midValue && written < reply.length) {
-          this.held = reply.slice(written)
-          return {reply: reply.slice(0, written), status: 'wait'}
+        if (this.parser.midValue && written < out.length) {
+          this.held = Buffer.from(out.view(written))
+          out.truncate(written)
         }
-        return {reply, status: 'wait'}
+        return {status: 'wait'}
       }
       if (log.verbosity >= 2) log.trace(`<${this.id} ${this.parser.lastLine}`)
-      if (req.type === 'quit') return {reply, status: 'quit'}
+      if (req.type === 'quit') return {status: 'quit'}
       if (req.type === 'close') {
         if (req.lineTooLong === true) this.ctx.stats.limitsLineTooLong++
-        return {reply: reply.slice(0, written), status: 'close', reason: req.reason}
+        out.truncate(written)
+        return {status: 'close', reason: req.reason}
       }
-      const out = handleText(req, this.ctx)
-      if (req.type !== 'get') {
-        reply += out
-      } else if (req.keyTooLong) {
-        // memcached discards every reply it has not written yet before this error.
-        reply = reply.slice(0, written) + out
-      } else {
-        reply += out
-        written = reply.length
-      }
+      const isGet = req.type === 'get'
+      // memcached discards every reply it has not written yet before a too long key's error.
+      if (isGet && req.keyTooLong) out.truncate(written)
+      handleText(req, this.ctx, out)
+      if (isGet && !req.keyTooLong) written = out.length
       if (--this.nreqs < 0) {
-        written = reply.length
+        written = out.length
         this.nreqs = this.ctx.options.reqsPerEvent - 1
       }
-      if (req.type === 'shutdown' && this.ctx.options.enableShutdown && req.graceful !== undefined) return {reply, status: 'close', reason: 'shutdown'}
-      if (reply.length >= budget) return {reply, status: 'more'}
+      if (req.type === 'shutdown' && this.ctx.options.enableShutdown && req.graceful !== undefined) return {status: 'close', reason: 'shutdown'}
+      if (out.length >= budget) return {status: 'more'}
     }
   }
 }

@@ -89,7 +89,7 @@ export class ItemStore {
   private readonly chunkMax: number
   private crawler: WalkCursor | undefined
   private readonly walkSlots: number[] = []
-  private readonly raw: RawItem = {buf: Buffer.alloc(0), at: 0, keyLength: 0, valueLength: 0, flags: 0, exptime: 0, version: 0}
+  private readonly raw: RawItem = {buf: Buffer.alloc(0), at: 0, keyLength: 0, valueLength: 0, flags: 0, exptime: 0, cas: 0, version: 0}
   readonly counters: StoreCounters = {evictions: 0, evictedUnfetched: 0, evictedActive: 0, expiredUnfetched: 0, reclaimed: 0, crawlerReclaimed: 0, crawlerChecked: 0, totalItems: 0, getExpired: 0, getFlushed: 0}
   readonly perClass: ClassCounters[]
   /** Set by the replication layer; called once per successful change. */
@@ -237,6 +237,20 @@ export class ItemStore {
     this.bump(s)
     this.perClass[this.table.cls[s]!]!.getHits++
     return this.view(s, key)
+  }
+
+  /**
+   * get() without copies, for a reply built straight from the item's bytes:
+   * fills `into` (valid until the store next changes); false on a miss.
+   */
+  getRaw(key: string, into: RawItem): boolean {
+    const s = this.live(key)
+    if (s === NIL) return false
+    this.bump(s)
+    this.perClass[this.table.cls[s]!]!.getHits++
+    this.table.fillRaw(s, into)
+    into.cas = this.clientCas(s)
+    return true
   }
 
   private bump(s: number): void {
@@ -546,6 +560,7 @@ export class ItemStore {
     const raw = this.raw
     this.walkLive(c, atLeast, (s) => {
       this.table.fillRaw(s, raw)
+      raw.cas = this.clientCas(s)
       visit(raw)
     })
   }

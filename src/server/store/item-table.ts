@@ -177,6 +177,7 @@ export class ItemTable {
     r.flags = this.flags[s]!
     r.exptime = this.exptime[s]!
     r.version = this.cas[s]!
+    r.cas = r.version
   }
 
   /** Overwrite the value with one of the same length (incr/decr's in-place rewrite). */

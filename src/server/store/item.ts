@@ -20,9 +20,9 @@ export interface Item {
 }
 
 /**
- * One item's fields without copies, for a walk that only copies bytes out
- * (snapshots): key then value bytes at buf[at..]. Valid only during the
- * call it is handed to; the same object is reused for the next item.
+ * One item's fields without copies, for readers that only copy bytes out
+ * (snapshots, replies): key then value bytes at buf[at..]. Valid only until
+ * the store next changes; the same object is reused for the next item.
  */
 export interface RawItem {
   buf: Buffer
@@ -31,6 +31,8 @@ export interface RawItem {
   valueLength: number
   flags: number
   exptime: number
+  /** The cas a client sees (see Item.cas). */
+  cas: number
   /** The item's version (see Item.version), kept with -C too. */
   version: number
 }
