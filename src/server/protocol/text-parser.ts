@@ -3,6 +3,7 @@
 // Validation mirrors memcached 1.6's proto_text.c so that every malformed
 // line gets the same answer a real memcached gives.
 
+import {parseMetaLine, type MetaCommand, type MetaSetHeader} from './meta-parser.js'
 import {parseI32, parseSmallI32, parseSmallU32, parseU32, parseU64} from './numbers.js'
 
 export const KEY_MAX_LENGTH = 250
@@ -47,6 +48,8 @@ export type TextRequest =
   /** memcached drops such connections without a word. */
   /** `lineTooLong`: closed by one of memcached's line limits (counted as a limit). */
   | {type: 'close'; reason: string; lineTooLong?: true}
+  /** The meta protocol (meta-parser.ts, meta-commands.ts). */
+  | {type: 'meta'; command: MetaCommand}
 
 export interface TextParserLimits {
   /** -I: values whose memcached size exceeds it are skipped, not buffered. */
@@ -56,6 +59,7 @@ export interface TextParserLimits {
 type Pending =
   | {kind: 'data'; header: Omit<Extract<TextRequest, {type: 'store'}>, 'value'>; need: number}
   | {kind: 'swallow'; remaining: number}
+  | {kind: 'meta_data'; header: MetaSetHeader; need: number}
 
 export class TextParser {
   private buf: Buffer = Buffer.alloc(0)
@@ -80,7 +84,7 @@ export class TextParser {
   }
 
   push(chunk: Buffer): void {
-    if (this.pending?.kind === 'data') {
+    if (this.pending !== undefined && this.pending.kind !== 'swallow') {
       this.chunks.push(chunk)
       this.chunkBytes += chunk.length
       return
@@ -162,8 +166,10 @@ export class TextParser {
     this.scanFrom = this.pos
     this.pending = undefined
     if (data[start + vlen] !== 13 || data[start + vlen + 1] !== 10) {
-      return {type: 'error', message: 'CLIENT_ERROR bad data chunk', noreply: p.header.noreply}
+      // ms always answers this one, q or not.
+      return {type: 'error', message: 'CLIENT_ERROR bad data chunk', noreply: p.kind === 'data' && p.header.noreply}
     }
+    if (p.kind === 'meta_data') return {type: 'meta', command: {...p.header, value: data.toString('latin1', start, start + vlen)}}
     return {...p.header, value: data.toString('latin1', start, start + vlen)}
   }
 
@@ -173,6 +179,7 @@ export class TextParser {
     const ntokens = Math.min(tokens.length, MAX_TOKENS - 1) + 1
     const cmd = tokens[0]
     if (cmd === undefined || cmd.length < 2) return err('ERROR')
+    if (cmd.length === 2 && cmd.charCodeAt(0) === 0x6d) return this.meta(tokens, ntokens)
     switch (cmd) {
       case 'get': case 'gets': case 'bget':
         if (ntokens < 3) return err('ERROR')
@@ -256,6 +263,21 @@ export class TextParser {
         if (tokens[ntokens - 2]!.startsWith('HTTP/')) return {type: 'close', reason: 'HTTP request'}
         return err('ERROR')
       }
+    }
+  }
+
+  /** A meta command line (mg, ms, md, ma, mn, me): parsed by meta-parser.ts; ms reads or skips its value here. */
+  private meta(tokens: string[], ntokens: number): TextRequest | undefined {
+    const line = parseMetaLine(tokens, ntokens, this.limits)
+    switch (line.kind) {
+      case 'request': return {type: 'meta', command: line.request}
+      case 'error': return err(line.message)
+      case 'swallow':
+        this.pending = {kind: 'swallow', remaining: line.skip}
+        return line.tooLarge !== undefined ? {type: 'meta', command: line.tooLarge} : err(line.message)
+      case 'data':
+        this.pending = {kind: 'meta_data', header: line.header, need: line.need}
+        return this.next()
     }
   }
 

@@ -79,7 +79,11 @@ export class TextSession implements ProtocolSession {
         return {reply: reply.slice(0, written), status: 'close', reason: req.reason}
       }
       const out = handleText(req, this.ctx)
-      if (req.type !== 'get') {
+      if (req.type === 'meta' && req.command.cmd === 'mn') {
+        // mn makes memcached write everything queued so far at once, like a get.
+        reply += out
+        written = reply.length
+      } else if (req.type !== 'get') {
         reply += out
       } else if (req.keyTooLong) {
         // memcached discards every reply it has not written yet before this error.
