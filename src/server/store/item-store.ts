@@ -689,13 +689,18 @@ export class ItemStore {
    * version and any remembered delete: crossing writes then converge.
    * Returns false when it is not kept.
    */
-  applyPeerItem(key: string, flags: number, exptime: number, cas: number, value: string, newerOnly = false): boolean {
+  applyPeerItem(key: string, flags: number, exptime: number, cas: number, value: string, newerOnly = false, state = 0): boolean {
     // Later local versions must not reuse a cas the peer handed out.
     if (cas >= this.nextCas) this.nextCas = cas + 1
     const t = now()
     // One lookup: a full copy applies a million of these.
     const stale = this.table.find(key)
     const old = stale !== NIL && !this.dead(stale, t) ? stale : NIL
+    if (newerOnly && old !== NIL && this.table.cas[old] === cas && (state & ~this.table.state[old]!) !== 0) {
+      // The same version with a mark we lack: a win token handed out by the peer (marks only ever join within a version).
+      this.table.state[old]! |= state
+      return true
+    }
     if (newerOnly && ((old !== NIL && this.table.cas[old]! >= cas) || (this.tombstone(key) ?? -1) >= cas || cas < this.floorAt(t))) return false
     const size = itemTotalSize(key.length, flags, value.length, this.options.useCas)
     if (exptime !== 0 && exptime <= t) {
@@ -708,7 +713,7 @@ export class ItemStore {
       if (old !== NIL) this.changed({kind: 'delete', key, origin: 'peer'})
       return false
     }
-    this.link(key, value, flags, exptime, cas, this.options.slabs.classOf(size), size)
+    this.table.state[this.link(key, value, flags, exptime, cas, this.options.slabs.classOf(size), size)] = state
     this.changed({kind: 'store', key, origin: 'peer'})
     return true
   }
