@@ -43,6 +43,8 @@ async function same(p: Pair, steps: StepInput[]): Promise<void> {
   }
 }
 
+/** Counters both servers must agree on after the same meta requests. */
+const COUNTERS = /^(cmd_get|cmd_touch|cmd_meta|get_hits|get_misses|delete_hits|delete_misses|incr_hits|incr_misses|decr_hits|decr_misses|cas_hits|cas_misses|cas_badval|touch_hits|touch_misses|store_too_large)$/
 const O33 = 'O' + '1'.repeat(32)
 const O32 = 'O' + '1'.repeat(31)
 /** The most flag tokens memcached takes: 17 after the key (20 tokens with command, key and the terminal one). */
@@ -168,6 +170,8 @@ describe('meta protocol matches memcached 1.6.18 byte for byte', {skip}, () => {
       {send: pipeline.replace(/q(\d)/g, 'p$1').split('')},
       'ms bad 1 q\r\nabc\r\nmn\r\n',
       'mg q1 q v\r\nmg q1 q v\r\nmg q1 q v\r\nmn\r\nmg qx q\r\nmn\r\n',
+      // Every test on this pair so far, counted alike.
+      {send: 'stats\r\n', statValues: COUNTERS},
     ])
   })
 
@@ -176,6 +180,8 @@ describe('meta protocol matches memcached 1.6.18 byte for byte', {skip}, () => {
       'ms c1 1 c\r\n1\r\n', 'mg c1 c\r\n', 'ms c1 1 C0 c\r\n2\r\n', 'ms c1 1 C5\r\n2\r\n', 'md c1 C0\r\n', 'md c1 I\r\n', 'mg c1 c v\r\n', 'ma c1 c\r\n',
       // me before ma: our incr/decr mark an item fetched, memcached's do not (README, "Where we differ").
       'ms c2 1\r\n5\r\n', 'me c2\r\n', 'ma c2 c v\r\n', 'ma c2 C0\r\n',
+      // The counters memcached keeps for meta commands (me is its only cmd_meta).
+      {send: 'stats\r\n', statValues: COUNTERS},
     ])
   })
 
@@ -185,6 +191,8 @@ describe('meta protocol matches memcached 1.6.18 byte for byte', {skip}, () => {
       'ms big 1\r\nx\r\n', {send: `ms big 2000 T0\r\n${big}\r\n`}, 'mg big v\r\n',
       'ms big 1\r\nx\r\n', {send: `ms big 2000 ME q\r\n${big}\r\n`}, 'mg big v\r\n',
       {send: `ms big 2000 zz\r\n${big}\r\n`},
+      'mg big T10\r\n', 'mg big2 T10\r\n', 'ma big2\r\n', 'md big2\r\n', 'me big2\r\n',
+      {send: 'stats\r\n', statValues: COUNTERS},
     ])
   })
 })

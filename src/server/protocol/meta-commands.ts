@@ -67,7 +67,9 @@ function metaGet(key: string, f: MetaFlags, ctx: ServerContext): string {
   }
   const touching = f.ttl !== undefined
   if (it === undefined) {
-    if (touching) { stats.cmdTouch++; stats.touchMisses++ } else { stats.cmdGet++; stats.getMisses++ }
+    // A miss counts as a get even with T: memcached decides "touch" only where it applies T, on a hit.
+    stats.cmdGet++
+    stats.getMisses++
     const echo = echoFlags(f, key, f.base64)
     if (echo === undefined) return OPAQUE_TOO_LONG
     return f.quiet ? '' : `EN${echo}\r\n`
