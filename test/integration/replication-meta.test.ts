@@ -182,4 +182,42 @@ describe('meta protocol mutations on a native pair', () => {
       }
     }
   })
+
+  it('legacy link (a scripted repcached slave): meta changes go out as repcached\'s rep and delete, absolute exptime, no marks (an invalidated item arrives as a plain one)', {timeout: 30_000}, async () => {
+    const repPort = await freePort()
+    const node = await startNode({repListen: repPort, extra: ['-v']})
+    started.push(node)
+    const peer = await RawClient.open(repPort, node.host)
+    clients.push(peer)
+    // A repcached slave sends nothing first: after the node's wait for a hello, the link is legacy.
+    let text = ''
+    const readTo = async (done: (t: string) => boolean, what: string): Promise<void> => {
+      const ok = await eventually(async () => {
+        text += (await peer.readQuiet(20, 200)).toString('latin1')
+        return done(text)
+      }, 4000, 0)
+      assert.ok(ok, `${what}; got ${JSON.stringify(text.slice(-400))}`)
+    }
+    await readTo((t) => t.includes('marugoto_end\r\n'), 'the copy ends')
+    assert.equal(await stat(node.port, 'repl_mode'), 'legacy')
+    text = ''
+    const c = await open(node)
+    const t0 = Math.floor(Date.now() / 1000)
+    assert.equal(await ask(c, 'ms l1 2 T100 F3\r\nhi\r\n'), 'HD\r\n')
+    await readTo((t) => t.includes('rep l1 '), 'ms goes out as rep')
+    assert.equal(await ask(c, 'md l1 I\r\n'), 'HD\r\n')
+    await readTo((t) => (t.match(/rep l1 /g) ?? []).length >= 2, 'md … I goes out as rep')
+    assert.equal(await ask(c, 'ma l2 N0 J7\r\n'), 'HD\r\n')
+    await readTo((t) => t.includes('rep l2 '), 'ma N goes out as rep')
+    assert.equal(await ask(c, 'md l2\r\n'), 'HD\r\n')
+    await readTo((t) => t.includes('delete l2\r\n'), 'md goes out as delete')
+    const reps = text.split('\r\n').filter((l) => l.startsWith('rep ')).map((l) => l.split(' '))
+    for (const r of reps) assert.equal(r.length, 6, `repcached's six words: ${r.join(' ')}`)
+    const l1 = reps.filter((r) => r[1] === 'l1')
+    assert.equal(l1[0]![2], '3', 'flags')
+    const at = Number(l1[0]![3])
+    assert.ok(at >= t0 + 99 && at <= t0 + 102, `absolute exptime (${at}, now ${t0})`)
+    assert.match(text, /rep l2 0 0 1 \d+\r\n7\r\n/, 'the vivified counter with its initial value')
+  })
 })
+
