@@ -13,6 +13,8 @@ export class ServerStats {
   cmdSet = 0
   cmdFlush = 0
   cmdTouch = 0
+  /** memcached 1.6.18 counts only `me` as cmd_meta. */
+  cmdMeta = 0
   getHits = 0
   getMisses = 0
   deleteMisses = 0
@@ -104,7 +106,7 @@ export function generalStats(src: StatsSources): StatLine[] {
     ['cmd_set', s.cmdSet],
     ['cmd_flush', s.cmdFlush],
     ['cmd_touch', s.cmdTouch],
-    ['cmd_meta', 0],
+    ['cmd_meta', s.cmdMeta],
     ['get_hits', s.getHits],
     ['get_misses', s.getMisses],
     ['get_expired', c.getExpired],

@@ -21,6 +21,14 @@ const num = fc.oneof(
 )
 const data = fc.oneof(fc.constantFrom('', 'v', '1', '99', 'x\r\ny', '\0'), fc.string({maxLength: 40}))
 
+/** Meta flags: letters memcached knows and some it does not, with or without numbers, base64 keys and quiet mode. */
+const metaFlag = fc.oneof(
+  fc.constantFrom(...'bcfhklOqstuvINTRFCMDJPLZxW'.split('')),
+  fc.tuple(fc.constantFrom('N', 'T', 'R', 'F', 'C', 'D', 'J', 'O', 'M'), num).map(([f, n]) => f + n),
+  fc.constantFrom('ME', 'MA', 'MP', 'MR', 'MS', 'MI', 'M+', 'MD', 'M-', 'MX', 'MSS', 'O' + 'x'.repeat(40)),
+)
+const metaFlags = fc.array(metaFlag, {maxLength: 22}).map((fs) => fs.map((f) => ' ' + f).join(''))
+
 /** One text request line (and its data block for storage commands). */
 export const textRequest: fc.Arbitrary<string> = fc.oneof(
   fc.tuple(fc.constantFrom('get', 'gets'), fc.array(key, {minLength: 1, maxLength: 6})).map(([c, ks]) => `${c} ${ks.join(' ')}\r\n`),
@@ -33,6 +41,9 @@ export const textRequest: fc.Arbitrary<string> = fc.oneof(
   key.map((k) => `delete ${k}\r\n`),
   fc.constantFrom('version\r\n', 'stats\r\n', 'stats items\r\n', 'stats slabs\r\n', 'stats settings\r\n', 'stats sizes\r\n', 'flush_all\r\n', 'flush_all 0\r\n',
     'verbosity 1\r\n', 'stats cachedump 1 5\r\n', 'bogus\r\n', '\r\n', ' \r\n', 'get\r\n', 'set k\r\n', 'GET k\r\n', 'get k\n', 'get k\r\r\n'),
+  // The meta protocol: every flag letter (valid or not, repeated or not) with numbers from the edges.
+  fc.tuple(fc.constantFrom('mg', 'md', 'ma', 'me', 'mn', 'mx'), key, metaFlags).map(([c, k, f]) => `${c} ${k}${f}\r\n`),
+  fc.tuple(key, data, fc.integer({min: -2, max: 2}), metaFlags).map(([k, d, skew, f]) => `ms ${k} ${Math.max(0, d.length + skew)}${f}\r\n${d}\r\n`),
 )
 
 /** A binary request: header fields from the edges, then key, extras and value as declared or not. */

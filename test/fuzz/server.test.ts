@@ -46,6 +46,8 @@ async function sendAndRead(port: number, chunks: Buffer[]): Promise<{reply: Buff
   return {reply: Buffer.concat(got), closed}
 }
 
+/** Meta replies: a code, then return flags (each one token). */
+const META_LINE = /^(HD|EN|NS|EX|NF|MN)( \S+)*$|^ME \S+ exp=-?\d+ la=\d+ cas=\d+ fetch=(yes|no) cls=\d+ size=\d+$/
 const TEXT_LINE = /^(END|STORED|NOT_STORED|EXISTS|NOT_FOUND|DELETED|TOUCHED|OK|RESET|ERROR|ERROR .+|CLIENT_ERROR .+|SERVER_ERROR .+|VERSION .+|STAT .+|ITEM .+|\d+)$/
 
 /** Why a text reply stream is not a sequence of memcached replies, or undefined if it is. */
@@ -57,14 +59,14 @@ function badTextReply(b: Buffer): string | undefined {
     if (eol === -1) return `unterminated line ${JSON.stringify(s.slice(pos, pos + 80))}`
     const line = s.slice(pos, eol)
     pos = eol + 2
-    const value = /^VALUE \S+ \d+ (\d+)( \d+)?$/.exec(line)
+    const value = /^VALUE \S+ \d+ (\d+)( \d+)?$/.exec(line) ?? /^VA (\d+)( \S+)*$/.exec(line)
     if (value !== null) {
       const n = Number(value[1])
       if (s.slice(pos + n, pos + n + 2) !== '\r\n') return `value of ${n} bytes not followed by CRLF after ${JSON.stringify(line)}`
       pos += n + 2
       continue
     }
-    if (!TEXT_LINE.test(line)) return `unexpected line ${JSON.stringify(line.slice(0, 80))}`
+    if (!TEXT_LINE.test(line) && !META_LINE.test(line)) return `unexpected line ${JSON.stringify(line.slice(0, 80))}`
   }
   return undefined
 }

@@ -120,6 +120,44 @@ export class DiffClient {
     return {request: printable(chunks.map((x) => x.toString('latin1')).join('|')), reply}
   }
 
+  /** The same cas number gets the same name (c1, c2 …) for as long as this client lives; 0 stays 0. */
+  private casName(cas: string): string {
+    if (cas === '0') return cas
+    let name = this.casNames.get(cas)
+    if (name === undefined) { name = `c${this.casNames.size + 1}`; this.casNames.set(cas, name) }
+    return name
+  }
+
+  /**
+   * A meta reply line: its cas flag (c…) and me's cas= are named like VALUE
+   * lines' cas, and remembered for the key its k flag names. Times read off
+   * each server's own clock (TTL left t…, me's exp=, last access l… and
+   * la=) are rounded to tens: memcached's clock ticks from its start, not
+   * on the wall clock's second, so the two servers can be a second apart;
+   * the tables use TTLs that are multiples of ten.
+   */
+  private normaliseMeta(line: string): string {
+    const f = line.split(' ')
+    const key = f.find((t) => t.startsWith('k'))?.slice(1)
+    const tens = (n: string): string => String(Math.round(Number(n) / 10) * 10)
+    // me's second word is the key, whatever it looks like.
+    const first = f[0] === 'ME' ? 2 : 1
+    return f.map((t, i) => {
+      if (i < first) return t
+      if (/^c\d+$/.test(t)) {
+        if (key !== undefined) this.lastCas.set(key, t.slice(1))
+        return 'c' + this.casName(t.slice(1))
+      }
+      if (/^cas=\d+$/.test(t)) return 'cas=' + this.casName(t.slice(4))
+      if (/^t\d+$/.test(t)) return 't~' + tens(t.slice(1))
+      if (/^l\d+$/.test(t)) return 'l~' + tens(t.slice(1))
+      if (/^exp=\d+$/.test(t)) return 'exp=~' + tens(t.slice(4))
+      if (/^exp=-\d+$/.test(t) && t !== 'exp=-1') return 'exp=~-' + tens(t.slice(5))
+      if (/^la=\d+$/.test(t)) return 'la=~' + tens(t.slice(3))
+      return t
+    }).join(' ')
+  }
+
   /** Rewrite cas numbers (and STAT values if asked) so that two servers' replies can be compared. */
   private normalise(b: Buffer, {statNames, statValues}: Step): string {
     const s = b.toString('latin1')
@@ -147,6 +185,16 @@ export class DiffClient {
           continue
         }
       }
+      if (META_REPLY.test(line)) {
+        out += this.normaliseMeta(line) + '\r\n'
+        // A VA line's value follows; it is compared as it is.
+        const bytes = line.startsWith('VA ') ? Number(line.split(' ')[1]) : NaN
+        if (Number.isInteger(bytes) && pos + bytes + 2 <= s.length) {
+          out += s.slice(pos, pos + bytes + 2)
+          pos += bytes + 2
+        }
+        continue
+      }
       if (statValues !== undefined && line.startsWith('STAT ')) {
         const name = line.slice(5).split(' ')[0]!
         if (statValues.test(name)) out += line + '\r\n'
@@ -163,6 +211,9 @@ export class DiffClient {
     return printable(out)
   }
 }
+
+/** The first word of a meta protocol reply line. */
+const META_REPLY = /^(HD|VA|EN|NS|EX|NF|MN|ME)( |$)/
 
 export function toStep(s: StepInput): Step {
   return typeof s === 'string' ? {send: s} : s

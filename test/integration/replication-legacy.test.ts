@@ -3,7 +3,7 @@
 // section 2) at our node, as its master and as its slave, and checks that our
 // node sends exactly what repcached would. The one exception is native mode's
 // opening line (docs/replication-protocol.md, "Handshake"): a connecting node
-// sends `repctl-hello 1 <node-id> <nonce> <parity|-> rev=2\r\n` first, which a
+// sends `repctl-hello 1 <node-id> <nonce> <parity|-> rev=3\r\n` first, which a
 // repcached master drops as an unknown word; after that, only legacy bytes.
 
 import assert from 'node:assert/strict'
@@ -83,9 +83,9 @@ describe('our node as the slave of a repcached master', () => {
     const p = peer!
     // The first line is native mode's hello, which repcached ignores: exactly one line, nothing
     // after it. node-id: our replication listen address and port; nonce: 32 hex digits; parity:
-    // the cas parity already in use, or '-'; rev=2: the native message set it speaks.
+    // the cas parity already in use, or '-'; rev=3: the native message set it speaks.
     const hello = await p.expect(/\r\n/)
-    assert.match(hello, /^repctl-hello 1 127\.0\.0\.1:(\d+) [0-9a-f]{32} [01-] rev=2\r\n$/, 'the first line is the native hello, alone')
+    assert.match(hello, /^repctl-hello 1 127\.0\.0\.1:(\d+) [0-9a-f]{32} [01-] rev=3\r\n$/, 'the first line is the native hello, alone')
     assert.equal(/^repctl-hello 1 127\.0\.0\.1:(\d+) /.exec(hello)![1], String(repListen), 'node-id names our replication listen port')
     assert.equal(accepted, 1)
     assert.equal(await stat(node.port, 'repl_role'), 'slave')

@@ -1394,7 +1394,7 @@ describe('shared-secret authentication', () => {
     await request(node, 'set mine 0 0 1\r\nM\r\n')
     await sleep(300)
     const lines = received.split('\r\n').filter((l) => l !== '')
-    for (const l of lines) assert.match(l, /^repctl-hello 1 \S+ [0-9a-f]{32} [01-] rev=2$/, `only hello lines go to a legacy master: ${JSON.stringify(received.slice(0, 200))}`)
+    for (const l of lines) assert.match(l, /^repctl-hello 1 \S+ [0-9a-f]{32} [01-] rev=3$/, `only hello lines go to a legacy master: ${JSON.stringify(received.slice(0, 200))}`)
     assert.doesNotMatch(received, /repctl-auth|rep |mine/)
     await assertSecretHidden([node], [s])
   })

@@ -25,6 +25,7 @@ const STREAM = Buffer.from([
   'rep bare-lf 3 0 2 7\nhi\r\n',
   `rep ${'k'.repeat(250)} 0 0 3 8\r\n\r\n\n\r\n`,
   'rep bin\x01\xff 0 0 4 9\r\nrep \r\n',
+  'rep stale 0 30 1 10 3\r\nv\r\n',
   'delete gone\r\n',
   'delete versioned 1234\r\n',
   'flush_all \r\n',
@@ -37,12 +38,13 @@ const STREAM = Buffer.from([
 ].join(''), 'latin1')
 
 const EXPECTED: PeerMessage[] = [
-  {type: 'rep', key: 'plain', flags: 0, exptime: 0, cas: 1, value: 'hello'},
-  {type: 'rep', key: 'flags', flags: 4294967295, exptime: 1700000000, cas: 9007199254740991, value: ''},
-  {type: 'rep', key: 'long-cas', flags: 1, exptime: 2, cas: 18446744073709551615, value: 'abc'},
-  {type: 'rep', key: 'bare-lf', flags: 3, exptime: 0, cas: 7, value: 'hi'},
-  {type: 'rep', key: 'k'.repeat(250), flags: 0, exptime: 0, cas: 8, value: '\r\n\n'},
-  {type: 'rep', key: 'bin\x01\xff', flags: 0, exptime: 0, cas: 9, value: 'rep '},
+  {type: 'rep', key: 'plain', flags: 0, exptime: 0, cas: 1, value: 'hello', state: 0},
+  {type: 'rep', key: 'flags', flags: 4294967295, exptime: 1700000000, cas: 9007199254740991, value: '', state: 0},
+  {type: 'rep', key: 'long-cas', flags: 1, exptime: 2, cas: 18446744073709551615, value: 'abc', state: 0},
+  {type: 'rep', key: 'bare-lf', flags: 3, exptime: 0, cas: 7, value: 'hi', state: 0},
+  {type: 'rep', key: 'k'.repeat(250), flags: 0, exptime: 0, cas: 8, value: '\r\n\n', state: 0},
+  {type: 'rep', key: 'bin\x01\xff', flags: 0, exptime: 0, cas: 9, value: 'rep ', state: 0},
+  {type: 'rep', key: 'stale', flags: 0, exptime: 30, cas: 10, value: 'v', state: 3},
   {type: 'delete', key: 'gone', cas: undefined},
   {type: 'delete', key: 'versioned', cas: 1234},
   {type: 'flush', at: 0},
@@ -72,6 +74,8 @@ describe('PeerDecoder', () => {
     ['a value without CRLF', 'rep k 0 0 1 1\r\nxyz\r\n', /value of "k" is not followed by CRLF/],
     ['a 251-byte key', `rep ${'k'.repeat(251)} 0 0 1 1\r\nx\r\n`, /bad key/],
     ['a get', 'get k\r\n', /unexpected "get k"/],
+    ['item marks beyond the three known', 'rep k 0 0 1 1 8\r\nx\r\n', /bad item marks/],
+    ['item marks that are not a number', 'rep k 0 0 1 1 x\r\nx\r\n', /unexpected/],
     ['a flush_version without its pending seconds', 'flush_version 1 2\r\n', /unexpected "flush_version 1 2"/],
     ['a flush_version with a sign', 'flush_version 1 -2 0\r\n', /unexpected/],
   ]
@@ -85,7 +89,7 @@ describe('PeerDecoder', () => {
   }
 
   it('legacy links refuse the native messages', () => {
-    for (const text of ['hb\r\n', 'ack 1\r\n', 'delete k 5\r\n', 'flush_version 1 2 0\r\n']) {
+    for (const text of ['hb\r\n', 'ack 1\r\n', 'delete k 5\r\n', 'flush_version 1 2 0\r\n', 'rep k 0 0 1 1 3\r\nx\r\n']) {
       assert.throws(() => decodeAll(Buffer.from(text), [], false), PeerProtocolError, text)
     }
   })

@@ -7,6 +7,7 @@ import type {RawItem} from '../store/item.js'
 import {formatStats, generalStats, itemsStats, settingsStats, slabsStats} from '../stats.js'
 import type {StoreOutcome} from '../store/item-store.js'
 import {MEMCACHED_VERSION} from '../version.js'
+import {handleMeta} from './meta-commands.js'
 import {parseU32} from './numbers.js'
 import type {ReplyBuffer} from './reply-buffer.js'
 import type {TextRequest} from './text-parser.js'
@@ -116,6 +117,7 @@ function answer(req: Exclude<Handled, {type: 'get'}>, ctx: ServerContext): strin
       if (req.graceful === undefined) return 'CLIENT_ERROR invalid shutdown mode\r\n'
       ctx.requestShutdown(req.graceful)
       return ''
+    case 'meta': return handleMeta(req.command, ctx)
     case 'error':
       if (req.keyTooLong === true) ctx.stats.limitsKeyTooLong++
       return req.noreply ? '' : req.message + '\r\n'

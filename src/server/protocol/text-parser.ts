@@ -3,6 +3,7 @@
 // Validation mirrors memcached 1.6's proto_text.c so that every malformed
 // line gets the same answer a real memcached gives.
 
+import {parseMetaLine, type MetaCommand, type MetaSetHeader} from './meta-parser.js'
 import {parseI32, parseSmallI32, parseSmallU32, parseU32, parseU64} from './numbers.js'
 
 export const KEY_MAX_LENGTH = 250
@@ -47,6 +48,8 @@ export type TextRequest =
   /** memcached drops such connections without a word. */
   /** `lineTooLong`: closed by one of memcached's line limits (counted as a limit). */
   | {type: 'close'; reason: string; lineTooLong?: true}
+  /** The meta protocol (meta-parser.ts, meta-commands.ts). */
+  | {type: 'meta'; command: MetaCommand}
 
 export interface TextParserLimits {
   /** -I: values whose memcached size exceeds it are skipped, not buffered. */
@@ -55,8 +58,13 @@ export interface TextParserLimits {
 
 type Pending =
   /** A value being read: `value` is allocated at its full size once (as memcached allocates the item) and filled as bytes arrive. */
-  | {kind: 'data'; header: Omit<Extract<TextRequest, {type: 'store'}>, 'value'>; value: Buffer; filled: number}
+  | {kind: 'data'; header: StoreHeader; value: Buffer; filled: number}
+  | {kind: 'meta_data'; header: MetaSetHeader; value: Buffer; filled: number}
   | {kind: 'swallow'; remaining: number}
+
+type StoreHeader = Omit<Extract<TextRequest, {type: 'store'}>, 'value'>
+/** A value to read: what the request will be once its data block has arrived. */
+type ValueRead = {kind: 'data'; header: StoreHeader} | {kind: 'meta_data'; header: MetaSetHeader}
 
 const EMPTY = Buffer.alloc(0)
 /** The smallest buffer a partial request is copied into; grows by doubling (a long multiget line). */
@@ -90,7 +98,7 @@ export class TextParser {
   /** Bytes received but not yet consumed. */
   get buffered(): number {
     const p = this.pending
-    return this.end - this.pos + (p?.kind === 'data' ? p.filled : 0)
+    return this.end - this.pos + (p !== undefined && p.kind !== 'swallow' ? p.filled : 0)
   }
 
   /** `bytes[0 .. length)` arrived; they may be lent: call settle() before the lender reuses them. */
@@ -98,7 +106,7 @@ export class TextParser {
     if (length === 0) return
     let from = 0
     const p = this.pending
-    if (p?.kind === 'data') {
+    if (p !== undefined && p.kind !== 'swallow') {
       // Everything queued before went into the value already: the new bytes go there first.
       from = Math.min(length, p.value.length - p.filled)
       bytes.copy(p.value, p.filled, 0, from)
@@ -203,16 +211,35 @@ export class TextParser {
     }
     if (p.filled < p.value.length) return undefined
     this.pending = undefined
-    return this.valueRequest(p.header, p.value, 0, p.value.length)
+    return this.valueRequest(p, p.value, 0, p.value.length)
   }
 
-  /** A storage request whose data block (value and CRLF) is `data[start .. start + need)`. */
-  private valueRequest(header: Omit<Extract<TextRequest, {type: 'store'}>, 'value'>, data: Buffer, start: number, need: number): TextRequest {
+  /** Read a value and its CRLF (`need` bytes): at once when they are here, else as they arrive. */
+  private readValue(read: ValueRead, need: number): TextRequest | undefined {
+    if (this.end - this.pos >= need) {
+      const start = this.pos
+      this.pos += need
+      this.scanFrom = this.pos
+      return this.valueRequest(read, this.buf, start, need)
+    }
+    const value = Buffer.allocUnsafe(need)
+    const have = this.end - this.pos
+    this.buf.copy(value, 0, this.pos, this.end)
+    this.pos = this.scanFrom = this.end
+    this.pending = read.kind === 'data' ? {kind: 'data', header: read.header, value, filled: have} : {kind: 'meta_data', header: read.header, value, filled: have}
+    return undefined
+  }
+
+  /** The request a data block (value and CRLF) `data[start .. start + need)` completes. */
+  private valueRequest(p: ValueRead, data: Buffer, start: number, need: number): TextRequest {
     const vlen = need - 2
     if (data[start + vlen] !== 13 || data[start + vlen + 1] !== 10) {
-      return {type: 'error', message: 'CLIENT_ERROR bad data chunk', noreply: header.noreply}
+      // ms always answers this one, q or not.
+      return {type: 'error', message: 'CLIENT_ERROR bad data chunk', noreply: p.kind === 'data' && p.header.noreply}
     }
-    return {...header, value: data.latin1Slice(start, start + vlen)}
+    const value = data.latin1Slice(start, start + vlen)
+    if (p.kind === 'meta_data') return {type: 'meta', command: {...p.header, value}}
+    return {...p.header, value}
   }
 
   private parseLine(line: string): TextRequest | undefined {
@@ -221,6 +248,7 @@ export class TextParser {
     const ntokens = Math.min(tokens.length, MAX_TOKENS - 1) + 1
     const cmd = tokens[0]
     if (cmd === undefined || cmd.length < 2) return err('ERROR')
+    if (cmd.length === 2 && cmd.charCodeAt(0) === 0x6d) return this.meta(tokens, ntokens)
     switch (cmd) {
       case 'get': case 'gets': case 'bget':
         if (ntokens < 3) return err('ERROR')
@@ -307,6 +335,20 @@ export class TextParser {
     }
   }
 
+  /** A meta command line (mg, ms, md, ma, mn, me): parsed by meta-parser.ts; ms reads or skips its value here. */
+  private meta(tokens: string[], ntokens: number): TextRequest | undefined {
+    const line = parseMetaLine(tokens, ntokens, this.limits)
+    switch (line.kind) {
+      case 'request': return {type: 'meta', command: line.request}
+      case 'error': return err(line.message)
+      case 'swallow':
+        this.pending = {kind: 'swallow', remaining: line.skip}
+        return line.tooLarge !== undefined ? {type: 'meta', command: line.tooLarge} : err(line.message)
+      case 'data':
+        return this.readValue({kind: 'meta_data', header: line.header}, line.need)
+    }
+  }
+
   private retrieval(tokens: string[], first: number, withCas: boolean, touchExptime: number | undefined): TextRequest {
     let keys = first === 1 && tokens.length === 2 ? [tokens[1]!] : tokens.slice(first)
     let keyTooLong = false
@@ -340,20 +382,7 @@ export class TextParser {
       this.pending = {kind: 'swallow', remaining: vlen + 2}
       return {type: 'too_large', mode, key, noreply}
     }
-    const header = {type: 'store' as const, mode, key, flags, exptime, cas, noreply}
-    const need = vlen + 2
-    if (this.end - this.pos >= need) {
-      const start = this.pos
-      this.pos += need
-      this.scanFrom = this.pos
-      return this.valueRequest(header, this.buf, start, need)
-    }
-    const value = Buffer.allocUnsafe(need)
-    const have = this.end - this.pos
-    this.buf.copy(value, 0, this.pos, this.end)
-    this.pos = this.scanFrom = this.end
-    this.pending = {kind: 'data', header, value, filled: have}
-    return undefined
+    return this.readValue({kind: 'data', header: {type: 'store', mode, key, flags, exptime, cas, noreply}}, vlen + 2)
   }
 }
 

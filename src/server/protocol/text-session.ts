@@ -91,7 +91,8 @@ export class TextSession implements ProtocolSession {
       // memcached discards every reply it has not written yet before a too long key's error.
       if (isGet && req.keyTooLong) out.truncate(written)
       handleText(req, this.ctx, out)
-      if (isGet && !req.keyTooLong) written = out.length
+      // After a get, and after mn (a fence), memcached writes everything queued so far at once.
+      if ((isGet && !req.keyTooLong) || (req.type === 'meta' && req.command.cmd === 'mn')) written = out.length
       if (--this.nreqs < 0) {
         written = out.length
         this.nreqs = this.ctx.options.reqsPerEvent - 1

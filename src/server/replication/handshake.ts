@@ -25,10 +25,12 @@ const AUTH = 'repctl-auth'
 const VERSION = '1'
 /**
  * The native message set this node speaks: 2 adds the versioned flush
- * (flush_version). Announced as a last word `rev=2` that a revision-1 node
- * ignores; a hello without it is revision 1, and the link speaks the lower.
+ * (flush_version), 3 an item's meta-protocol marks (stale, win token handed
+ * out, base64 key) as a last word of `rep`. Announced as a last word `rev=N`
+ * that a revision-1 node ignores; a hello without it is revision 1, and the
+ * link speaks the lower.
  */
-export const NATIVE_REV = 2
+export const NATIVE_REV = 3
 const LINE_MAX = 512
 
 function proof(secret: Buffer | undefined, who: 'acceptor' | 'connector', nonceC: string, nonceA: string): string {

@@ -251,7 +251,8 @@ export class ReplicationLink {
     if (this.opts.mode === 'legacy') return encodeRep(it.key, it.flags, it.exptime, it.cas, it.value)
     // Native: the remaining lifetime, so the peer's clock does not matter; the version, which the peer orders by (-C or not).
     const ttl = it.exptime === 0 ? 0 : Math.max(1, it.exptime - now())
-    return encodeRep(it.key, it.flags, ttl, it.version, it.value)
+    // Revision 3: the meta marks too, so that a failover neither revives what md … I made stale nor hands out its win token again.
+    return encodeRep(it.key, it.flags, ttl, it.version, it.value, this.opts.rev >= 3 ? it.state : 0)
   }
 
   /** Flushes are versioned on native links of revision 2 (with -C too); elsewhere repcached's flush_all. */
@@ -322,7 +323,7 @@ export class ReplicationLink {
     switch (m.type) {
       case 'rep': {
         const exptime = native ? (m.exptime === 0 ? 0 : now() + m.exptime) : m.exptime
-        this.store.applyPeerItem(m.key, m.flags, exptime, m.cas, m.value, native)
+        this.store.applyPeerItem(m.key, m.flags, exptime, m.cas, m.value, native, m.state)
         if (!this.copyReceived) this.counters.copyReceived++
         return
       }

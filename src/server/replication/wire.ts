@@ -5,7 +5,8 @@
 
 export type PeerMessage =
   /** `exptime`: absolute unix time on legacy links, remaining seconds on native ones (0 = never). */
-  | {type: 'rep'; key: string; flags: number; exptime: number; cas: number; value: string}
+  /** `state`: the item's ItemState bits (native links of revision 3; 0 when not sent). */
+  | {type: 'rep'; key: string; flags: number; exptime: number; cas: number; value: string; state: number}
   /** `cas`: the delete's version, native links only. */
   | {type: 'delete'; key: string; cas: number | undefined}
   | {type: 'flush'; at: number}
@@ -16,8 +17,11 @@ export type PeerMessage =
   /** The sender's flush state (native links of revision 2; see ItemStore.flushState). */
   | {type: 'flush_version'; floor: number; issued: number; pending: number}
 
-export function encodeRep(key: string, flags: number, exptime: number, cas: number, value: string): string {
-  return `rep ${key} ${flags} ${exptime} ${value.length} ${cas}\r\n${value}\r\n`
+/** `state` (native revision 3 only): the item's meta marks, sent as a last word when not 0. */
+export function encodeRep(key: string, flags: number, exptime: number, cas: number, value: string, state = 0): string {
+  return state === 0
+    ? `rep ${key} ${flags} ${exptime} ${value.length} ${cas}\r\n${value}\r\n`
+    : `rep ${key} ${flags} ${exptime} ${value.length} ${cas} ${state}\r\n${value}\r\n`
 }
 
 export function encodeDelete(key: string, cas?: number): string {
@@ -125,10 +129,10 @@ export class PeerDecoder {
     const valueAt = nl + 1
     if (buf.length - valueAt >= need + 2 && buf[valueAt + need] === 13 && buf[valueAt + need + 1] === 10) {
       this.pos = valueAt + need + 2
-      return {type: 'rep', key, flags, exptime, cas, value: buf.toString('latin1', valueAt, valueAt + need)}
+      return {type: 'rep', key, flags, exptime, cas, value: buf.toString('latin1', valueAt, valueAt + need), state: 0}
     }
     this.pos = valueAt
-    this.value = {header: {type: 'rep', key, flags, exptime, cas}, need}
+    this.value = {header: {type: 'rep', key, flags, exptime, cas, state: 0}, need}
     return this.next() ?? NEED_MORE
   }
 
@@ -137,15 +141,17 @@ export class PeerDecoder {
   private parseLine(line: string): PeerMessage | undefined {
     const t = line.split(' ')
     const word = t[0]
-    if (word === 'rep' && t.length === 6) {
-      const [, key, flags, exptime, bytes, cas] = t as [string, string, string, string, string, string]
+    // Native links (revision 3) may add the item's meta marks as a last word.
+    if (word === 'rep' && (t.length === 6 || (this.native && t.length === 7 && /^\d{1,3}$/.test(t[6]!) && !t.includes('')))) {
+      const [, key, flags, exptime, bytes, cas, marks = '0'] = t as [string, string, string, string, string, string, string?]
       if (!validKey(key)) throw new PeerProtocolError(`bad key in "${clip(line)}"`)
       for (const n of [flags, exptime, bytes, cas]) if (!DECIMAL.test(n)) throw new PeerProtocolError(`bad number in "${clip(line)}"`)
+      if (Number(marks) > 7) throw new PeerProtocolError(`bad item marks in "${clip(line)}"`)
       const need = Number(bytes)
       if (need > this.maxValue) throw new PeerProtocolError(`value of ${need} bytes exceeds the item size limit`)
       const f = Number(flags)
       if (f > 0xffffffff) throw new PeerProtocolError(`bad flags in "${clip(line)}"`)
-      this.value = {header: {type: 'rep', key, flags: f, exptime: Number(exptime), cas: Number(cas)}, need}
+      this.value = {header: {type: 'rep', key, flags: f, exptime: Number(exptime), cas: Number(cas), state: Number(marks)}, need}
       return this.next()
     }
     if (word === 'delete' && t.length === 2 && validKey(t[1]!)) return {type: 'delete', key: t[1]!, cas: undefined}

@@ -1,11 +1,30 @@
 import {absoluteExpiry, now, REALTIME_MAXDELTA} from './clock.js'
-import type {Item, RawItem} from './item.js'
+import {ItemState, type Item, type RawItem} from './item.js'
 import {ItemTable, NIL, type WalkCursor} from './item-table.js'
 import {itemTotalSize, SlabClasses} from './slab-classes.js'
 
 export type StoreMode = 'set' | 'add' | 'replace' | 'append' | 'prepend' | 'cas'
 export type StoreOutcome = 'stored' | 'not_stored' | 'exists' | 'not_found' | 'too_large' | 'no_memory'
 export type DeltaOutcome = {status: 'ok'; value: string; item: Item} | {status: 'not_found' | 'non_numeric' | 'no_memory'}
+/** What the meta commands read of a live item besides its fields: its access marks as they were before this request. */
+export interface MetaItem extends Item {
+  /** Read before (memcached's ITEM_FETCHED). */
+  readonly fetched: boolean
+  /** Last access, unix seconds (memcached's it->time: refreshed at most once a minute). */
+  readonly lastAccess: number
+  /** memcached's slab class and accounting size (`me`). */
+  readonly cls: number
+  readonly size: number
+}
+
+/** Options of a store that only the meta protocol uses. */
+export interface StoreExtras {
+  /** ms … I: a cas below the item's stores the value as stale instead of failing (memcached's set_stale). */
+  invalidate?: boolean
+  /** ms … b: the key came base64-encoded, and meta replies show it so. */
+  binaryKey?: boolean
+}
+
 export type DeltaOrCreateOutcome = DeltaOutcome | {status: 'created'; value: string; cas: number} | {status: 'exists' | 'not_stored'}
 
 /** Where a change came from: a client of this node, or the replication peer (never echoed back). */
@@ -67,6 +86,8 @@ function newClassCounters(): ClassCounters {
 
 /** memcached's process_started lies this many seconds before its real start (ITEM_UPDATE_INTERVAL + 2). */
 const PROCESS_STARTED_OFFSET = 62
+/** The item table's `fetched` mark (memcached's ITEM_FETCHED). */
+const FETCHED = 1
 
 /** Bounded LRU cache of items with memcached's store/expiry/cas semantics. Knows nothing of protocols. */
 export class ItemStore {
@@ -216,7 +237,7 @@ export class ItemStore {
   /** A reader's copy of a slot's fields. */
   private view(s: number, key: string = this.table.key(s)): Item {
     const tb = this.table
-    return {key, value: tb.value(s), flags: tb.flags[s]!, exptime: tb.exptime[s]!, cas: this.clientCas(s), version: tb.cas[s]!}
+    return {key, value: tb.value(s), flags: tb.flags[s]!, exptime: tb.exptime[s]!, cas: this.clientCas(s), version: tb.cas[s]!, state: tb.state[s]!}
   }
 
   /** memcached's accounting size of the item in a slot. */
@@ -255,9 +276,87 @@ export class ItemStore {
 
   private bump(s: number): void {
     const tb = this.table
-    tb.fetched[s] = 1
-    tb.atime[s] = now()
+    // memcached's segmented LRU: the first hit only marks an item fetched; a later one refreshes its
+    // access time (mg's l, me's la show it) once its LRU maintainer has cleared the item's active mark,
+    // which it does in the background: we refresh it on every later hit.
+    if (tb.fetched[s] === 0) tb.fetched[s] = FETCHED
+    else tb.atime[s] = now()
     tb.moveToFront(s)
+  }
+
+  /** A live item with its access marks, without counting or bumping it (the meta commands do that after reading them). */
+  metaPeek(key: string): MetaItem | undefined {
+    const s = this.live(key)
+    return s === NIL ? undefined : this.metaView(s, key)
+  }
+
+  private metaView(s: number, key: string): MetaItem {
+    const tb = this.table
+    return {...this.view(s, key), fetched: tb.fetched[s] !== 0, lastAccess: tb.atime[s]!, cls: tb.cls[s]!, size: this.sizeOf(s)}
+  }
+
+  /**
+   * The meta reads' accounting after the reply is built: a get hit (or a
+   * touch hit, with T) for the item's class, and unless `noUpdate` (mg u) the
+   * LRU bump that marks it fetched.
+   */
+  metaRead(key: string, asTouch: boolean, noUpdate: boolean): void {
+    const s = this.table.find(key)
+    if (s === NIL) return
+    const pc = this.perClass[this.table.cls[s]!]!
+    if (asTouch) pc.touchHits++
+    else pc.getHits++
+    if (!noUpdate) this.bump(s)
+  }
+
+  /**
+   * mg … N on a miss: an empty item (flags 0, no expiry) that the caller
+   * then gives its TTL; undefined when there is no room for it.
+   */
+  vivify(key: string): MetaItem | undefined {
+    const size = itemTotalSize(key.length, 0, 0, this.options.useCas)
+    if (this.insert(key, 0, 0, '', size, NIL, 'add', this.options.slabs.classOf(size)) !== 'stored') return undefined
+    return this.metaPeek(key)
+  }
+
+  /**
+   * Give a live item a new expiry in place (the meta commands' T and N):
+   * no bump, no count. `exptime` is the client's value. Between native peers a new version, like touch.
+   */
+  setExpiry(key: string, exptime: number): Item | undefined {
+    const s = this.live(key)
+    if (s === NIL) return undefined
+    const tb = this.table
+    const e = absoluteExpiry(exptime)
+    tb.setExptime(s, e)
+    if (this.versioned) tb.cas[s] = this.newCas()
+    if (e === 1 && this.versioned) this.recordTombstone(key, tb.cas[s]!)
+    this.changed({kind: 'store', key, origin: 'local'})
+    return this.view(s, key)
+  }
+
+  /** mg handed out a win token for this item: later readers get Z (replicated, so a failover does not hand it out again). */
+  markTokenSent(key: string): void {
+    const s = this.table.find(key)
+    if (s === NIL) return
+    this.table.state[s]! |= ItemState.tokenSent
+    this.changed({kind: 'store', key, origin: 'local'})
+  }
+
+  /**
+   * md … I: mark a live item stale instead of removing it, with a new
+   * version (cas) and, if given, a new expiry (the client's value); the next
+   * reader wins the recache. False when there is no such item.
+   */
+  invalidate(key: string, exptime: number | undefined): boolean {
+    const s = this.live(key)
+    if (s === NIL) return false
+    const tb = this.table
+    if (exptime !== undefined) tb.setExptime(s, absoluteExpiry(exptime))
+    tb.state[s] = (tb.state[s]! | ItemState.stale) & ~ItemState.tokenSent
+    tb.cas[s] = this.newCas()
+    this.changed({kind: 'store', key, origin: 'local'})
+    return true
   }
 
   /** Look up without counting as an access (replication reads, stats). */
@@ -289,7 +388,7 @@ export class ItemStore {
    * The storage commands. `exptime` is the client's value (relative or
    * absolute); `cas` is the client's cas (0 = none).
    */
-  store(mode: StoreMode, key: string, flags: number, exptime: number, value: string, cas: number): StoreOutcome {
+  store(mode: StoreMode, key: string, flags: number, exptime: number, value: string, cas: number, extras?: StoreExtras): StoreOutcome {
     const tb = this.table
     const size = itemTotalSize(key.length, flags, value.length, this.options.useCas)
     const old = this.live(key)
@@ -302,7 +401,7 @@ export class ItemStore {
     if (old === NIL) {
       if (mode === 'cas') return 'not_found'
       if (mode !== 'set' && mode !== 'add') return 'not_stored'
-      return this.insert(key, flags, absoluteExpiry(exptime), value, size, NIL, mode, cls)
+      return this.insert(key, flags, absoluteExpiry(exptime), value, size, NIL, mode, cls, extras?.binaryKey === true ? ItemState.binaryKey : 0)
     }
     if (mode === 'add') {
       tb.moveToFront(old) // memcached promotes the item even though add fails
@@ -310,7 +409,14 @@ export class ItemStore {
     }
     // With -C a client's cas meets 0: a cas command never matches (memcached answers EXISTS).
     const oldCas = this.clientCas(old)
+    const binary = extras?.binaryKey === true ? ItemState.binaryKey : 0
     if (mode === 'cas') {
+      if (cas !== 0 && extras?.invalidate === true && cas < oldCas) {
+        // memcached's CAS_STALE: the value replaces the item but stays stale, with its expiry and any token handed out.
+        this.perClass[tb.cls[old]!]!.casHits++
+        const state = ItemState.stale | (tb.state[old]! & ItemState.tokenSent) | binary
+        return this.insert(key, flags, tb.exptime[old]!, value, size, old, mode, cls, state)
+      }
       if (cas === 0 || cas !== oldCas) {
         this.perClass[tb.cls[old]!]!.casBadval++
         return 'exists'
@@ -325,12 +431,12 @@ export class ItemStore {
       const joined = mode === 'append' ? oldValue + value : value + oldValue
       const joinedSize = itemTotalSize(key.length, oldFlags, joined.length, this.options.useCas)
       if (joinedSize > this.options.itemSizeMax) return 'not_stored'
-      return this.insert(key, oldFlags, tb.exptime[old]!, joined, joinedSize, old, mode, this.options.slabs.classOf(joinedSize))
+      return this.insert(key, oldFlags, tb.exptime[old]!, joined, joinedSize, old, mode, this.options.slabs.classOf(joinedSize), binary)
     }
-    return this.insert(key, flags, absoluteExpiry(exptime), value, size, old, mode, cls)
+    return this.insert(key, flags, absoluteExpiry(exptime), value, size, old, mode, cls, binary)
   }
 
-  private insert(key: string, flags: number, exptime: number, value: string, size: number, old: number, mode: StoreMode, cls: number): StoreOutcome {
+  private insert(key: string, flags: number, exptime: number, value: string, size: number, old: number, mode: StoreMode, cls: number, state = 0): StoreOutcome {
     const charge = this.chargeFor(key.length + value.length)
     const freed = old === NIL ? 0 : this.chargeFor(this.table.keyLen[old]! + this.table.valueLen[old]!)
     if (!this.makeRoom(charge - freed, old)) {
@@ -348,7 +454,7 @@ export class ItemStore {
       return 'stored'
     }
     if (old !== NIL) this.unlink(old)
-    this.link(key, value, flags, exptime, cas, cls, size)
+    this.table.state[this.link(key, value, flags, exptime, cas, cls, size)] = state
     this.changed({kind: 'store', key, origin: 'local'})
     return 'stored'
   }
@@ -369,7 +475,7 @@ export class ItemStore {
     if (incr) next = (current + delta) & 0xffffffffffffffffn
     else next = delta > current ? 0n : current - delta
     const text = next.toString()
-    tb.fetched[s] = 1
+    if (tb.fetched[s] === 0) tb.fetched[s] = FETCHED
     if (text.length <= value.length) {
       // memcached rewrites the number in place, padding with spaces to the old length.
       tb.rewriteValue(s, text.length === value.length ? text : text + ' '.repeat(value.length - text.length))
@@ -598,13 +704,18 @@ export class ItemStore {
    * version and any remembered delete: crossing writes then converge.
    * Returns false when it is not kept.
    */
-  applyPeerItem(key: string, flags: number, exptime: number, cas: number, value: string, newerOnly = false): boolean {
+  applyPeerItem(key: string, flags: number, exptime: number, cas: number, value: string, newerOnly = false, state = 0): boolean {
     // Later local versions must not reuse a cas the peer handed out.
     if (cas >= this.nextCas) this.nextCas = cas + 1
     const t = now()
     // One lookup: a full copy applies a million of these.
     const stale = this.table.find(key)
     const old = stale !== NIL && !this.dead(stale, t) ? stale : NIL
+    if (newerOnly && old !== NIL && this.table.cas[old] === cas && (state & ~this.table.state[old]!) !== 0) {
+      // The same version with a mark we lack: a win token handed out by the peer (marks only ever join within a version).
+      this.table.state[old]! |= state
+      return true
+    }
     if (newerOnly && ((old !== NIL && this.table.cas[old]! >= cas) || (this.tombstone(key) ?? -1) >= cas || cas < this.floorAt(t))) return false
     const size = itemTotalSize(key.length, flags, value.length, this.options.useCas)
     if (exptime !== 0 && exptime <= t) {
@@ -617,7 +728,7 @@ export class ItemStore {
       if (old !== NIL) this.changed({kind: 'delete', key, origin: 'peer'})
       return false
     }
-    this.link(key, value, flags, exptime, cas, this.options.slabs.classOf(size), size)
+    this.table.state[this.link(key, value, flags, exptime, cas, this.options.slabs.classOf(size), size)] = state
     this.changed({kind: 'store', key, origin: 'peer'})
     return true
   }
@@ -735,15 +846,16 @@ export class ItemStore {
     return true
   }
 
-  private link(key: string, value: string, flags: number, exptime: number, cas: number, cls: number, size: number): void {
+  private link(key: string, value: string, flags: number, exptime: number, cas: number, cls: number, size: number): number {
     const bytes = key.length + value.length
-    this.table.add(key, value, flags, exptime, cas, now(), cls)
+    const s = this.table.add(key, value, flags, exptime, cas, now(), cls)
     this.usedBytes += size
     this.chargedBytes += this.chargeFor(bytes)
     this.counters.totalItems++
     const pc = this.perClass[cls]!
     pc.items++
     pc.bytes += size
+    return s
   }
 
   private unlink(s: number): void {

@@ -58,6 +58,8 @@ export class ItemTable {
   /** memcached's slab class of the item, for per-class statistics. */
   cls = new Uint8Array(0)
   fetched = new Uint8Array(0)
+  /** The meta protocol's per-item marks (ItemState bits: stale, win token handed out, binary key); 0 for a new slot. */
+  state = new Uint8Array(0)
   /** Chunk of key + value bytes; NaN marks a free slot. */
   private handle = new Float64Array(0)
   /** LRU links: prev is towards the most recently used end. */
@@ -115,6 +117,7 @@ export class ItemTable {
     this.atime[s] = atime
     this.cls[s] = cls
     this.fetched[s] = 0
+    this.state[s] = 0
     const h = hashKey(key)
     const index = this.indexOf(h)
     const b = h & (index.length - 1)
@@ -264,6 +267,7 @@ export class ItemTable {
     this.atime = grown(this.atime, new Uint32Array(n))
     this.cls = grown(this.cls, new Uint8Array(n))
     this.fetched = grown(this.fetched, new Uint8Array(n))
+    this.state = grown(this.state, new Uint8Array(n))
     this.handle = grown(this.handle, new Float64Array(n))
     this.prev = grown(this.prev, new Int32Array(n))
     this.next = grown(this.next, new Int32Array(n))

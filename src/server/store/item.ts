@@ -17,7 +17,22 @@ export interface Item {
    * (a native pair converges on the newest), and snapshots save it.
    */
   readonly version: number
+  /** ItemState bits (the meta protocol's stale and win-token marks); 0 for an ordinary item. */
+  readonly state: number
 }
+
+/**
+ * memcached's per-item marks that the meta protocol reads and sets. Kept by
+ * the store as bits, replicated on native links, never shown by get/gets.
+ */
+export const ItemState = {
+  /** `md … I` (or a stale `ms … I`): still served, but marked X, and the next reader wins the recache (W). */
+  stale: 1,
+  /** A win token (W) was handed out for this item: later readers see Z instead. */
+  tokenSent: 2,
+  /** Stored with a base64 (`b`) key: meta replies show the key base64-encoded. */
+  binaryKey: 4,
+} as const
 
 /**
  * One item's fields without copies, for readers that only copy bytes out
