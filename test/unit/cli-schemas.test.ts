@@ -63,7 +63,7 @@ const KEYS = {
   statusKeepalived: allOf<keyof KeepalivedObservation>()(['node', 'pid', 'process', 'state']),
   linkAuth: allOf<keyof LinkAuth>()(['authenticated', 'secret', 'summary']),
   statusNode: allOf<keyof NodeObservation>()([
-    'name', 'host', 'port', 'replicationPort', 'transport', 'pid', 'process', 'reachable', 'role', 'state', 'peer',
+    'name', 'host', 'port', 'replicationPort', 'transport', 'pid', 'process', 'reachable', 'hostError', 'role', 'state', 'peer',
     'items', 'bytes', 'queue', 'lagMs', 'uptime', 'version', 'mode', 'autoReconnect', 'snapshot', 'replicationSecret',
   ]),
   promote: allOf<keyof PromoteResult>()(['node', 'previousMaster', 'action', 'vip']),
@@ -137,12 +137,12 @@ function objectSchemas(schema: unknown, path = '#'): {path: string; node: Record
 // ---- samples built with the TypeScript types --------------------------------
 
 const node1: NodeObservation = {
-  name: 'node1', host: '127.0.0.1', port: 11211, replicationPort: 11212, transport: 'local', pid: 2576, process: 'running', reachable: true,
+  name: 'node1', host: '127.0.0.1', port: 11211, replicationPort: 11212, transport: 'local', pid: 2576, process: 'running', reachable: true, hostError: null,
   role: 'master', state: 'paired', peer: '127.0.0.1:45353', items: 10, bytes: 1234, queue: 0, lagMs: null, uptime: 2, version: '1.6.18',
   mode: 'native', autoReconnect: true, snapshot: {time: '2026-11-24T03:34:57.000Z', items: 10, bytes: 1454}, replicationSecret: true,
 }
 const node2Down: NodeObservation = {
-  name: 'node2', host: '127.0.0.1', port: 11311, replicationPort: 11312, transport: 'local', pid: null, process: 'stopped', reachable: true,
+  name: 'node2', host: '127.0.0.1', port: 11311, replicationPort: 11312, transport: 'local', pid: null, process: 'stopped', reachable: true, hostError: null,
   role: null, state: null, peer: null, items: null, bytes: null, queue: null, lagMs: null, uptime: null, version: null,
   mode: null, autoReconnect: null, snapshot: null, replicationSecret: null,
 }
@@ -192,7 +192,7 @@ const unknownHost: StatusReport = {
   pairs: [{nodes: ['cache-a', 'cache-b'], master: null, verdict: 'master_down', reason: 'cache-b is down and cache-a is not (yet) a master', replicationAuth: {authenticated: null, secret: 'off', summary: 'off (replicationSecretFile: none)'}, vip: null}],
   nodes: [
     {...node2Down, name: 'cache-a', host: 'cache-a.example', transport: 'ssh', pid: 77, process: 'running', role: 'none', state: 'disconnected'},
-    {...node2Down, name: 'cache-b', host: '10.0.0.9', transport: 'ssh', process: 'unknown', reachable: false},
+    {...node2Down, name: 'cache-b', host: '10.0.0.9', transport: 'ssh', process: 'unknown', reachable: false, hostError: {code: 'HOST_UNREACHABLE', message: 'cannot reach 10.0.0.9:22 (connect ECONNREFUSED); check the host is up and sshd listens'}},
   ],
   routers: [routerUnknown],
   supervisor: {...supervising, running: false, pid: null},
