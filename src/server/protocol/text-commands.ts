@@ -2,7 +2,7 @@
 // latin1 string) out. They never see a socket; the connection writes replies.
 
 import type {ServerContext} from '../context.js'
-import {formatStats, generalStats, itemsStats, settingsStats, slabsStats} from '../stats.js'
+import {formatStats, generalStats, itemsStats, resetStats, settingsStats, slabsStats} from '../stats.js'
 import type {StoreOutcome} from '../store/item-store.js'
 import {MEMCACHED_VERSION} from '../version.js'
 import {parseU32} from './numbers.js'
@@ -25,13 +25,8 @@ export function handleText(req: Handled, ctx: ServerContext): string {
     case 'get': return get(req, ctx)
     case 'store': {
       const s = ctx.stats
-      s.cmdSet++
       const outcome = ctx.store.store(req.mode, req.key, req.flags, req.exptime, req.value, req.cas)
-      if (req.mode === 'cas') {
-        if (outcome === 'stored') s.casHits++
-        else if (outcome === 'exists') s.casBadval++
-        else if (outcome === 'not_found') s.casMisses++
-      }
+      if (req.mode === 'cas' && outcome === 'not_found') s.casMisses++
       if (outcome === 'no_memory') s.storeNoMemory++
       return req.noreply ? '' : STORE_REPLY[outcome]
     }
@@ -47,8 +42,6 @@ export function handleText(req: Handled, ctx: ServerContext): string {
       let out: string
       switch (r.status) {
         case 'ok':
-          if (req.incr) s.incrHits++
-          else s.decrHits++
           out = r.value + '\r\n'
           break
         case 'not_found':
@@ -67,15 +60,13 @@ export function handleText(req: Handled, ctx: ServerContext): string {
     }
     case 'delete': {
       const hit = ctx.store.delete(req.key)
-      if (hit) ctx.stats.deleteHits++
-      else ctx.stats.deleteMisses++
+      if (!hit) ctx.stats.deleteMisses++
       return req.noreply ? '' : hit ? 'DELETED\r\n' : 'NOT_FOUND\r\n'
     }
     case 'touch': {
       const it = ctx.store.touch(req.key, req.exptime)
       ctx.stats.cmdTouch++
-      if (it !== undefined) ctx.stats.touchHits++
-      else ctx.stats.touchMisses++
+      if (it === undefined) ctx.stats.touchMisses++
       return req.noreply ? '' : it !== undefined ? 'TOUCHED\r\n' : 'NOT_FOUND\r\n'
     }
     case 'flush_all': {
@@ -128,12 +119,10 @@ function get(req: Extract<TextRequest, {type: 'get'}>, ctx: ServerContext): stri
     const it = touching ? store.touch(key, req.touchExptime!) : store.get(key)
     if (touching) {
       stats.cmdTouch++
-      if (it !== undefined) stats.touchHits++
-      else stats.touchMisses++
+      if (it === undefined) stats.touchMisses++
     } else {
       stats.cmdGet++
-      if (it !== undefined) stats.getHits++
-      else stats.getMisses++
+      if (it === undefined) stats.getMisses++
     }
     if (it === undefined) continue
     if (out.length > GET_REPLY_MAX) {
@@ -158,7 +147,7 @@ function stats(args: string[], ctx: ServerContext): string {
   switch (sub) {
     case undefined: return formatStats(generalStats(ctx))
     case 'reset':
-      ctx.stats.reset()
+      resetStats(ctx)
       return 'RESET\r\n'
     case 'settings': return formatStats(settingsStats(ctx))
     case 'items': return formatStats(itemsStats(ctx))
