@@ -1,8 +1,9 @@
 // What every repctl command shares: --config (or REPCTL_CONFIG), --json,
-// --verbose; one host pool per run; and errors turned into one clear
-// message with the right exit code — also under --json.
+// --verbose; its command line parsed once, before run(); one host pool per
+// run; and errors turned into one clear message with the right exit code —
+// also under --json.
 
-import {Command, Errors, Flags} from '@oclif/core'
+import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 import {loadConfig} from '../config/load.js'
 import type {ClusterConfig} from '../config/schema.js'
 import {ERROR_CATALOGUE, RepctlError} from '../errors.js'
@@ -11,7 +12,11 @@ import {HostPool} from '../hosts/pool.js'
 /** What every command prints under --json when it fails. */
 export interface ErrorJson { code: string; message: string; oclif: {exit: number}; suggestions: string[]; name: string }
 
-export abstract class BaseCommand extends Command {
+/** A command's flags (its own and the base flags) and args, as parsed. */
+export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
+export type CommandArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
+
+export abstract class BaseCommand<T extends typeof Command = typeof Command> extends Command {
   static override enableJsonFlag = true
   static override baseFlags = {
     config: Flags.string({description: 'config file (default: search for repctl.config.yaml, else the built-in local pair)', env: 'REPCTL_CONFIG', helpGroup: 'GLOBAL'}),
@@ -23,19 +28,35 @@ export abstract class BaseCommand extends Command {
   /** Set by commands whose failures have a fixed exit code (status: 3, "unknown"). */
   protected errorExitCode: number | undefined
   private verboseErrors = Boolean(process.env.DEBUG)
+  /** Parsed once, in init(). */
+  protected flags!: CommandFlags<T>
+  protected args!: CommandArgs<T>
+  /** The arguments as given (a command with a variable number of them). */
+  protected operands!: string[]
 
-  protected async clusterConfig(path: string | undefined): Promise<ClusterConfig> {
-    const {flags} = await this.parse(this.constructor as typeof BaseCommand)
-    this.pool.acceptNewHostKey = flags['accept-new-host-key']
-    const config = await loadConfig(path)
-    // On stderr, so that --json output stays one document.
-    for (const w of config.warnings) process.stderr.write(`Warning: ${w}\n`)
+  override async init(): Promise<void> {
+    await super.init()
+    const {args, argv, flags} = await this.parse(this.ctor)
+    this.flags = flags as CommandFlags<T>
+    this.args = args as CommandArgs<T>
+    this.operands = argv as string[]
+    const base = flags as CommandFlags<typeof BaseCommand>
+    this.verboseErrors ||= base.verbose
+    this.pool.acceptNewHostKey = base['accept-new-host-key']
+  }
+
+  /** The cluster's config (--config, REPCTL_CONFIG, or the search), its warnings said. */
+  protected async clusterConfig(): Promise<ClusterConfig> {
+    const config = await loadConfig((this.flags as CommandFlags<typeof BaseCommand>).config)
+    for (const w of config.warnings) this.warn(w)
     await this.pool.resolveHomes(config)
     return config
   }
 
-  protected noteVerbose(verbose: boolean): void {
-    this.verboseErrors ||= verbose
+  /** oclif's warning, on stderr, also under --json (where oclif would drop it): the document on stdout stays one. */
+  override warn(input: string | Error): string | Error {
+    Errors.warn(input)
+    return input
   }
 
   protected override async catch(err: Error & {oclif?: {exit?: number}; exitCode?: number}): Promise<unknown> {

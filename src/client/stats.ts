@@ -8,7 +8,7 @@ import {connect, isIP, type Socket} from 'node:net'
 import {connect as tlsConnect} from 'node:tls'
 import memjs from 'memjs'
 import type {SecurityConfig} from '../config/security.js'
-import {userLines} from '../server/auth.js'
+import {userLines} from '../shared/users-file.js'
 
 /** All stats lines of a node, or undefined if it does not answer within the timeout. */
 export function fetchStats(host: string, port: number, timeoutMs = 1500, security?: SecurityConfig): Promise<Record<string, string> | undefined> {

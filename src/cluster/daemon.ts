@@ -51,6 +51,8 @@ export interface DaemonProcess {
   pid: number | null
   process: ProcessState
   commandLine?: string
+  /** With process 'unknown': the host's own error (unreachable, host key, auth...), which names the host and what to do. */
+  hostError?: RepctlError
 }
 
 const PID_FILE_TIMEOUT_MS = 5000
@@ -60,13 +62,13 @@ function seconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`
 }
 
-/** The pid of the running daemon, or why there is none ('unknown': its host could not be asked). */
-export async function daemonProcess(host: Host, spec: Pick<DaemonSpec, 'pidFile' | 'marker'>): Promise<DaemonProcess> {
+/** The pid of the running daemon, or why there is none ('unknown': its host could not be asked, and its error). */
+export async function daemonProcess(host: Host, spec: Pick<DaemonSpec, 'name' | 'pidFile' | 'marker'>): Promise<DaemonProcess> {
   let text: string | undefined
   try {
     text = await host.readFile(spec.pidFile)
-  } catch {
-    return {pid: null, process: 'unknown'}
+  } catch (e) {
+    return {pid: null, process: 'unknown', hostError: hostError(e, `cannot read the state of ${spec.name} on ${host.label}`)}
   }
   const pid = text === undefined ? NaN : Number(text.trim())
   if (!Number.isInteger(pid) || pid <= 0) return {pid: null, process: 'stopped'}
@@ -74,24 +76,19 @@ export async function daemonProcess(host: Host, spec: Pick<DaemonSpec, 'pidFile'
     const info = await host.processInfo(pid)
     const ours = info.alive && (info.commandLine === undefined || info.commandLine.includes(spec.marker))
     return ours ? {pid, process: 'running', commandLine: info.commandLine} : {pid: null, process: 'stopped'}
-  } catch {
-    return {pid, process: 'unknown'}
+  } catch (e) {
+    return {pid, process: 'unknown', hostError: hostError(e, `cannot tell whether ${spec.name} (pid ${pid}) runs on ${host.label}`)}
   }
 }
 
-/**
- * For an operation about to act on a daemon whose host could not be observed:
- * throw the host's own error (unreachable, host key, auth...), which names the
- * host and what to do, rather than a vague "cannot tell".
- */
-export async function surfaceHostError(host: Host, spec: Pick<DaemonSpec, 'name' | 'pidFile'>): Promise<never> {
-  try {
-    await host.readFile(spec.pidFile)
-  } catch (e) {
-    if (e instanceof RepctlError) throw e
-    throw new RepctlError('HOST_ERROR', `cannot read the state of ${spec.name} on ${host.label}: ${(e as Error).message}`)
-  }
-  throw new RepctlError('HOST_ERROR', `cannot tell whether ${spec.name} runs on ${host.label}`)
+/** A host's error as met: repctl's own (it names the host and what to do), or a plain one under `what`. */
+function hostError(e: unknown, what: string): RepctlError {
+  return e instanceof RepctlError ? e : new RepctlError('HOST_ERROR', `${what}: ${(e as Error).message}`)
+}
+
+/** The error to stop an operation with, for a daemon whose host could not be asked. */
+export function unobservable(proc: DaemonProcess, host: Host, spec: Pick<DaemonSpec, 'name'>): RepctlError {
+  return proc.hostError ?? new RepctlError('HOST_ERROR', `cannot tell whether ${spec.name} runs on ${host.label}`)
 }
 
 async function lastLogLine(host: Host, logFile: string): Promise<string | undefined> {
@@ -114,7 +111,7 @@ export async function startDaemon(host: Host, spec: DaemonStart): Promise<number
   for (;;) {
     const proc = await daemonProcess(host, spec)
     if (proc.pid !== null && proc.process === 'running') return proc.pid
-    if (proc.process === 'unknown') return surfaceHostError(host, spec)
+    if (proc.process === 'unknown') throw unobservable(proc, host, spec)
     if (Date.now() >= end) {
       const written = await host.readFile(spec.pidFile).catch(() => undefined)
       throw await failed(written === undefined || written.trim() === ''
@@ -127,8 +124,9 @@ export async function startDaemon(host: Host, spec: DaemonStart): Promise<number
 
 /** SIGTERM, wait stopTimeoutMs, SIGKILL as a last resort. Nothing running is fine. */
 export async function stopDaemon(host: Host, spec: DaemonSpec): Promise<StopOutcome> {
-  const {pid, process: state} = await daemonProcess(host, spec)
-  if (state === 'unknown') return surfaceHostError(host, spec)
+  const proc = await daemonProcess(host, spec)
+  if (proc.process === 'unknown') throw unobservable(proc, host, spec)
+  const pid = proc.pid
   if (pid === null) return 'not_running'
   const asRoot = {asRoot: spec.asRoot}
   await host.signal(pid, 'SIGTERM', asRoot)

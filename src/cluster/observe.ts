@@ -4,7 +4,8 @@
 import {fetchStats} from '../client/stats.js'
 import type {NodeConfig} from '../config/schema.js'
 import type {Host} from '../hosts/host.js'
-import {daemonProcess, surfaceHostError as surfaceDaemonHostError, type DaemonProcess, type ProcessState} from './daemon.js'
+import {RepctlError, type ErrorCode} from '../errors.js'
+import {daemonProcess, type DaemonProcess, type ProcessState} from './daemon.js'
 import {readSnapshot, type NodeSnapshot} from './snapshots.js'
 import {nodeDaemon} from './topology.js'
 
@@ -22,6 +23,8 @@ export interface NodeObservation {
   pid: number | null
   process: ProcessState
   reachable: boolean
+  /** Why the node's host could not be asked (process 'unknown'): the host's error as met; null otherwise. */
+  hostError: {code: ErrorCode; message: string} | null
   role: Role | null
   state: LinkState | null
   peer: string | null
@@ -56,15 +59,10 @@ export function nodeProcess(host: Host, node: NodeConfig): Promise<DaemonProcess
   return daemonProcess(host, nodeDaemon(node))
 }
 
-/** The host's own error for a node about to be acted on whose host could not be observed. */
-export function surfaceHostError(host: Host, node: NodeConfig): Promise<never> {
-  return surfaceDaemonHostError(host, nodeDaemon(node))
-}
-
 /** Observe the nodes an operation needs; a host that cannot be observed stops it with that host's error. */
 export async function observeForAction(pool: {for(node: NodeConfig): Host}, nodes: NodeConfig[]): Promise<NodeObservation[]> {
   const seen = await Promise.all(nodes.map((n) => observeNode(pool.for(n), n)))
-  for (const [i, o] of seen.entries()) if (o.process === 'unknown') await surfaceHostError(pool.for(nodes[i]!), nodes[i]!)
+  for (const o of seen) if (o.hostError !== null) throw new RepctlError(o.hostError.code, o.hostError.message)
   return seen
 }
 
@@ -105,6 +103,7 @@ export async function observeNode(host: Host, node: NodeConfig, withSnapshot = f
     pid: proc.pid,
     process: proc.process,
     reachable: proc.process !== 'unknown',
+    hostError: proc.hostError === undefined ? null : {code: proc.hostError.code, message: proc.hostError.sentence},
     role: role !== undefined && ROLES.has(role) ? role as Role : null,
     state: state !== undefined && STATES.has(state) ? state as LinkState : null,
     peer: stats?.repl_peer === undefined || stats.repl_peer === '-' ? null : stats.repl_peer,

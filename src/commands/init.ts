@@ -11,7 +11,7 @@ const TEMPLATE = fileURLToPath(new URL('../../templates/repctl.config.yaml', imp
 
 export interface InitResult { file: string; overwritten: boolean }
 
-export default class Init extends BaseCommand {
+export default class Init extends BaseCommand<typeof Init> {
   static override description = 'Write repctl.config.yaml describing the default local pair (with a commented SSH example)'
   static override examples = ['<%= config.bin %> init', '<%= config.bin %> init --force', '<%= config.bin %> init --config /etc/repctl/repctl.config.yaml']
   static override flags = {
@@ -19,8 +19,7 @@ export default class Init extends BaseCommand {
   }
 
   async run(): Promise<InitResult> {
-    const {flags} = await this.parse(Init)
-    this.noteVerbose(flags.verbose)
+    const {flags} = this
     const file = resolve(flags.config ?? CONFIG_FILE_NAME)
     const exists = existsSync(file)
     if (exists && !flags.force) throw new RepctlError('CONFIG_EXISTS', `${file} already exists`)

@@ -6,7 +6,7 @@ import {findNode, nodePaths} from '../cluster/topology.js'
 
 export interface LogsResult { node: string; file: string; lines: string[] }
 
-export default class Logs extends BaseCommand {
+export default class Logs extends BaseCommand<typeof Logs> {
   static override description = 'Show the server log of NODE, or the nutcracker log of a router'
   static override examples = ['<%= config.bin %> logs node1', '<%= config.bin %> logs node1 -n 200', '<%= config.bin %> logs node2 -f', '<%= config.bin %> logs app1   # a router']
   static override args = {
@@ -18,9 +18,8 @@ export default class Logs extends BaseCommand {
   }
 
   async run(): Promise<LogsResult> {
-    const {args, flags} = await this.parse(Logs)
-    this.noteVerbose(flags.verbose)
-    const config = await this.clusterConfig(flags.config)
+    const {args, flags} = this
+    const config = await this.clusterConfig()
     // Router names never clash with node names (the config checks it).
     const router = findRouter(config, args.node)
     const node = router ?? findNode(config, args.node)

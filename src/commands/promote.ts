@@ -4,7 +4,7 @@ import {BaseCommand} from '../cli/base-command.js'
 import {runSteps} from '../cli/tasks.js'
 import {planPromote, type PromoteResult} from '../cluster/promote.js'
 
-export default class Promote extends BaseCommand {
+export default class Promote extends BaseCommand<typeof Promote> {
   static override description = `Make NODE the master of its pair.
 Healthy pair: a planned switchover with no data loss; a pair with a VIP moves it to NODE's host first (the old master's keepalived is drained, then put back so that host can take the VIP on a later failure). Split brain: keep NODE's data and restart the other node as its slave (its divergent data is dropped; needs --yes or a confirmation).`
   static override examples = ['<%= config.bin %> promote node2', '<%= config.bin %> promote node2 --yes']
@@ -16,9 +16,8 @@ Healthy pair: a planned switchover with no data loss; a pair with a VIP moves it
   }
 
   async run(): Promise<PromoteResult> {
-    const {args, flags} = await this.parse(Promote)
-    this.noteVerbose(flags.verbose)
-    const config = await this.clusterConfig(flags.config)
+    const {args, flags} = this
+    const config = await this.clusterConfig()
     const confirm = async (): Promise<boolean> => {
       if (flags.yes) return true
       if (this.jsonEnabled() || process.stdin.isTTY !== true) return false

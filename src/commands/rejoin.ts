@@ -3,7 +3,7 @@ import {BaseCommand} from '../cli/base-command.js'
 import {runSteps} from '../cli/tasks.js'
 import {planRejoin, type RejoinResult} from '../cluster/rejoin.js'
 
-export default class Rejoin extends BaseCommand {
+export default class Rejoin extends BaseCommand<typeof Rejoin> {
   static override description = `Restart NODE as the slave of its pair's live master and wait for the full copy.
 This is the manual step of the repcached guides ("restart the old master by hand as the new slave").`
   static override examples = ['<%= config.bin %> rejoin node1']
@@ -12,9 +12,8 @@ This is the manual step of the repcached guides ("restart the old master by hand
   }
 
   async run(): Promise<RejoinResult> {
-    const {args, flags} = await this.parse(Rejoin)
-    this.noteVerbose(flags.verbose)
-    const config = await this.clusterConfig(flags.config)
+    const {args, flags} = this
+    const config = await this.clusterConfig()
     const plan = await planRejoin(config, this.pool, args.node)
     await runSteps(plan.steps, this.jsonEnabled())
     const r = plan.result()

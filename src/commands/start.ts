@@ -3,7 +3,7 @@ import {BaseCommand} from '../cli/base-command.js'
 import {runSteps} from '../cli/tasks.js'
 import {planStart, type StartResult} from '../cluster/start.js'
 
-export default class Start extends BaseCommand {
+export default class Start extends BaseCommand<typeof Start> {
   static override description = `Start the pair(s): when both nodes are down, the node with the newest valid snapshot (else the first node) as master, with that snapshot's items, then its peer as slave with a full copy.
 Each node is started with its peer as -x, so a plain restart of either rejoins as slave. Nodes already running are left alone; a healthy pair is not touched.
 Then each router (nutcracker): restarted only when its ring or a pair's address changed, and checked with a request to every pair.`
@@ -14,9 +14,8 @@ Then each router (nutcracker): restarted only when its ring or a pair's address 
   }
 
   async run(): Promise<StartResult> {
-    const {flags} = await this.parse(Start)
-    this.noteVerbose(flags.verbose)
-    const config = await this.clusterConfig(flags.config)
+    const {flags} = this
+    const config = await this.clusterConfig()
     const plan = await planStart(config, this.pool, flags.pair, {yes: flags.yes})
     await runSteps(plan.steps, this.jsonEnabled())
     const result = plan.result()

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base-command.js'
 import {durationFlag} from '../cli/duration-flag.js'
-import {pause} from '../cli/pause.js'
+import {pause} from '../cluster/pause.js'
 import {humanBytes, humanDuration, table} from '../cli/table.js'
 import {gatherStatus, statusExitCode, type StatusReport, type VipStatus} from '../cluster/status.js'
 import type {RouterStatus} from '../cluster/router/status.js'
@@ -43,7 +43,7 @@ function renderSupervisor(s: SupervisorInfo): string {
   return `supervisor: ${runs}; last action ${e.time} ${what}: ${e.reason}`
 }
 
-export default class Status extends BaseCommand {
+export default class Status extends BaseCommand<typeof Status> {
   static override description = `Show every node (process, role, link, items, memory, queue) and a verdict per pair.
 Show each router too: where it sends each pair's keys, whether the pair is served there, its counters.
 Exit code: 0 healthy, 1 degraded (a node down or a copy in progress, a keepalived down, a router down or sending a pair to a node that no longer serves it), 2 critical (no node serving, split brain, a VIP on no host, on both, or on a down node, every router down), 3 unknown.`
@@ -54,9 +54,8 @@ Exit code: 0 healthy, 1 degraded (a node down or a copy in progress, a keepalive
   }
 
   async run(): Promise<StatusReport> {
-    const {flags} = await this.parse(Status)
-    this.noteVerbose(flags.verbose)
-    const config = await this.clusterConfig(flags.config)
+    const {flags} = this
+    const config = await this.clusterConfig()
     let report = await gatherStatus(config, this.pool)
     if (flags.watch && !this.jsonEnabled()) {
       let stop = false

@@ -1,12 +1,10 @@
 import {Flags} from '@oclif/core'
-import {appendFileSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {BaseCommand} from '../cli/base-command.js'
 import {durationFlag} from '../cli/duration-flag.js'
-import {pause} from '../cli/pause.js'
-import {DEFAULT_POLICY, memoryFromEvents, type SplitBrainPolicy} from '../cluster/supervise/decide.js'
-import {claimSupervisor, readEvents, rotateEvents, supervisorPaths} from '../cluster/supervise/presence.js'
-import {freshState, superviseRound, type SuperviseEvent} from '../cluster/supervise/round.js'
+import {DEFAULT_POLICY, type SplitBrainPolicy} from '../cluster/supervise/decide.js'
+import type {SuperviseEvent} from '../cluster/supervise/round.js'
+import {runSupervisor} from '../cluster/supervise/supervisor.js'
 import {DEFAULT_UNIT_DIR, installUnit, uninstallUnit, unitName} from '../cluster/supervise/unit.js'
 import {BUILT_IN_SOURCE} from '../config/schema.js'
 import {DAY_MS} from '../server/duration.js'
@@ -17,7 +15,7 @@ export interface SuperviseResult {
   unit: {action: 'install' | 'uninstall'; file: string; changed: boolean} | null
 }
 
-export default class Supervise extends BaseCommand {
+export default class Supervise extends BaseCommand<typeof Supervise> {
   static override description = `Watch every pair and repair it: rejoin a dead node as slave of the live master, restart a pair whose nodes are all down, heal a split brain that outlasts its grace period (by --split-brain policy). A pair with a VIP: restart a keepalived that is not running beside a running node or that left its VIP behind; report a VIP on both hosts (a network cut); never move a VIP away from a healthy node. Unreachable hosts are reported, never acted on. A node (or keepalived) that keeps failing is given up on after --max-repairs within 10 minutes.
 Every change and action is an event (one JSON line with --json), also appended to ~/.repctl/supervisor/<cluster>.events.jsonl.`
   static override examples = ['<%= config.bin %> supervise', '<%= config.bin %> supervise --once --json', '<%= config.bin %> supervise --interval 500ms --split-brain manual']
@@ -43,49 +41,22 @@ Every change and action is an event (one JSON line with --json), also appended t
   }
 
   async run(): Promise<SuperviseResult> {
-    const {flags} = await this.parse(Supervise)
-    this.noteVerbose(flags.verbose)
-    const config = await this.clusterConfig(flags.config)
-    if (flags.install || flags.uninstall) return this.unit(flags, config.cluster, config.source)
+    const {flags} = this
+    const config = await this.clusterConfig()
+    if (flags.install || flags.uninstall) return this.unit(config.cluster, config.source)
     const policy = {...DEFAULT_POLICY, splitBrain: flags['split-brain'] as SplitBrainPolicy, splitBrainGraceMs: flags['split-brain-grace'], maxRepairs: flags['max-repairs'], backoffMs: flags['repair-backoff']}
-    const paths = supervisorPaths(config.cluster)
-    const release = await claimSupervisor(config.cluster)
-    try {
-      rotateEvents(paths.eventsFile)
-      const json = this.jsonEnabled()
-      const events: SuperviseEvent[] = []
-      const emit = (e: SuperviseEvent): void => {
-        events.push(e)
-        const line = JSON.stringify(e)
-        appendFileSync(paths.eventsFile, line + '\n', {mode: 0o600})
-        // --once prints one document at the end; the loop prints each event as it happens.
-        if (json && !flags.once) process.stdout.write(line + '\n')
-        else if (!json) this.log(renderEvent(e))
-      }
-      // A restarted supervisor keeps counting the repairs its predecessor began.
-      const state = {...freshState(), memories: memoryFromEvents(readEvents(paths.eventsFile), Date.now(), policy)}
-      if (flags.once) {
-        await superviseRound(config, this.pool, state, policy, emit)
-        return {events, unit: null}
-      }
-      this.streaming = true
-      let stop = false
-      process.once('SIGINT', () => { stop = true })
-      process.once('SIGTERM', () => { stop = true })
-      while (!stop) {
-        await superviseRound(config, this.pool, state, policy, emit)
-        // Connections are not kept between rounds: a host that goes away must not hang the next one.
-        await this.pool.close()
-        await pause(flags.interval, () => stop)
-      }
-      return {events: events.slice(-100), unit: null}
-    } finally {
-      release()
+    const json = this.jsonEnabled()
+    // --once prints one document at the end; the loop prints each event as it happens.
+    const say = (e: SuperviseEvent): void => {
+      if (json && !flags.once) process.stdout.write(JSON.stringify(e) + '\n')
+      else if (!json) this.log(renderEvent(e))
     }
+    const events = await runSupervisor(config, this.pool, {policy, intervalMs: flags.interval, once: flags.once}, say, () => { this.streaming = !flags.once })
+    return {events, unit: null}
   }
 
-
-  private async unit(flags: {install: boolean; interval: number; 'split-brain': string; 'split-brain-grace': number; 'repair-backoff': number; 'max-repairs': number; 'unit-dir': string}, cluster: string, source: string): Promise<SuperviseResult> {
+  private async unit(cluster: string, source: string): Promise<SuperviseResult> {
+    const {flags} = this
     const name = unitName(cluster)
     if (flags.install) {
       const configFile = source === BUILT_IN_SOURCE ? undefined : source

@@ -4,6 +4,7 @@
 
 import {createHash, timingSafeEqual} from 'node:crypto'
 import {readFileSync} from 'node:fs'
+import {userLines} from '../shared/users-file.js'
 
 export class Credentials {
   /** Password digests per user: a user may be in both files, with either password. */
@@ -46,19 +47,6 @@ export class Credentials {
     for (const want of this.users.get(user) ?? []) if (timingSafeEqual(want, got)) ok = true
     return ok
   }
-}
-
-/** The `user:password` lines of a users file; blank lines and lines starting with # are skipped. */
-export function userLines(text: string, source: string): {user: string; password: string}[] {
-  const out: {user: string; password: string}[] = []
-  text.split('\n').forEach((raw, i) => {
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw
-    if (line === '' || line.startsWith('#')) return
-    const colon = line.indexOf(':')
-    if (colon <= 0) throw new Error(`${source} line ${i + 1}: expected user:password`)
-    out.push({user: line.slice(0, colon), password: line.slice(colon + 1)})
-  })
-  return out
 }
 
 function digest(s: string): Buffer {

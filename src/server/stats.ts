@@ -8,25 +8,22 @@ import type {ItemStore} from './store/item-store.js'
 import type {ServerOptions} from './options.js'
 import {MEMCACHED_VERSION} from './version.js'
 
+/**
+ * What the protocols count: commands and misses. Hits and storage commands are
+ * counted once, by the store, per slab class (it knows the item's class); the
+ * overall figures are their sums, as memcached's are sums of its slab stats.
+ */
 export class ServerStats {
   cmdGet = 0
-  cmdSet = 0
   cmdFlush = 0
   cmdTouch = 0
   /** memcached 1.6.18 counts only `me` as cmd_meta. */
   cmdMeta = 0
-  getHits = 0
   getMisses = 0
   deleteMisses = 0
-  deleteHits = 0
   incrMisses = 0
-  incrHits = 0
   decrMisses = 0
-  decrHits = 0
   casMisses = 0
-  casHits = 0
-  casBadval = 0
-  touchHits = 0
   touchMisses = 0
   storeTooLarge = 0
   storeNoMemory = 0
@@ -61,6 +58,21 @@ export class ServerStats {
 
 export type StatLine = readonly [string, string | number]
 
+type ClassCounted = 'getHits' | 'cmdSet' | 'deleteHits' | 'incrHits' | 'decrHits' | 'casHits' | 'casBadval' | 'touchHits'
+
+/** The per-class counts summed over every class: memcached's overall figures. */
+function classTotals(store: ItemStore): Record<ClassCounted, number> {
+  const t: Record<ClassCounted, number> = {getHits: 0, cmdSet: 0, deleteHits: 0, incrHits: 0, decrHits: 0, casHits: 0, casBadval: 0, touchHits: 0}
+  for (const c of store.perClass) for (const k of Object.keys(t) as ClassCounted[]) t[k] += c[k]
+  return t
+}
+
+/** `stats reset`: the protocols' counters and the store's, together (memcached resets its slab stats with the rest). */
+export function resetStats(src: Pick<StatsSources, 'stats' | 'store'>): void {
+  src.stats.reset()
+  src.store.resetCounters()
+}
+
 export interface StatsSources {
   options: ServerOptions
   store: ItemStore
@@ -78,6 +90,7 @@ function cpu(us: number): string {
 export function generalStats(src: StatsSources): StatLine[] {
   const {options: o, store, stats: s} = src
   const c = store.counters
+  const h = classTotals(store)
   const usage = process.resourceUsage()
   const t = now()
   const lines: StatLine[] = [
@@ -103,24 +116,24 @@ export function generalStats(src: StatsSources): StatLine[] {
     ['read_buf_oom', 0],
     ['reserved_fds', 0],
     ['cmd_get', s.cmdGet],
-    ['cmd_set', s.cmdSet],
+    ['cmd_set', h.cmdSet],
     ['cmd_flush', s.cmdFlush],
     ['cmd_touch', s.cmdTouch],
     ['cmd_meta', s.cmdMeta],
-    ['get_hits', s.getHits],
+    ['get_hits', h.getHits],
     ['get_misses', s.getMisses],
     ['get_expired', c.getExpired],
     ['get_flushed', c.getFlushed],
     ['delete_misses', s.deleteMisses],
-    ['delete_hits', s.deleteHits],
+    ['delete_hits', h.deleteHits],
     ['incr_misses', s.incrMisses],
-    ['incr_hits', s.incrHits],
+    ['incr_hits', h.incrHits],
     ['decr_misses', s.decrMisses],
-    ['decr_hits', s.decrHits],
+    ['decr_hits', h.decrHits],
     ['cas_misses', s.casMisses],
-    ['cas_hits', s.casHits],
-    ['cas_badval', s.casBadval],
-    ['touch_hits', s.touchHits],
+    ['cas_hits', h.casHits],
+    ['cas_badval', h.casBadval],
+    ['touch_hits', h.touchHits],
     ['touch_misses', s.touchMisses],
     ['store_too_large', s.storeTooLarge],
     ['store_no_memory', s.storeNoMemory],

@@ -125,7 +125,7 @@ pairs: [[node1, node2]]
     })
     let err = ''
     child.stderr!.on('data', (d: Buffer) => { err += d.toString() })
-    child.once('exit', (code, signal) => { if (code !== 0 && signal === null) this.events.push({time: new Date().toISOString(), pair: 'supervisor,exit', router: null, node: null, event: 'report', reason: `supervisor exited ${code}: ${err}`, action: null, daemon: null, outcome: null, durationMs: null}) })
+    child.once('exit', (code, signal) => { if (code !== 0 && signal === null) this.events.push({time: new Date().toISOString(), pair: 'supervisor,exit', router: null, node: null, event: 'report', reason: `supervisor exited ${code}: ${err}`, action: null, daemon: null, outcome: null, durationMs: null, code: null, verdict: null, vipVerdict: null}) })
   }
 
   get supervisorPid(): number | undefined { return this.supervisor?.pid }

@@ -8,6 +8,7 @@ import {createServer, type Server} from 'node:net'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import type {SuperviseResult} from '../../src/commands/supervise.js'
+import type {SuperviseEvent} from '../../src/cluster/supervise/round.js'
 import {freePort} from '../helpers/ports.js'
 import {RawClient} from '../helpers/raw-client.js'
 import {REPCTL_BIN} from '../helpers/repctl.js'
@@ -28,18 +29,25 @@ pairs: [[node1, node2]]
 `)
     assert.equal((await repctl(['start'])).code, 0)
     let s = await status(0)
+    // Every event each run printed, in order: the events file must hold exactly these.
+    const printed: SuperviseEvent[] = []
+    const once = async (args: string[]): Promise<SuperviseResult> => {
+      const r = await json<SuperviseResult>(['supervise', '--once', ...args], 0, 'supervise')
+      printed.push(...r.events)
+      return r
+    }
 
     // A healthy pair: nothing to do.
-    let round = await json<SuperviseResult>(['supervise', '--once'], 0, 'supervise')
+    let round = await once([])
     assert.deepEqual(round.events.filter((e) => e.event === 'repair'), [])
 
     // kill -9 the master: the supervisor brings it back as the slave of the survivor.
     process.kill(s.nodes[0]!.pid!, 'SIGKILL')
     await new Promise((r) => setTimeout(r, 300))
-    round = await json<SuperviseResult>(['supervise', '--once'], 0, 'supervise')
+    round = await once([])
     const repair = round.events.find((e) => e.event === 'repair')
     assert.ok(repair !== undefined, JSON.stringify(round.events))
-    assert.deepEqual([repair.action, repair.node, repair.outcome], ['rejoin', 'node1', 'ok'])
+    assert.deepEqual([repair.action, repair.node, repair.outcome, repair.code, repair.verdict], ['rejoin', 'node1', 'ok', 'slave-down', 'slave_down'])
     assert.ok(repair.durationMs !== null && repair.durationMs >= 0)
     s = await status(0)
     assert.deepEqual(s.nodes.map((n) => n.role), ['slave', 'master'])
@@ -51,14 +59,14 @@ pairs: [[node1, node2]]
     assert.equal((await repctl(['stop'])).code, 0)
     // node1 was repaired moments ago, by an earlier run: the flapping guard carries over between runs.
     // (A long backoff here: the stop above may take longer than the default 2 s on a busy machine.)
-    round = await json<SuperviseResult>(['supervise', '--once', '--repair-backoff', '60'], 0, 'supervise')
+    round = await once(['--repair-backoff', '60'])
     const backoff = round.events.find((e) => e.event === 'report')
-    assert.deepEqual([backoff?.action, backoff?.node], ['wait', 'node1'], JSON.stringify(round.events))
+    assert.deepEqual([backoff?.action, backoff?.node, backoff?.code], ['wait', 'node1', 'backoff'], JSON.stringify(round.events))
     assert.match(backoff!.reason, /backing off/)
     await new Promise((r) => setTimeout(r, 2000))
-    round = await json<SuperviseResult>(['supervise', '--once'], 0, 'supervise')
+    round = await once([])
     const restart = round.events.find((e) => e.event === 'repair')
-    assert.deepEqual([restart?.action, restart?.outcome], ['start_pair', 'ok'])
+    assert.deepEqual([restart?.action, restart?.outcome, restart?.code, restart?.verdict], ['start_pair', 'ok', 'pair-down', 'down'])
     assert.match(restart!.reason, /restored 1 items from node\d's snapshot of /)
     s = await status(0)
     const d = await RawClient.open(s.nodes[0]!.port)
@@ -71,7 +79,7 @@ pairs: [[node1, node2]]
     const squatter: Server = await new Promise((resolve) => { const srv = createServer(); srv.listen(p2, '127.0.0.1', () => resolve(srv)) })
     await new Promise((r) => setTimeout(r, 2000)) // the restart of the pair counts as a repair of node2: its backoff
     try {
-      round = await json<SuperviseResult>(['supervise', '--once'], 0, 'supervise')
+      round = await once([])
       const failed = round.events.find((e) => e.event === 'repair')
       assert.deepEqual([failed?.action, failed?.node, failed?.outcome], ['rejoin', 'node2', 'failed'])
       assert.match(failed!.reason, /port .* in use/)
@@ -83,8 +91,8 @@ pairs: [[node1, node2]]
 
     // Every event is also in the events file, one JSON line each.
     const lines = readFileSync(join(home, '.repctl', 'supervisor', 'sup.events.jsonl'), 'utf8').trim().split('\n')
-    assert.ok(lines.length >= 4)
     for (const line of lines) assertValid('supervise', {events: [JSON.parse(line)], unit: null})
+    assert.deepEqual(lines.map((l) => JSON.parse(l) as SuperviseEvent), printed)
     assert.equal((await repctl(['stop'])).code, 0)
   })
 

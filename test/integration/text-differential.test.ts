@@ -32,7 +32,9 @@
 
 import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
+import {encodeRequest, Opcode} from '../../src/server/protocol/binary-frame.js'
 import {startMemcached, startOurServer, toolMissing, type RunningServer} from '../helpers/processes.js'
+import {RawClient} from '../helpers/raw-client.js'
 import {differences, DiffClient, runBoth, type StepInput} from '../helpers/text-differential.js'
 
 const skip = toolMissing('memcached')
@@ -633,6 +635,46 @@ describe('text protocol matches memcached 1.6.18 byte for byte', {skip}, () => {
       `set big 0 0 300000\r\n${rep('0123456789', 30000)}\r\n`,
       'get big big\r\n',
       'incr big 1\r\n',
+    ])
+  })
+
+  it('counters: each outcome counted once (overall figures are the slab classes\' sums), and stats reset clears both', async () => {
+    const OVERALL = {send: 'stats\r\n', statValues: /^(cmd_get|cmd_set|cmd_touch|get_hits|get_misses|delete_hits|delete_misses|incr_hits|incr_misses|decr_hits|decr_misses|cas_hits|cas_misses|cas_badval|touch_hits|touch_misses|total_items)$/}
+    const CLASS1 = {send: 'stats slabs\r\n', statValues: /^1:(get_hits|cmd_set|delete_hits|incr_hits|decr_hits|cas_hits|cas_badval|touch_hits)$/}
+    await same(a!, ['stats reset\r\n'])
+    // A binary increment that creates its item (initial 5) stores it, but is no storage command for memcached.
+    for (const port of [a!.theirs.port, a!.ours.port]) {
+      const c = await RawClient.open(port)
+      const extras = Buffer.alloc(20)
+      extras.writeBigUInt64BE(1n, 0)
+      extras.writeBigUInt64BE(5n, 8)
+      c.send(encodeRequest({opcode: Opcode.Increment, key: 'cn-created', extras}))
+      const r = await c.readUntil((b) => b.length >= 32)
+      c.close()
+      assert.equal(r.readUInt16BE(6), 0, `binary increment that creates on port ${port}`)
+    }
+    await same(a!, [
+      'set cn1 0 0 1\r\n1\r\n',
+      'get cn1 cn-miss\r\n',
+      'gets cn1\r\n',
+      'touch cn1 0\r\n',
+      'touch cn-miss 0\r\n',
+      'gat 0 cn1 cn-miss\r\n',
+      'incr cn1 2\r\n',
+      'decr cn1 1\r\n',
+      'incr cn-miss 1\r\n',
+      'decr cn-miss 1\r\n',
+      'cas cn1 0 0 1 1\r\nx\r\n',
+      'cas cn-miss 0 0 1 1\r\nx\r\n',
+      'add cn1 0 0 1\r\nx\r\n',
+      'delete cn1\r\n',
+      'delete cn1\r\n',
+      OVERALL,
+      CLASS1,
+      // memcached's reset clears its slab classes' counters with the overall ones.
+      'stats reset\r\n',
+      OVERALL,
+      CLASS1,
     ])
   })
 

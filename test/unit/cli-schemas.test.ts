@@ -63,14 +63,14 @@ const KEYS = {
   statusKeepalived: allOf<keyof KeepalivedObservation>()(['node', 'pid', 'process', 'state']),
   linkAuth: allOf<keyof LinkAuth>()(['authenticated', 'secret', 'summary']),
   statusNode: allOf<keyof NodeObservation>()([
-    'name', 'host', 'port', 'replicationPort', 'transport', 'pid', 'process', 'reachable', 'role', 'state', 'peer',
+    'name', 'host', 'port', 'replicationPort', 'transport', 'pid', 'process', 'reachable', 'hostError', 'role', 'state', 'peer',
     'items', 'bytes', 'queue', 'lagMs', 'uptime', 'version', 'mode', 'autoReconnect', 'snapshot', 'replicationSecret',
   ]),
   promote: allOf<keyof PromoteResult>()(['node', 'previousMaster', 'action', 'vip']),
   promoteVip: allOf<keyof NonNullable<PromoteResult['vip']>>()(['address', 'holdersBefore', 'holdersAfter']),
   rejoin: allOf<keyof RejoinResult>()(['node', 'master', 'restarted', 'changed']),
   logs: allOf<keyof LogsResult>()(['node', 'file', 'lines']),
-  superviseEvent: allOf<keyof SuperviseEvent>()(['time', 'pair', 'router', 'node', 'event', 'reason', 'action', 'daemon', 'outcome', 'durationMs']),
+  superviseEvent: allOf<keyof SuperviseEvent>()(['time', 'pair', 'router', 'node', 'event', 'reason', 'action', 'daemon', 'outcome', 'durationMs', 'code', 'verdict', 'vipVerdict']),
   error: allOf<keyof ErrorJson>()(['code', 'message', 'oclif', 'suggestions', 'name']),
 }
 
@@ -137,19 +137,19 @@ function objectSchemas(schema: unknown, path = '#'): {path: string; node: Record
 // ---- samples built with the TypeScript types --------------------------------
 
 const node1: NodeObservation = {
-  name: 'node1', host: '127.0.0.1', port: 11211, replicationPort: 11212, transport: 'local', pid: 2576, process: 'running', reachable: true,
+  name: 'node1', host: '127.0.0.1', port: 11211, replicationPort: 11212, transport: 'local', pid: 2576, process: 'running', reachable: true, hostError: null,
   role: 'master', state: 'paired', peer: '127.0.0.1:45353', items: 10, bytes: 1234, queue: 0, lagMs: null, uptime: 2, version: '1.6.18',
   mode: 'native', autoReconnect: true, snapshot: {time: '2026-11-24T03:34:57.000Z', items: 10, bytes: 1454}, replicationSecret: true,
 }
 const node2Down: NodeObservation = {
-  name: 'node2', host: '127.0.0.1', port: 11311, replicationPort: 11312, transport: 'local', pid: null, process: 'stopped', reachable: true,
+  name: 'node2', host: '127.0.0.1', port: 11311, replicationPort: 11312, transport: 'local', pid: null, process: 'stopped', reachable: true, hostError: null,
   role: null, state: null, peer: null, items: null, bytes: null, queue: null, lagMs: null, uptime: null, version: null,
   mode: null, autoReconnect: null, snapshot: null, replicationSecret: null,
 }
 const noSupervisor: SupervisorInfo = {running: false, pid: null, lastAction: null}
 const supervising: SupervisorInfo = {
   running: true, pid: 4242,
-  lastAction: {time: '2026-11-24T02:00:01.000Z', pair: 'node1,node2', router: null, node: 'node2', event: 'repair', reason: 'node2 is down while node1 serves as master', action: 'rejoin', daemon: 'node', outcome: 'ok', durationMs: 812},
+  lastAction: {time: '2026-11-24T02:00:01.000Z', pair: 'node1,node2', router: null, node: 'node2', event: 'repair', reason: 'node2 is down while node1 serves as master', action: 'rejoin', daemon: 'node', outcome: 'ok', durationMs: 812, code: 'slave-down', verdict: 'slave_down', vipVerdict: null},
 }
 const routePair1: RouterPairStatus = {name: 'node1+node2', endpoint: '10.0.0.100:11211', servedAt: '10.0.0.100:11211', via: 'vip', node: null, requests: 1520, responses: 1520, errors: 0, timeouts: 0, connections: 1}
 const routerOk: RouterStatus = {
@@ -192,7 +192,7 @@ const unknownHost: StatusReport = {
   pairs: [{nodes: ['cache-a', 'cache-b'], master: null, verdict: 'master_down', reason: 'cache-b is down and cache-a is not (yet) a master', replicationAuth: {authenticated: null, secret: 'off', summary: 'off (replicationSecretFile: none)'}, vip: null}],
   nodes: [
     {...node2Down, name: 'cache-a', host: 'cache-a.example', transport: 'ssh', pid: 77, process: 'running', role: 'none', state: 'disconnected'},
-    {...node2Down, name: 'cache-b', host: '10.0.0.9', transport: 'ssh', process: 'unknown', reachable: false},
+    {...node2Down, name: 'cache-b', host: '10.0.0.9', transport: 'ssh', process: 'unknown', reachable: false, hostError: {code: 'HOST_UNREACHABLE', message: 'cannot reach 10.0.0.9:22 (connect ECONNREFUSED); check the host is up and sshd listens'}},
   ],
   routers: [routerUnknown],
   supervisor: {...supervising, running: false, pid: null},
@@ -241,18 +241,18 @@ const samples: {[K in SchemaName]: unknown[]} = {
     {events: [], unit: null} satisfies SuperviseResult,
     {events: [], unit: {action: 'install', file: '/etc/systemd/system/repctl-supervise-local.service', changed: true}} satisfies SuperviseResult,
     {events: [
-      {time: '2026-11-24T02:00:00.000Z', pair: 'node1,node2', router: null, node: null, event: 'observed', reason: 'slave_down: node1 is down while node2 serves as master', action: null, daemon: null, outcome: null, durationMs: null},
-      {time: '2026-11-24T02:00:00.100Z', pair: 'node1,node2', router: null, node: 'node1', event: 'repairing', reason: 'node1 is down while node2 serves as master', action: 'rejoin', daemon: 'node', outcome: null, durationMs: null},
-      {time: '2026-11-24T02:00:01.000Z', pair: 'node1,node2', router: null, node: 'node1', event: 'repair', reason: 'node1 is down while node2 serves as master', action: 'rejoin', daemon: 'node', outcome: 'ok', durationMs: 812},
-      {time: '2026-11-24T02:00:02.000Z', pair: 'node1,node2', router: null, node: null, event: 'report', reason: 'node2 cannot be observed; no action on an unreachable host', action: 'report', daemon: null, outcome: null, durationMs: null},
-      {time: '2026-11-24T02:00:03.000Z', pair: 'node1,node2', router: null, node: 'node2', event: 'repair', reason: 'keepalived of node2 is not running although node2 runs: keepalived of node2 started, pid 4321', action: 'restart_keepalived', daemon: 'keepalived', outcome: 'ok', durationMs: 140},
-      {time: '2026-11-24T02:00:04.000Z', pair: 'node1,node2', router: null, node: 'node2', event: 'report', reason: 'keepalived of node2 was repaired 3 times in 600 s; giving up on it', action: 'report', daemon: 'keepalived', outcome: null, durationMs: null},
-      {time: '2026-11-24T02:00:05.000Z', pair: null, router: 'app1', node: null, event: 'observed', reason: 'down: router app1 is not running: its clients reach no pair', action: null, daemon: null, outcome: null, durationMs: null},
-      {time: '2026-11-24T02:00:05.010Z', pair: null, router: 'app1', node: null, event: 'repairing', reason: 'router app1 is not running: its clients reach no pair', action: 'restart_router', daemon: 'nutcracker', outcome: null, durationMs: null},
-      {time: '2026-11-24T02:00:05.090Z', pair: null, router: 'app1', node: null, event: 'repair', reason: 'router app1 is not running: its clients reach no pair: router app1 started, pid 3188', action: 'restart_router', daemon: 'nutcracker', outcome: 'ok', durationMs: 80},
-      {time: '2026-11-24T02:00:06.000Z', pair: null, router: 'app1', node: null, event: 'repair', reason: 'router app1: it sends pair node1+node2 to 127.0.0.1:11211, served now at 127.0.0.1:11311; failed: nutcracker is not installed on 127.0.0.1 (local)', action: 'update_router', daemon: 'nutcracker', outcome: 'failed', durationMs: 31},
-      {time: '2026-11-24T02:00:07.000Z', pair: null, router: 'app1', node: null, event: 'report', reason: 'router app1 runs (pid 3188) but its stats port does not answer', action: 'report', daemon: 'nutcracker', outcome: null, durationMs: null},
-      {time: '2026-11-24T02:00:08.000Z', pair: null, router: 'app1', node: null, event: 'report', reason: 'router app1 is not running: its clients reach no pair; next restart of router app1 in 4 s (backoff)', action: 'wait', daemon: 'nutcracker', outcome: null, durationMs: null},
+      {time: '2026-11-24T02:00:00.000Z', pair: 'node1,node2', router: null, node: null, event: 'observed', reason: 'slave_down: node1 is down while node2 serves as master', action: null, daemon: null, outcome: null, durationMs: null, code: 'slave-down', verdict: 'slave_down', vipVerdict: null},
+      {time: '2026-11-24T02:00:00.100Z', pair: 'node1,node2', router: null, node: 'node1', event: 'repairing', reason: 'node1 is down while node2 serves as master', action: 'rejoin', daemon: 'node', outcome: null, durationMs: null, code: 'slave-down', verdict: 'slave_down', vipVerdict: null},
+      {time: '2026-11-24T02:00:01.000Z', pair: 'node1,node2', router: null, node: 'node1', event: 'repair', reason: 'node1 is down while node2 serves as master', action: 'rejoin', daemon: 'node', outcome: 'ok', durationMs: 812, code: 'slave-down', verdict: 'slave_down', vipVerdict: null},
+      {time: '2026-11-24T02:00:02.000Z', pair: 'node1,node2', router: null, node: null, event: 'report', reason: 'node2 cannot be observed; no action on an unreachable host', action: 'report', daemon: null, outcome: null, durationMs: null, code: 'unreachable', verdict: 'master_down', vipVerdict: null},
+      {time: '2026-11-24T02:00:03.000Z', pair: 'node1,node2', router: null, node: 'node2', event: 'repair', reason: 'keepalived of node2 is not running although node2 runs: keepalived of node2 started, pid 4321', action: 'restart_keepalived', daemon: 'keepalived', outcome: 'ok', durationMs: 140, code: 'keepalived-down', verdict: 'ok', vipVerdict: 'keepalived_down'},
+      {time: '2026-11-24T02:00:04.000Z', pair: 'node1,node2', router: null, node: 'node2', event: 'report', reason: 'keepalived of node2 was repaired 3 times in 600 s; giving up on it', action: 'report', daemon: 'keepalived', outcome: null, durationMs: null, code: 'gave-up', verdict: 'ok', vipVerdict: 'keepalived_down'},
+      {time: '2026-11-24T02:00:05.000Z', pair: null, router: 'app1', node: null, event: 'observed', reason: 'down: router app1 is not running: its clients reach no pair', action: null, daemon: null, outcome: null, durationMs: null, code: 'router-down', verdict: 'down', vipVerdict: null},
+      {time: '2026-11-24T02:00:05.010Z', pair: null, router: 'app1', node: null, event: 'repairing', reason: 'router app1 is not running: its clients reach no pair', action: 'restart_router', daemon: 'nutcracker', outcome: null, durationMs: null, code: 'router-down', verdict: 'down', vipVerdict: null},
+      {time: '2026-11-24T02:00:05.090Z', pair: null, router: 'app1', node: null, event: 'repair', reason: 'router app1 is not running: its clients reach no pair: router app1 started, pid 3188', action: 'restart_router', daemon: 'nutcracker', outcome: 'ok', durationMs: 80, code: 'router-down', verdict: 'down', vipVerdict: null},
+      {time: '2026-11-24T02:00:06.000Z', pair: null, router: 'app1', node: null, event: 'repair', reason: 'router app1: it sends pair node1+node2 to 127.0.0.1:11211, served now at 127.0.0.1:11311; failed: nutcracker is not installed on 127.0.0.1 (local)', action: 'update_router', daemon: 'nutcracker', outcome: 'failed', durationMs: 31, code: 'stale-routes', verdict: 'stale', vipVerdict: null},
+      {time: '2026-11-24T02:00:07.000Z', pair: null, router: 'app1', node: null, event: 'report', reason: 'router app1 runs (pid 3188) but its stats port does not answer', action: 'report', daemon: 'nutcracker', outcome: null, durationMs: null, code: 'not-serving', verdict: 'not_serving', vipVerdict: null},
+      {time: '2026-11-24T02:00:08.000Z', pair: null, router: 'app1', node: null, event: 'report', reason: 'router app1 is not running: its clients reach no pair; next restart of router app1 in 4 s (backoff)', action: 'wait', daemon: 'nutcracker', outcome: null, durationMs: null, code: 'backoff', verdict: 'down', vipVerdict: null},
     ], unit: null} satisfies SuperviseResult,
   ],
   error: [

@@ -3,7 +3,8 @@
 
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {decideRouter, freshRouterMemory, type RouterMemory} from '../../src/cluster/supervise/decide-router.js'
+import {decideRouter, freshRouterMemory, routerMemoryFromEvents, type RouterMemory} from '../../src/cluster/supervise/decide-router.js'
+import {reportKey} from '../../src/cluster/supervise/round.js'
 import {DEFAULT_POLICY, type SupervisePolicy} from '../../src/cluster/supervise/decide.js'
 import type {RouterVerdictResult} from '../../src/cluster/router/verdict.js'
 
@@ -112,5 +113,42 @@ describe('decideRouter: the flapping guard', () => {
   it('unknown and not_serving keep the count and the give-up as they are', () => {
     const m = mem([T - 1000], T - 500)
     for (const v of [unknown, notServing, removedOnly]) assert.deepEqual(decideRouter('app1', v, m, T, P).memory, m, v.verdict)
+  })
+})
+
+describe('routerMemoryFromEvents: a restarted supervisor keeps its router guard (from the events\' fields)', () => {
+  const at = (ms: number): string => new Date(ms).toISOString()
+  const ev = (ms: number, fields: Record<string, unknown>) => ({time: at(ms), pair: null, router: 'app1', node: null, action: null, daemon: 'nutcracker', reason: 'said in any words', ...fields}) as Parameters<typeof routerMemoryFromEvents>[0][number]
+  const restart = (ms: number) => ev(ms, {event: 'repairing', action: 'restart_router', code: 'router-down', verdict: 'down'})
+
+  it('counts the restarts begun within the window, so one restarted maxRepairs times is given up on at once', () => {
+    const events = [restart(T - P.windowMs - 1), restart(T - 30_000), restart(T - 20_000), restart(T - 10_000), ev(T - 9000, {event: 'repair', action: 'restart_router', code: 'router-down', verdict: 'down', outcome: 'ok'})]
+    const m = routerMemoryFromEvents(events, T, P).get('app1')!
+    assert.deepEqual(m.repairs, [T - 30_000, T - 20_000, T - 10_000])
+    const d = decideRouter('app1', down, m, T, P)
+    assert.deepEqual([d.act.action, d.act.code], ['report', 'gave-up'])
+  })
+
+  it('remembers a give-up until the router is seen ok, and pairs\' events are not its', () => {
+    const gaveUp = ev(T - 5000, {event: 'report', action: 'report', code: 'gave-up', verdict: 'down'})
+    assert.equal(routerMemoryFromEvents([gaveUp], T, P).get('app1')?.givenUp, T - 5000)
+    assert.equal(decideRouter('app1', down, routerMemoryFromEvents([gaveUp], T, P).get('app1')!, T, P).act.code, 'gave-up')
+    const healthy = ev(T - 1000, {event: 'observed', code: 'healthy', verdict: 'ok'})
+    assert.deepEqual(routerMemoryFromEvents([restart(T - 9000), gaveUp, healthy], T, P).get('app1'), freshRouterMemory())
+    const pairs = [{...restart(T - 1000), pair: 'a,b', router: null}]
+    assert.equal(routerMemoryFromEvents(pairs, T, P).size, 0)
+  })
+})
+
+describe('reportKey: a report is said once, by what it means', () => {
+  const base = {node: null, daemon: 'nutcracker' as const, verdict: 'down' as const, vipVerdict: null}
+  it('the same code and verdict are the same report, however the reason reads', () => {
+    assert.equal(reportKey({...base, code: 'backoff'}), reportKey({...base, code: 'backoff'}))
+  })
+  it('another code, node, daemon or verdict is a new report', () => {
+    const k = reportKey({...base, code: 'backoff'})
+    for (const other of [{...base, code: 'gave-up' as const}, {...base, code: 'backoff' as const, verdict: 'unknown' as const}, {...base, code: 'backoff' as const, node: 'n1'}, {...base, code: 'backoff' as const, daemon: 'node' as const}]) {
+      assert.notEqual(reportKey(other), k, JSON.stringify(other))
+    }
   })
 })

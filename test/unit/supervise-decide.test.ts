@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {decideRepair, DEFAULT_POLICY, freshMemory, memoryFromEvents, type PairMemory, type SupervisePolicy} from '../../src/cluster/supervise/decide.js'
+import {decideRepair, DEFAULT_POLICY, freshMemory, memoryFromEvents, type PairMemory, type RepairAction, type SupervisePolicy} from '../../src/cluster/supervise/decide.js'
 import type {NodeObservation} from '../../src/cluster/observe.js'
 
 type Obs = Pick<NodeObservation, 'name' | 'process' | 'role' | 'state' | 'items' | 'mode' | 'autoReconnect'>
@@ -13,22 +13,22 @@ const lost = (name: string): Obs => n(name, 'unknown')
 const T = 1_000_000
 
 describe('decideRepair: one observation, one action', () => {
-  const table: [string, Obs, Obs, string, Record<string, string>?][] = [
-    ['healthy pair: nothing', master('a'), slave('b'), 'none'],
-    ['copy in progress: nothing', master('a', 'copying'), n('b', 'running'), 'none'],
-    ['slave dead, master alive: rejoin it', master('a', 'listening'), down('b'), 'rejoin', {node: 'b', master: 'a'}],
-    ['master dead, survivor took over: rejoin the dead one', down('a'), master('b', 'listening'), 'rejoin', {node: 'a', master: 'b'}],
-    ['both down: start the pair, first node as master', down('a'), down('b'), 'start_pair', {first: 'a', second: 'b'}],
-    ['survivor not yet a master: wait, never act into a split', down('a'), n('b', 'running', 'slave', 'connecting', 5), 'wait'],
-    ['unreachable host: report, never act', lost('a'), master('b', 'listening'), 'report'],
-    ['both unreachable: report', lost('a'), lost('b'), 'report'],
-    ['split brain just seen: wait for the grace period', master('a', 'listening'), master('b', 'listening'), 'wait'],
+  const table: [string, Obs, Obs, string, Record<string, string>][] = [
+    ['healthy pair: nothing', master('a'), slave('b'), 'none', {code: 'healthy'}],
+    ['copy in progress: nothing', master('a', 'copying'), n('b', 'running'), 'none', {code: 'copying'}],
+    ['slave dead, master alive: rejoin it', master('a', 'listening'), down('b'), 'rejoin', {node: 'b', master: 'a', code: 'slave-down'}],
+    ['master dead, survivor took over: rejoin the dead one', down('a'), master('b', 'listening'), 'rejoin', {node: 'a', master: 'b', code: 'slave-down'}],
+    ['both down: start the pair, first node as master', down('a'), down('b'), 'start_pair', {first: 'a', second: 'b', code: 'pair-down'}],
+    ['survivor not yet a master: wait, never act into a split', down('a'), n('b', 'running', 'slave', 'connecting', 5), 'wait', {code: 'settling'}],
+    ['unreachable host: report, never act', lost('a'), master('b', 'listening'), 'report', {code: 'unreachable'}],
+    ['both unreachable: report', lost('a'), lost('b'), 'report', {code: 'unreachable'}],
+    ['split brain just seen: wait for the grace period', master('a', 'listening'), master('b', 'listening'), 'wait', {code: 'split-grace'}],
   ]
   for (const [name, a, b, action, fields] of table) {
     it(name, () => {
       const d = decideRepair(a, b, freshMemory(), T)
       assert.equal(d.act.action, action, d.act.reason)
-      for (const [k, v] of Object.entries(fields ?? {})) assert.equal((d.act as unknown as Record<string, string>)[k], v, k)
+      for (const [k, v] of Object.entries(fields)) assert.equal((d.act as unknown as Record<string, string>)[k], v, k)
     })
   }
 })
@@ -86,12 +86,19 @@ describe('decideRepair: flapping guard', () => {
   it('never loops hot on a pair whose nodes keep dying: start_pair is guarded too', () => {
     let mem = freshMemory()
     let starts = 0
+    let last: RepairAction | undefined
     for (let i = 0; i < 100; i++) {
       const d = decideRepair(down('a'), down('b'), mem, T + i * 100)
       mem = d.memory
-      if (d.act.action === 'start_pair') starts++
+      if (d.act.action === 'start_pair') {
+        assert.deepEqual([d.act.first, d.act.second, d.act.code], ['a', 'b', 'pair-down'])
+        starts++
+      }
+      last = d.act
     }
-    assert.ok(starts <= DEFAULT_POLICY.maxRepairs)
+    // 10 s of rounds: started at once, after the 2 s and the 4 s back-off, then given up on.
+    assert.equal(starts, DEFAULT_POLICY.maxRepairs, 'the pair was started, maxRepairs times')
+    assert.deepEqual([last?.action, last?.code], ['report', 'gave-up'])
   })
 })
 
@@ -142,5 +149,32 @@ describe('memoryFromEvents: a restarted supervisor keeps its flapping guard', ()
     assert.ok(memoryFromEvents([gaveUp], T).get('a,b')?.givenUp.b !== undefined)
     const healed = memoryFromEvents([ev(T - 9000, 'b', 'rejoin'), gaveUp, ev(T - 1000, null, null, 'observed', 'a,b', 'ok: a is master, the pair is linked')], T)
     assert.deepEqual([healed.get('a,b')?.givenUp, healed.get('a,b')?.repairs], [{}, {}])
+  })
+})
+
+describe('memoryFromEvents reads the events\' fields, not their wording', () => {
+  const at = (ms: number): string => new Date(ms).toISOString()
+  const ev = (ms: number, fields: Record<string, unknown>) => ({time: at(ms), pair: 'a,b', node: null, action: null, reason: 'said in any words', ...fields}) as Parameters<typeof memoryFromEvents>[0][number]
+  const gaveUp = ev(T - 5000, {event: 'report', node: 'b', action: 'report', daemon: 'node', code: 'gave-up', verdict: 'slave_down', vipVerdict: null})
+  it('a give-up is a report whose code says so, whatever its reason', () => {
+    assert.ok(memoryFromEvents([gaveUp], T).get('a,b')?.givenUp.b !== undefined)
+  })
+  it('a report naming a node for another reason is no give-up', () => {
+    const waited = ev(T - 5000, {event: 'report', node: 'b', action: 'report', daemon: 'node', code: 'unreachable', verdict: 'master_down', vipVerdict: null})
+    assert.deepEqual(memoryFromEvents([waited], T).get('a,b')?.givenUp ?? {}, {})
+  })
+  it('a wholly healthy pair (verdict ok, no VIP or its VIP ok) forgets the give-up, however the reason reads', () => {
+    for (const vipVerdict of [null, 'ok']) {
+      const healthy = ev(T - 1000, {event: 'observed', code: 'healthy', verdict: 'ok', vipVerdict, reason: 'pair fine'})
+      assert.deepEqual(memoryFromEvents([gaveUp, healthy], T).get('a,b')?.givenUp, {}, String(vipVerdict))
+    }
+  })
+  it('a pair ok whose VIP is not does not, even when its reason begins "ok:"', () => {
+    const vipMissing = ev(T - 1000, {event: 'observed', code: 'vip-missing', verdict: 'ok', vipVerdict: 'vip_missing', reason: 'ok: a is master, the pair is linked'})
+    assert.ok(memoryFromEvents([gaveUp, vipMissing], T).get('a,b')?.givenUp.b !== undefined)
+  })
+  it('so a restarted supervisor still gives up on a node it gave up on', () => {
+    const d = decideRepair(master('a', 'listening'), down('b'), memoryFromEvents([gaveUp], T).get('a,b')!, T)
+    assert.deepEqual([d.act.action, d.act.code], ['report', 'gave-up'])
   })
 })

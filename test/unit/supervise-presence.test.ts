@@ -54,19 +54,19 @@ describe('supervisor presence', () => {
     assert.equal((await supervisorInfo('c3', home)).lastAction?.reason, 'second')
   })
 
-  it('status\'s last action may be a router\'s; events written before routers read with router: null, valid for status --json', async () => {
+  it('status\'s last action may be a router\'s; events written before routers (and before codes) read with router (code, verdict, vipVerdict): null, valid for status --json', async () => {
     const paths = supervisorPaths('c5', home)
     await claimSupervisor('c5', home).then((r) => r())
     const old = {time: '2026-11-24T02:00:00.000Z', pair: 'a,b', node: 'a', event: 'repair', reason: 'a is down', action: 'rejoin', daemon: 'node', outcome: 'ok', durationMs: 700}
     writeFileSync(paths.eventsFile, `${JSON.stringify(old)}\n`)
     const before = await supervisorInfo('c5', home)
-    assert.deepEqual(before.lastAction, {...old, router: null})
+    assert.deepEqual(before.lastAction, {...old, router: null, code: null, verdict: null, vipVerdict: null})
     assertValid('status', {cluster: 'c5', health: 'healthy', pairs: [], nodes: [], routers: [], supervisor: before})
     const routerRepair = {time: '2026-11-24T02:00:05.000Z', pair: null, router: 'app1', node: null, event: 'repair', reason: 'router app1 is not running: router app1 started, pid 812', action: 'restart_router', daemon: 'nutcracker', outcome: 'ok', durationMs: 90}
     appendFileSync(paths.eventsFile, `${JSON.stringify(routerRepair)}\n${JSON.stringify({...routerRepair, pair: null, router: null})}\n`)
     assert.deepEqual(readEvents(paths.eventsFile).map((e) => e.router), [null, 'app1'], 'an event about neither a pair nor a router is not one of ours')
     const after = await supervisorInfo('c5', home)
-    assert.deepEqual(after.lastAction, routerRepair)
+    assert.deepEqual(after.lastAction, {...routerRepair, code: null, verdict: null, vipVerdict: null})
     assertValid('status', {cluster: 'c5', health: 'healthy', pairs: [], nodes: [], routers: [], supervisor: after})
   })
 

@@ -67,7 +67,7 @@ export function decideVip(a: Obs, b: Obs, vip: VipSeen, nodeVerdict: Verdict, me
   const {address} = vip
 
   if (vip.holders.length === 2 && vip.holders.every(running)) {
-    return {verdict, act: {action: 'report', reason: `the VIP ${address} is on the hosts of ${a.name} and ${b.name} at once and both keepalived run: they do not hear each other's adverts, so the network between the hosts is cut (VRRP, IP protocol 112); clients land on either. No action: keepalived settles it when the link returns`}}
+    return {verdict, act: {action: 'report', code: 'vip-split', reason: `the VIP ${address} is on the hosts of ${a.name} and ${b.name} at once and both keepalived run: they do not hear each other's adverts, so the network between the hosts is cut (VRRP, IP protocol 112); clients land on either. No action: keepalived settles it when the link returns`}}
   }
 
   const stale = vip.holders.filter((h) => !running(h)).sort((x, y) => Number(nodeOf(x).process === 'running') - Number(nodeOf(y).process === 'running'))
@@ -80,20 +80,20 @@ export function decideVip(a: Obs, b: Obs, vip: VipSeen, nodeVerdict: Verdict, me
       : alsoPeer
         ? `keepalived of ${first} is not running and left the VIP ${address} on its host; ${peer} holds it too (clients land on either): restarting keepalived of ${first} removes the stale copy, ${peer} keeps serving`
         : `keepalived of ${first} is not running beside ${first}, which holds the VIP ${address}: the VIP could not leave if ${first} failed; restarting it (the VIP leaves the host while keepalived starts: ${peer} takes it if it can serve, otherwise ${first} takes it back within about 1.4 s)`
-    return {verdict, act: {action: 'restart_keepalived', node: first, reason: why}}
+    return {verdict, act: {action: 'restart_keepalived', code: 'vip-stale', node: first, reason: why}}
   }
 
   const idle = nodes.find((n) => n.process === 'running' && !running(n.name))
   if (idle !== undefined) {
-    return {verdict, act: {action: 'restart_keepalived', node: idle.name, reason: `keepalived of ${idle.name} is not running although ${idle.name} runs: the VIP ${address} could not move to its host; restarting it (the VIP stays where it is)`}}
+    return {verdict, act: {action: 'restart_keepalived', code: 'keepalived-down', node: idle.name, reason: `keepalived of ${idle.name} is not running although ${idle.name} runs: the VIP ${address} could not move to its host; restarting it (the VIP stays where it is)`}}
   }
 
   if (verdict.verdict === 'vip_stranded') {
     const holder = vip.holders[0]!
     if (lasted < p.vipGraceMs) {
-      return {verdict, act: {action: 'wait', node: holder, daemon: 'keepalived', reason: `the VIP ${address} is on the host of ${holder}, which is down; its keepalived runs and should release it within about a second`}}
+      return {verdict, act: {action: 'wait', code: 'vip-stranded', node: holder, daemon: 'keepalived', reason: `the VIP ${address} is on the host of ${holder}, which is down; its keepalived runs and should release it within about a second`}}
     }
-    return {verdict, act: {action: 'restart_keepalived', node: holder, reason: `the VIP ${address} has stayed ${seconds} on the host of ${holder}, which is down, although its keepalived runs (it should have released it within about a second: keepalived is stuck); restarting keepalived of ${holder} removes it`}}
+    return {verdict, act: {action: 'restart_keepalived', code: 'keepalived-stuck', node: holder, reason: `the VIP ${address} has stayed ${seconds} on the host of ${holder}, which is down, although its keepalived runs (it should have released it within about a second: keepalived is stuck); restarting keepalived of ${holder} removes it`}}
   }
 
   if (verdict.verdict === 'vip_missing' && lasted >= p.vipGraceMs) {

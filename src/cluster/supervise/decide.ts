@@ -7,6 +7,7 @@
 
 import type {NodeObservation} from '../observe.js'
 import {pairVerdict, type Verdict, type VipVerdict} from '../verdict.js'
+import type {DecisionCode, PairCode} from './codes.js'
 import {decideVip, type VipSeen} from './decide-vip.js'
 
 export type SplitBrainPolicy = 'keep-larger' | 'keep-first' | 'manual'
@@ -50,26 +51,46 @@ export interface PairMemory {
 
 export const freshMemory = (): PairMemory => ({splitSince: undefined, repairs: {}, givenUp: {}, vipSince: undefined})
 
-/** The part of a past event that the flapping guard needs (`daemon` is absent from events written before keepalived). */
-export interface PastRepair { time: string; pair: string | null; node: string | null; event: string; action: string | null; reason: string; daemon?: Daemon | null }
+/**
+ * The part of a past event that the flapping guard needs. `daemon` is absent
+ * from events written before keepalived; `code`, `verdict` and `vipVerdict`
+ * from events written before codes (read as their wording said then).
+ */
+export interface PastRepair {
+  time: string; pair: string | null; router?: string | null; node: string | null; event: string; action: string | null; reason: string; daemon?: Daemon | null
+  code?: DecisionCode | null; verdict?: string | null; vipVerdict?: string | null
+}
+
+/** Whether a past `observed` event saw the pair wholly healthy (its VIP too). */
+function sawHealthy(e: PastRepair): boolean {
+  // Events from before codes: only a wholly healthy pair's reason began "ok:".
+  if (e.verdict === undefined || e.verdict === null) return e.reason.startsWith('ok:')
+  return e.verdict === 'ok' && (e.vipVerdict === undefined || e.vipVerdict === null || e.vipVerdict === 'ok')
+}
+
+/** Whether a past report says the supervisor gave up on `node` (events from before codes: any report naming a node did). */
+export function saysGaveUp(e: PastRepair): boolean {
+  return e.event === 'report' && e.action === 'report' && (e.code === undefined || e.code === null ? e.node !== null && e.pair !== null : e.code === 'gave-up')
+}
 
 /**
  * What a restarted supervisor remembers: the repairs it began within the
- * window, from its events file. Without this, a supervisor that crashes (or
- * is restarted by systemd) in a loop would reset its own flapping guard.
+ * window, from its events file, and the daemons it gave up on. Without this,
+ * a supervisor that crashes (or is restarted by systemd) in a loop would reset
+ * its own flapping guard. Read from the events' fields, never their wording.
  */
 export function memoryFromEvents(events: PastRepair[], now: number, p: SupervisePolicy = DEFAULT_POLICY): Map<string, PairMemory> {
   const out = new Map<string, PairMemory>()
   for (const e of events) {
-    // A router's events (pair null): its guard starts afresh with each supervisor.
+    // A router's events (pair null) are read by routerMemoryFromEvents.
     if (e.pair === null) continue
-    // A healthy pair after a give-up (a report naming a node): it was repaired by hand; start afresh.
-    if (e.event === 'observed' && e.reason.startsWith('ok:')) {
+    // A healthy pair after a give-up: it was repaired by hand; start afresh.
+    if (e.event === 'observed' && sawHealthy(e)) {
       const mem = out.get(e.pair)
       for (const n of Object.keys(mem?.givenUp ?? {})) { delete mem!.givenUp[n]; delete mem!.repairs[n] }
       continue
     }
-    if (e.event === 'report' && e.node !== null && e.action === 'report') {
+    if (saysGaveUp(e) && e.node !== null) {
       const mem = out.get(e.pair) ?? freshMemory()
       mem.givenUp[repairKey(e.node, e.daemon ?? 'node')] = Date.parse(e.time)
       out.set(e.pair, mem)
@@ -86,14 +107,16 @@ export function memoryFromEvents(events: PastRepair[], now: number, p: Supervise
   return out
 }
 
-export type RepairAction =
-  | {action: 'none'; reason: string}
-  | {action: 'report'; node?: string; daemon?: Daemon; reason: string}
-  | {action: 'wait'; node: string; daemon?: Daemon; reason: string}
-  | {action: 'rejoin'; node: string; master: string; reason: string}
-  | {action: 'start_pair'; first: string; second: string; reason: string}
-  | {action: 'heal_split_brain'; keep: string; drop: string; reason: string}
-  | {action: 'restart_keepalived'; node: string; reason: string}
+/** `code` says what the decision means (codes.ts); `reason` says it to a person. */
+export type RepairAction = {code: PairCode; reason: string} & (
+  | {action: 'none'}
+  | {action: 'report'; node?: string; daemon?: Daemon}
+  | {action: 'wait'; node: string; daemon?: Daemon}
+  | {action: 'rejoin'; node: string; master: string}
+  | {action: 'start_pair'; first: string; second: string}
+  | {action: 'heal_split_brain'; keep: string; drop: string}
+  | {action: 'restart_keepalived'; node: string}
+)
 
 export type Obs = Pick<NodeObservation, 'name' | 'process' | 'role' | 'state' | 'items' | 'mode' | 'autoReconnect'>
 
@@ -119,14 +142,14 @@ export function guard(node: string, daemon: Daemon, pair: string, memory: PairMe
   const key = repairKey(node, daemon)
   const what = daemon === 'node' ? node : `keepalived of ${node}`
   const tail = `repair it by hand (${byHand(node, daemon, pair)}); once the pair is healthy the supervisor watches it again`
-  if (memory.givenUp[key] !== undefined) return {ok: false, act: {action: 'report', node, daemon, reason: `${what} keeps failing; gave up repairing it: ${tail}`}}
+  if (memory.givenUp[key] !== undefined) return {ok: false, act: {action: 'report', code: 'gave-up', node, daemon, reason: `${what} keeps failing; gave up repairing it: ${tail}`}}
   const recent = (memory.repairs[key] ?? []).filter((t) => now - t < p.windowMs)
   if (recent.length >= p.maxRepairs) {
-    return {ok: false, act: {action: 'report', node, daemon, reason: `${what} was repaired ${recent.length} times in ${Math.round(p.windowMs / 1000)} s; giving up on it: ${tail}`}, giveUp: key}
+    return {ok: false, act: {action: 'report', code: 'gave-up', node, daemon, reason: `${what} was repaired ${recent.length} times in ${Math.round(p.windowMs / 1000)} s; giving up on it: ${tail}`}, giveUp: key}
   }
   const last = recent[recent.length - 1]
   const wait = p.backoffMs * 2 ** Math.max(0, recent.length - 1)
-  if (last !== undefined && now - last < wait) return {ok: false, act: {action: 'wait', node, daemon, reason: `backing off ${Math.round((wait - (now - last)) / 1000)} s before repairing ${what} again`}}
+  if (last !== undefined && now - last < wait) return {ok: false, act: {action: 'wait', code: 'backoff', node, daemon, reason: `backing off ${Math.round((wait - (now - last)) / 1000)} s before repairing ${what} again`}}
   return {ok: true}
 }
 
@@ -158,7 +181,7 @@ export function decideRepair(a: Obs, b: Obs, memory: PairMemory, now: number, p:
     return {verdict: v.verdict, vipVerdict: vv?.verdict ?? null, vipReason: vv === undefined || vv.verdict === 'ok' ? null : vv.reason, act, memory: mem}
   }
   // A host we cannot reach: we cannot tell dead from cut off, so we do nothing to it.
-  if (unreachable.length > 0) return done({action: 'report', reason: `${unreachable.map((n) => n.name).join(' and ')} cannot be observed; no action on an unreachable host`})
+  if (unreachable.length > 0) return done({action: 'report', code: 'unreachable', reason: `${unreachable.map((n) => n.name).join(' and ')} cannot be observed; no action on an unreachable host`})
   const act = decideNodes(a, b, v, mem, now, p, pair)
   if (vipJudged?.act !== undefined) {
     const g = vipJudged.act
@@ -169,7 +192,7 @@ export function decideRepair(a: Obs, b: Obs, memory: PairMemory, now: number, p:
     if (!REPAIRS.has(act.act.action)) return done(ok.act, ok.giveUp)
   }
   // No host holds the VIP for longer than keepalived needs, and no node repair is due: say so.
-  if (act.act.action === 'none' && vipJudged?.missing !== undefined) return done({action: 'report', reason: vipJudged.missing})
+  if (act.act.action === 'none' && vipJudged?.missing !== undefined) return done({action: 'report', code: 'vip-missing', reason: vipJudged.missing})
   return done(act.act, act.giveUp)
 }
 
@@ -183,33 +206,33 @@ function decideNodes(a: Obs, b: Obs, v: ReturnType<typeof pairVerdict>, mem: Pai
   switch (v.verdict) {
     case 'ok':
     case 'copying':
-      return {act: {action: 'none', reason: v.reason}}
+      return {act: {action: 'none', code: v.verdict === 'ok' ? 'healthy' : 'copying', reason: v.reason}}
     case 'slave_down': {
       const down = a.process === 'running' ? b : a
-      return guarded(down.name, {action: 'rejoin', node: down.name, master: v.master!, reason: `${down.name} is down while ${v.master} serves as master`})
+      return guarded(down.name, {action: 'rejoin', code: 'slave-down', node: down.name, master: v.master!, reason: `${down.name} is down while ${v.master} serves as master`})
     }
     case 'down': {
-      return guarded(a.name, {action: 'start_pair', first: a.name, second: b.name, reason: 'both nodes are down; starting the pair again, from its newest snapshot if it has one'})
+      return guarded(a.name, {action: 'start_pair', code: 'pair-down', first: a.name, second: b.name, reason: 'both nodes are down; starting the pair again, from its newest snapshot if it has one'})
     }
     case 'split_brain': {
       if (mem.splitSince === undefined) mem.splitSince = now
       const age = now - mem.splitSince
-      if (age < p.splitBrainGraceMs) return {act: {action: 'wait', node: a.name, reason: `split brain for ${Math.round(age / 1000)} s; waiting ${Math.round(p.splitBrainGraceMs / 1000)} s for the nodes to re-pair by themselves`}}
+      if (age < p.splitBrainGraceMs) return {act: {action: 'wait', code: 'split-grace', node: a.name, reason: `split brain for ${Math.round(age / 1000)} s; waiting ${Math.round(p.splitBrainGraceMs / 1000)} s for the nodes to re-pair by themselves`}}
       // Native nodes that dial each other again converge by themselves (newest write wins) once
       // the link returns. If they have not, the link between them is cut: restarting one would
       // discard the writes it took, and it could not reach the other to copy anyway.
       if ([a, b].every((n) => n.mode === 'native' && n.autoReconnect === true)) {
-        return {act: {action: 'report', reason: `split brain for ${Math.round(age / 1000)} s: both nodes keep trying to reach each other, so the network between them is cut; they converge by themselves when it returns (no restart: it would discard one side's writes)`}}
+        return {act: {action: 'report', code: 'split-cut', reason: `split brain for ${Math.round(age / 1000)} s: both nodes keep trying to reach each other, so the network between them is cut; they converge by themselves when it returns (no restart: it would discard one side's writes)`}}
       }
-      if (p.splitBrain === 'manual') return {act: {action: 'report', reason: `split brain for ${Math.round(age / 1000)} s; policy manual: run repctl promote NODE --yes`}}
+      if (p.splitBrain === 'manual') return {act: {action: 'report', code: 'split-manual', reason: `split brain for ${Math.round(age / 1000)} s; policy manual: run repctl promote NODE --yes`}}
       const keepA = p.splitBrain === 'keep-first' || (a.items ?? 0) >= (b.items ?? 0)
       const [keep, drop] = keepA ? [a, b] : [b, a]
-      return guarded(drop.name, {action: 'heal_split_brain', keep: keep.name, drop: drop.name, reason: `split brain for ${Math.round(age / 1000)} s; keeping ${keep.name} (${p.splitBrain}), ${drop.name} rejoins as its slave`})
+      return guarded(drop.name, {action: 'heal_split_brain', code: 'split-heal', keep: keep.name, drop: drop.name, reason: `split brain for ${Math.round(age / 1000)} s; keeping ${keep.name} (${p.splitBrain}), ${drop.name} rejoins as its slave`})
     }
     case 'master_down':
     case 'unpaired':
       // The survivor is not (yet) a master, or the nodes are not linked: servers usually settle this
       // by themselves within their replication timeout; acting now could split the pair.
-      return {act: {action: 'wait', node: a.name, reason: `${v.reason}; waiting for the servers to settle`}}
+      return {act: {action: 'wait', code: 'settling', node: a.name, reason: `${v.reason}; waiting for the servers to settle`}}
   }
 }

@@ -74,9 +74,9 @@ export function readEvents(eventsFile: string): SuperviseEvent[] {
     try {
       const e = JSON.parse(line) as SuperviseEvent
       // An event is a pair's (A,B) or a router's (pair null). Events written before keepalived was
-      // supervised have no daemon, and before routers no router: read as null, so status --json keeps its shape.
+      // supervised have no daemon, before routers no router, before codes no code, verdict, vipVerdict: read as null, so status --json keeps its shape.
       const about = typeof e.pair === 'string' || (e.pair === null && typeof e.router === 'string')
-      if (typeof e.time === 'string' && about && typeof e.event === 'string') out.push({...e, router: e.router ?? null, daemon: e.daemon ?? null})
+      if (typeof e.time === 'string' && about && typeof e.event === 'string') out.push({...e, router: e.router ?? null, daemon: e.daemon ?? null, code: e.code ?? null, verdict: e.verdict ?? null, vipVerdict: e.vipVerdict ?? null})
     } catch { /* torn line */ }
   }
   return out

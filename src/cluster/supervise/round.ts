@@ -18,7 +18,9 @@ import type {EndpointSeen} from '../router/endpoints.js'
 import {startRouter} from '../router/nutcracker.js'
 import {observeRouter} from '../router/observe.js'
 import {observeEndpoints, routesForRepair, wantedRoutes} from '../router/routes.js'
-import {routerVerdict} from '../router/verdict.js'
+import {routerVerdict, type RouterVerdict} from '../router/verdict.js'
+import type {Verdict, VipVerdict} from '../verdict.js'
+import type {DecisionCode} from './codes.js'
 
 /** One line of the supervisor's log (stdout with --json, and the events file). */
 export interface SuperviseEvent {
@@ -35,6 +37,23 @@ export interface SuperviseEvent {
   daemon: Daemon | null
   outcome: 'ok' | 'failed' | null
   durationMs: number | null
+  /** What the round's decision means (codes.ts): what a restarted supervisor rebuilds its memory from. */
+  code: DecisionCode | null
+  /** The pair's (or router's) verdict in the round of the event. */
+  verdict: Verdict | RouterVerdict | null
+  /** The pair's VIP's verdict in that round (null: no VIP, or a router's event). */
+  vipVerdict: VipVerdict | null
+}
+
+type EventFields = Partial<SuperviseEvent> & Pick<SuperviseEvent, 'event' | 'reason'>
+
+/**
+ * What a report or wait is, for saying it once rather than every round: its
+ * meaning, not its wording (a reason holds counts of seconds that change
+ * every round). A new verdict makes it new.
+ */
+export function reportKey(e: Pick<SuperviseEvent, 'code' | 'node' | 'daemon' | 'verdict' | 'vipVerdict'>): string {
+  return JSON.stringify([e.code, e.node, e.daemon, e.verdict, e.vipVerdict])
 }
 
 export interface SupervisorState {
@@ -105,21 +124,24 @@ async function superviseRoundPairs(config: ClusterConfig, pool: HostPool, state:
     nodesSeen?.set(an, oa).set(bn, ob)
     const d = decideRepair(oa, ob, state.memories.get(pair) ?? freshMemory(), Date.now(), policy, vip)
     state.memories.set(pair, d.memory)
-    const event = (e: Partial<SuperviseEvent> & Pick<SuperviseEvent, 'event' | 'reason'>): void =>
-      emit({time: new Date().toISOString(), pair, router: null, node: e.node ?? null, event: e.event, reason: e.reason, action: e.action ?? null, daemon: e.daemon ?? null, outcome: e.outcome ?? null, durationMs: e.durationMs ?? null})
+    const event = (e: EventFields): void =>
+      emit({time: new Date().toISOString(), pair, router: null, node: e.node ?? null, event: e.event, reason: e.reason, action: e.action ?? null, daemon: e.daemon ?? null, outcome: e.outcome ?? null, durationMs: e.durationMs ?? null,
+        code: d.act.code, verdict: d.verdict, vipVerdict: d.vipVerdict})
     const seen = `${d.verdict}/${d.vipVerdict ?? '-'}`
     if (state.verdicts.get(pair) !== seen) {
       state.verdicts.set(pair, seen)
-      // A healthy pair with an unhealthy VIP leads with the VIP's verdict: only a wholly healthy pair reads "ok:" (memoryFromEvents relies on it).
+      // A healthy pair with an unhealthy VIP leads with the VIP's verdict (memoryFromEvents reads the verdict fields, not this).
       const vipSays = d.vipReason === null ? '' : `${d.vipVerdict}: ${d.vipReason}`
       event({event: 'observed', reason: d.verdict === 'ok' && vipSays !== '' ? `${vipSays}; pair ok` : `${d.verdict}: ${d.act.reason}${vipSays === '' ? '' : `; VIP ${vipSays}`}`})
     }
     const act = d.act
     if (act.action === 'report' || act.action === 'wait') {
       // Say it once, not every round.
-      if (state.lastReports.get(pair) !== act.reason.replace(/\d+ s/g, '')) {
-        state.lastReports.set(pair, act.reason.replace(/\d+ s/g, ''))
-        event({event: 'report', node: actionNode(act), reason: act.reason, action: act.action, daemon: actionDaemon(act)})
+      const report: EventFields = {event: 'report', node: actionNode(act), reason: act.reason, action: act.action, daemon: actionDaemon(act)}
+      const key = reportKey({code: act.code, node: report.node ?? null, daemon: report.daemon ?? null, verdict: d.verdict, vipVerdict: d.vipVerdict})
+      if (state.lastReports.get(pair) !== key) {
+        state.lastReports.set(pair, key)
+        event(report)
       }
       continue
     }
@@ -165,15 +187,16 @@ async function superviseRouters(config: ClusterConfig, pool: HostPool, state: Su
     const v = o === undefined ? {verdict: 'unknown' as const, reason: `cannot tell whether router ${router.name} runs`, stale: [], removed: [], added: []} : routerVerdict(o, want)
     const d = decideRouter(router.name, v, state.routerMemories.get(router.name) ?? freshRouterMemory(), Date.now(), policy)
     state.routerMemories.set(router.name, d.memory)
-    const event = (e: Partial<SuperviseEvent> & Pick<SuperviseEvent, 'event' | 'reason'>): void =>
-      emit({time: new Date().toISOString(), pair: null, router: router.name, node: null, event: e.event, reason: e.reason, action: e.action ?? null, daemon: e.daemon ?? null, outcome: e.outcome ?? null, durationMs: e.durationMs ?? null})
+    const event = (e: EventFields): void =>
+      emit({time: new Date().toISOString(), pair: null, router: router.name, node: null, event: e.event, reason: e.reason, action: e.action ?? null, daemon: e.daemon ?? null, outcome: e.outcome ?? null, durationMs: e.durationMs ?? null,
+        code: d.act.code, verdict: v.verdict, vipVerdict: null})
     if (state.verdicts.get(key) !== v.verdict) {
       state.verdicts.set(key, v.verdict)
       event({event: 'observed', reason: `${v.verdict}: ${v.reason}`})
     }
     const act = d.act
     if (act.action === 'report' || act.action === 'wait') {
-      const said = act.reason.replace(/\d+ s/g, '')
+      const said = reportKey({code: act.code, node: null, daemon: 'nutcracker', verdict: v.verdict, vipVerdict: null})
       if (state.lastReports.get(key) !== said) {
         state.lastReports.set(key, said)
         event({event: 'report', reason: act.reason, action: act.action, daemon: 'nutcracker'})

@@ -4,7 +4,7 @@
 // command suppresses its success reply only, errors are always sent.
 
 import type {ServerContext} from '../context.js'
-import {generalStats, itemsStats, settingsStats, slabsStats, type StatLine} from '../stats.js'
+import {generalStats, itemsStats, resetStats, settingsStats, slabsStats, type StatLine} from '../stats.js'
 import {MEMCACHED_VERSION} from '../version.js'
 import {encodeResponse, Opcode, Status, type PacketParts} from './binary-frame.js'
 import type {BinaryRequest} from './binary-request.js'
@@ -131,7 +131,6 @@ function get(req: Req<'get'>, ctx: ServerContext): BinaryResult {
     if (req.withKey) return reply(packet(req, {status: Status.KeyNotFound, key: req.key}))
     return failure(req, Status.KeyNotFound)
   }
-  stats.getHits++
   return reply(packet(req, {cas: BigInt(it.cas), extras: flagsExtras(it.flags), key: req.withKey ? req.key : undefined, value: it.value}))
 }
 
@@ -145,7 +144,6 @@ function touch(req: Req<'touch'>, ctx: ServerContext): BinaryResult {
     if (req.withKey) return reply(packet(req, {status: Status.KeyNotFound, key: req.key}))
     return failure(req, Status.KeyNotFound)
   }
-  stats.touchHits++
   // Touch answers with the flags only; GAT adds the value, GATK the key as well.
   return reply(packet(req, {
     cas: BigInt(it.cas), extras: flagsExtras(it.flags),
@@ -155,18 +153,13 @@ function touch(req: Req<'touch'>, ctx: ServerContext): BinaryResult {
 
 function store(req: Req<'store'>, ctx: ServerContext): BinaryResult {
   const {store: items, stats} = ctx
-  stats.cmdSet++
   // Under -C memcached's items have no room for a cas, so the one a storage request carries is dropped unread.
   const cas = ctx.options.useCas ? storeCas(req.cas) : 0
   const concat = req.mode === 'append' || req.mode === 'prepend'
   // Any non-zero cas turns set, add and replace into a compare-and-swap.
   const mode = !concat && cas !== 0 ? 'cas' : req.mode
   const outcome = items.store(mode, req.key, req.flags, req.exptime, req.value, cas)
-  if (mode === 'cas') {
-    if (outcome === 'stored') stats.casHits++
-    else if (outcome === 'exists') stats.casBadval++
-    else if (outcome === 'not_found') stats.casMisses++
-  }
+  if (mode === 'cas' && outcome === 'not_found') stats.casMisses++
   switch (outcome) {
     case 'stored': return success(req, {cas: BigInt(items.lastStoredCas)})
     case 'exists': return failure(req, Status.KeyExists)
@@ -189,10 +182,7 @@ function del(req: Req<'delete'>, ctx: ServerContext): BinaryResult {
     const it = store.peek(req.key)
     if (it !== undefined && it.cas !== cas) return failure(req, Status.KeyExists)
   }
-  if (store.delete(req.key)) {
-    stats.deleteHits++
-    return success(req)
-  }
+  if (store.delete(req.key)) return success(req)
   stats.deleteMisses++
   return failure(req, Status.KeyNotFound)
 }
@@ -204,8 +194,6 @@ function delta(req: Req<'delta'>, ctx: ServerContext): BinaryResult {
   const r = store.deltaOrCreate(req.key, req.incr, req.delta, storeCas(req.cas), create)
   switch (r.status) {
     case 'ok':
-      if (req.incr) stats.incrHits++
-      else stats.decrHits++
       return success(req, {cas: BigInt(r.item.cas), value: u64(BigInt(r.value))})
     case 'created':
       // memcached counts no miss when it creates the item.
@@ -234,7 +222,7 @@ function stat(req: Req<'stat'>, ctx: ServerContext): BinaryResult {
   if (group === '') {
     lines = generalStats(ctx)
   } else if (group.startsWith('reset')) {
-    ctx.stats.reset()
+    resetStats(ctx)
     lines = []
   } else if (group.startsWith('settings')) {
     lines = settingsStats(ctx)

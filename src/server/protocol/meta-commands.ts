@@ -119,7 +119,9 @@ function metaGet(key: string, f: MetaFlags, ctx: ServerContext): string {
     store.markTokenSent(key)
   }
   store.metaRead(key, touching, f.noUpdate)
-  if (touching) { stats.cmdTouch++; stats.touchHits++ } else { stats.cmdGet++; stats.getHits++ }
+  // (hits are counted by the store, per slab class, in metaRead)
+  if (touching) stats.cmdTouch++
+  else stats.cmdGet++
   return f.value ? `${line}\r\n${it.value}\r\n` : `${line}\r\n`
 }
 
@@ -136,13 +138,8 @@ function metaSet(key: string, f: MetaFlags, value: string, ctx: ServerContext): 
   // A cas turns set and replace into cas; add ignores it; append and prepend check it themselves.
   if (hasCas && (mode === 'set' || mode === 'replace')) mode = 'cas'
   const cas = hasCas ? casNumber(f.cas) : 0
-  stats.cmdSet++
   const outcome = store.store(mode, key, f.clientFlags, f.ttl ?? 0, value, cas, {invalidate: f.invalidate && mode === 'cas', binaryKey: f.base64})
-  if (mode === 'cas') {
-    if (outcome === 'stored') stats.casHits++
-    else if (outcome === 'exists') stats.casBadval++
-    else if (outcome === 'not_found') stats.casMisses++
-  }
+  if (mode === 'cas' && outcome === 'not_found') stats.casMisses++
   if (outcome === 'no_memory') stats.storeNoMemory++
   const code = SET_CODES[outcome]
   if (code.length > 2) return code + '\r\n'
@@ -172,7 +169,6 @@ function metaDelete(key: string, f: MetaFlags, ctx: ServerContext): string {
     store.invalidate(key, f.ttl)
   } else {
     store.delete(key)
-    stats.deleteHits++
   }
   return f.quiet ? '' : `HD${echo}\r\n`
 }
@@ -187,8 +183,6 @@ function metaArithmetic(key: string, f: MetaFlags, ctx: ServerContext): string {
   let quietOk = false
   switch (r.status) {
     case 'ok':
-      if (incr) stats.incrHits++
-      else stats.decrHits++
       value = r.value
       quietOk = f.quiet
       break

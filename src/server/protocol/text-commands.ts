@@ -4,7 +4,7 @@
 
 import type {ServerContext} from '../context.js'
 import type {RawItem} from '../store/item.js'
-import {formatStats, generalStats, itemsStats, settingsStats, slabsStats} from '../stats.js'
+import {formatStats, generalStats, itemsStats, resetStats, settingsStats, slabsStats} from '../stats.js'
 import type {StoreOutcome} from '../store/item-store.js'
 import {MEMCACHED_VERSION} from '../version.js'
 import {handleMeta} from './meta-commands.js'
@@ -34,13 +34,8 @@ function answer(req: Exclude<Handled, {type: 'get'}>, ctx: ServerContext): strin
   switch (req.type) {
     case 'store': {
       const s = ctx.stats
-      s.cmdSet++
       const outcome = ctx.store.store(req.mode, req.key, req.flags, req.exptime, req.value, req.cas)
-      if (req.mode === 'cas') {
-        if (outcome === 'stored') s.casHits++
-        else if (outcome === 'exists') s.casBadval++
-        else if (outcome === 'not_found') s.casMisses++
-      }
+      if (req.mode === 'cas' && outcome === 'not_found') s.casMisses++
       if (outcome === 'no_memory') s.storeNoMemory++
       return req.noreply ? '' : STORE_REPLY[outcome]
     }
@@ -56,8 +51,6 @@ function answer(req: Exclude<Handled, {type: 'get'}>, ctx: ServerContext): strin
       let out: string
       switch (r.status) {
         case 'ok':
-          if (req.incr) s.incrHits++
-          else s.decrHits++
           out = r.value + '\r\n'
           break
         case 'not_found':
@@ -76,15 +69,13 @@ function answer(req: Exclude<Handled, {type: 'get'}>, ctx: ServerContext): strin
     }
     case 'delete': {
       const hit = ctx.store.delete(req.key)
-      if (hit) ctx.stats.deleteHits++
-      else ctx.stats.deleteMisses++
+      if (!hit) ctx.stats.deleteMisses++
       return req.noreply ? '' : hit ? 'DELETED\r\n' : 'NOT_FOUND\r\n'
     }
     case 'touch': {
       const it = ctx.store.touch(req.key, req.exptime)
       ctx.stats.cmdTouch++
-      if (it !== undefined) ctx.stats.touchHits++
-      else ctx.stats.touchMisses++
+      if (it === undefined) ctx.stats.touchMisses++
       return req.noreply ? '' : it !== undefined ? 'TOUCHED\r\n' : 'NOT_FOUND\r\n'
     }
     case 'flush_all': {
@@ -165,7 +156,6 @@ function get(req: Extract<TextRequest, {type: 'get'}>, ctx: ServerContext, out: 
       const it = store.touch(key, req.touchExptime!)
       stats.cmdTouch++
       if (it === undefined) { stats.touchMisses++; continue }
-      stats.touchHits++
       if (full(out, start, stats)) return
       valueLine(out, it.key, it.flags, it.value.length, req.withCas, it.cas)
       out.text(it.value)
@@ -173,7 +163,6 @@ function get(req: Extract<TextRequest, {type: 'get'}>, ctx: ServerContext, out: 
       const hit = store.getRaw(key, found)
       stats.cmdGet++
       if (!hit) { stats.getMisses++; continue }
-      stats.getHits++
       if (full(out, start, stats)) return
       const valueAt = found.at + found.keyLength
       valueLine(out, key, found.flags, found.valueLength, req.withCas, found.cas)
@@ -196,7 +185,7 @@ function stats(args: string[], ctx: ServerContext): string {
   switch (sub) {
     case undefined: return formatStats(generalStats(ctx))
     case 'reset':
-      ctx.stats.reset()
+      resetStats(ctx)
       return 'RESET\r\n'
     case 'settings': return formatStats(settingsStats(ctx))
     case 'items': return formatStats(itemsStats(ctx))

@@ -389,6 +389,11 @@ export class ItemStore {
    * absolute); `cas` is the client's cas (0 = none).
    */
   store(mode: StoreMode, key: string, flags: number, exptime: number, value: string, cas: number, extras?: StoreExtras): StoreOutcome {
+    return this.write(mode, key, flags, exptime, value, cas, true, extras)
+  }
+
+  /** `clientSet`: counted as a storage command of its class (an item incr/decr creates is not, for memcached). */
+  private write(mode: StoreMode, key: string, flags: number, exptime: number, value: string, cas: number, clientSet: boolean, extras?: StoreExtras): StoreOutcome {
     const tb = this.table
     const size = itemTotalSize(key.length, flags, value.length, this.options.useCas)
     const old = this.live(key)
@@ -397,7 +402,7 @@ export class ItemStore {
       return 'too_large'
     }
     const cls = this.options.slabs.classOf(size)
-    this.perClass[cls]!.cmdSet++
+    if (clientSet) this.perClass[cls]!.cmdSet++
     if (old === NIL) {
       if (mode === 'cas') return 'not_found'
       if (mode !== 'set' && mode !== 'add') return 'not_stored'
@@ -505,7 +510,7 @@ export class ItemStore {
     if (s === NIL) {
       if (create === undefined) return {status: 'not_found'}
       const value = create.initial.toString()
-      const outcome = this.store('add', key, 0, create.exptime, value, 0)
+      const outcome = this.write('add', key, 0, create.exptime, value, 0, false)
       if (outcome === 'stored') return {status: 'created', value, cas: this.lastStoredCas}
       return {status: outcome === 'no_memory' ? 'no_memory' : 'not_stored'}
     }
@@ -690,6 +695,16 @@ export class ItemStore {
   /** An item from a snapshot at start: kept as saved (absolute exptime, cas) unless it expired meanwhile. */
   restoreItem(key: string, flags: number, exptime: number, cas: number, value: string): boolean {
     return this.applyPeerItem(key, flags, exptime, cas, value)
+  }
+
+  /**
+   * `stats reset`: every counter back to 0, overall and per class, as
+   * memcached resets its slab and item stats with its global ones (items and
+   * bytes held are not counters).
+   */
+  resetCounters(): void {
+    for (const k of Object.keys(this.counters) as (keyof StoreCounters)[]) this.counters[k] = 0
+    for (const c of this.perClass) Object.assign(c, newClassCounters(), {items: c.items, bytes: c.bytes})
   }
 
   /** Forget everything at once (a snapshot that failed half-way through loading). */
