@@ -47,18 +47,32 @@ export class ReplyBuffer {
 
   /** Append a whole number >= 0 in decimal (flags, lengths, cas values: all below 2^53). */
   decimal(n: number): void {
-    if (n < 10) {
-      this.room(1)
-      this.buf[this.length++] = 48 + n
-      return
-    }
-    let digits = 1
-    for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++
-    this.room(digits)
+    this.room(16)
+    this.length = writeDecimal(this.buf, this.length, n)
+  }
+
+  /**
+   * `VALUE <key> <flags> <bytes>[ <cas>]\r\n`, the line before each value a
+   * retrieval returns, written in one go (it is most of a get's reply).
+   */
+  valueLine(key: string, flags: number, bytes: number, cas: number | undefined): void {
+    const n = key.length
+    this.room(n + 60)
     const b = this.buf
-    let at = this.length + digits
-    for (let x = n; at > this.length; x = Math.floor(x / 10)) b[--at] = 48 + (x % 10)
-    this.length += digits
+    let at = this.length
+    b[at] = 86; b[at + 1] = 65; b[at + 2] = 76; b[at + 3] = 85; b[at + 4] = 69; b[at + 5] = 32 // "VALUE "
+    at += 6
+    for (let i = 0; i < n; i++) b[at++] = key.charCodeAt(i)
+    b[at++] = 32
+    at = writeDecimal(b, at, flags)
+    b[at++] = 32
+    at = writeDecimal(b, at, bytes)
+    if (cas !== undefined) {
+      b[at++] = 32
+      at = writeDecimal(b, at, cas)
+    }
+    b[at] = 13; b[at + 1] = 10
+    this.length = at + 2
   }
 
   /** Drop everything after the first `n` bytes. */
@@ -90,4 +104,24 @@ export class ReplyBuffer {
     this.buf.copy(grown, 0, 0, this.length)
     this.buf = grown
   }
+}
+
+/** `n` (a whole number, 0 <= n < 2^53) in decimal at b[at..]; returns the end. The caller made room (16 bytes at most). */
+function writeDecimal(b: Buffer, at: number, n: number): number {
+  if (n < 10) {
+    b[at] = 48 + n
+    return at + 1
+  }
+  let digits = 1
+  if (n < 2147483648) {
+    // Small integers (flags, lengths, most cas values): integer arithmetic.
+    for (let x = n; x >= 10; x = (x / 10) | 0) digits++
+    let end = at + digits
+    for (let x = n; end > at; x = (x / 10) | 0) b[--end] = 48 + (x % 10)
+    return at + digits
+  }
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++
+  let end = at + digits
+  for (let x = n; end > at; x = Math.floor(x / 10)) b[--end] = 48 + (x % 10)
+  return at + digits
 }

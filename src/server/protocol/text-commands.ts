@@ -130,20 +130,6 @@ function full(out: ReplyBuffer, start: number, stats: ServerContext['stats']): b
   return true
 }
 
-function valueLine(out: ReplyBuffer, key: string, flags: number, length: number, withCas: boolean, cas: number): void {
-  out.text('VALUE ')
-  out.text(key)
-  out.text(' ')
-  out.decimal(flags)
-  out.text(' ')
-  out.decimal(length)
-  if (withCas) {
-    out.text(' ')
-    out.decimal(cas)
-  }
-  out.text('\r\n')
-}
-
 /** The item a retrieval is copying out; reused (a reply never needs two at once). */
 const found: RawItem = {buf: Buffer.alloc(0), at: 0, keyLength: 0, valueLength: 0, flags: 0, exptime: 0, cas: 0, version: 0}
 
@@ -157,7 +143,7 @@ function get(req: Extract<TextRequest, {type: 'get'}>, ctx: ServerContext, out: 
       stats.cmdTouch++
       if (it === undefined) { stats.touchMisses++; continue }
       if (full(out, start, stats)) return
-      valueLine(out, it.key, it.flags, it.value.length, req.withCas, it.cas)
+      out.valueLine(it.key, it.flags, it.value.length, req.withCas ? it.cas : undefined)
       out.text(it.value)
     } else {
       const hit = store.getRaw(key, found)
@@ -165,7 +151,7 @@ function get(req: Extract<TextRequest, {type: 'get'}>, ctx: ServerContext, out: 
       if (!hit) { stats.getMisses++; continue }
       if (full(out, start, stats)) return
       const valueAt = found.at + found.keyLength
-      valueLine(out, key, found.flags, found.valueLength, req.withCas, found.cas)
+      out.valueLine(key, found.flags, found.valueLength, req.withCas ? found.cas : undefined)
       out.bytes(found.buf, valueAt, valueAt + found.valueLength)
     }
     out.text('\r\n')

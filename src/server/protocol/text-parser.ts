@@ -238,8 +238,10 @@ export class TextParser {
       return {type: 'error', message: 'CLIENT_ERROR bad data chunk', noreply: p.kind === 'data' && p.header.noreply}
     }
     const value = data.latin1Slice(start, start + vlen)
-    if (p.kind === 'meta_data') return {type: 'meta', command: {...p.header, value}}
-    return {...p.header, value}
+    if (p.kind === 'meta_data') return {type: 'meta', command: {cmd: 'ms', key: p.header.key, flags: p.header.flags, value}}
+    // Built field by field, in the type's order: a spread here gave every set request a slow, ever-changing shape.
+    const h = p.header
+    return {type: 'store', mode: h.mode, key: h.key, flags: h.flags, exptime: h.exptime, value, cas: h.cas, noreply: h.noreply}
   }
 
   private parseLine(line: string): TextRequest | undefined {

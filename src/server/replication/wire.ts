@@ -78,7 +78,8 @@ export class PeerDecoder {
       const value = buf.toString('latin1', this.pos, end)
       this.pos = end + 2
       this.value = undefined
-      return {...header, value}
+      // Field by field, in the order fastRep gives them: one shape for every rep message.
+      return {type: 'rep', key: header.key, flags: header.flags, exptime: header.exptime, cas: header.cas, value, state: header.state}
     }
     const nl = buf.indexOf(10, this.pos)
     if (nl === -1) {
