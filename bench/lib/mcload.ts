@@ -2,8 +2,8 @@
 // the bottleneck on a 2-core machine. Found on PATH or compiled once into
 // bench/.cache; the bench says which.
 
-import {spawnSync} from 'node:child_process'
-import {existsSync, mkdirSync, statSync} from 'node:fs'
+import {spawn, spawnSync} from 'node:child_process'
+import {existsSync, mkdirSync, readFileSync, statSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -51,13 +51,54 @@ export interface LoadSpec {
 
 export interface LoadResult { ops: number; p50: number; p99: number; opsPerCpuS: number | null; errors: number; raw: string }
 
-export function runLoad(mcload: string, s: LoadSpec): LoadResult {
+function loadArgs(s: LoadSpec): string[] {
   const args = ['-p', String(s.port), '-c', String(s.conns ?? 50), '-d', String(s.depth ?? 1), '-t', String(s.seconds ?? 4), '-W', String(s.warm ?? 1),
     '-k', String(s.keys ?? 10_000), '-v', String(s.value ?? 100), '-r', String(s.getRatio ?? 0.9), '-m', String(s.multiget ?? 1)]
   if (s.pid !== undefined) args.push('-P', String(s.pid))
+  return args
+}
+
+export function runLoad(mcload: string, s: LoadSpec): LoadResult {
+  const args = loadArgs(s)
   const r = spawnSync(mcload, args, {encoding: 'utf8', timeout: ((s.seconds ?? 4) + (s.warm ?? 1)) * 1000 + 120_000})
   const out = `${r.stdout ?? ''}${r.stderr ?? ''}`
   if (r.status !== 0) throw new Error(`mcload ${args.join(' ')} failed (${r.status ?? r.signal}): ${out}`)
+  return parseLoad(out)
+}
+
+/** A server's CPU time so far, user and system, in seconds (/proc/PID/stat; clock ticks of 1/100 s on Linux). */
+function cpuSeconds(pid: number): {user: number; system: number} {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return {user: Number(f[11]) / 100, system: Number(f[12]) / 100}
+}
+
+export interface MeasuredLoad extends LoadResult {
+  /** Server CPU per request, µs, over the measured window (sampled when the warm-up ends and when mcload exits). */
+  userUsPerOp: number
+  systemUsPerOp: number
+}
+
+/** runLoad, plus the server's user and system CPU per request: where its time goes. Needs `pid`. */
+export async function runLoadMeasured(mcload: string, s: LoadSpec & {pid: number}): Promise<MeasuredLoad> {
+  const args = loadArgs(s)
+  const child = spawn(mcload, args, {stdio: ['ignore', 'pipe', 'pipe']})
+  let out = ''
+  child.stdout.on('data', (b: Buffer) => { out += b.toString() })
+  child.stderr.on('data', (b: Buffer) => { out += b.toString() })
+  let before: {user: number; system: number} | undefined
+  const warm = setTimeout(() => { before = cpuSeconds(s.pid) }, (s.warm ?? 1) * 1000)
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+  clearTimeout(warm)
+  const after = cpuSeconds(s.pid)
+  if (code !== 0) throw new Error(`mcload ${args.join(' ')} failed (${code}): ${out}`)
+  const r = parseLoad(out)
+  const requests = r.ops * (s.seconds ?? 4)
+  const from = before ?? after
+  return {...r, userUsPerOp: (after.user - from.user) * 1e6 / requests, systemUsPerOp: (after.system - from.system) * 1e6 / requests}
+}
+
+function parseLoad(out: string): LoadResult {
   const num = (re: RegExp): number | null => { const m = re.exec(out); return m === null ? null : Number(m[1]) }
   return {
     ops: num(/RESULT ops=(\d+)/) ?? 0,

@@ -103,6 +103,22 @@ describe(`parsers under fuzzing (seed ${SEED})`, () => {
     }), params())
   })
 
+  it('text: get and gets of one key, parsed from the bytes, are the request parseLine makes of the line', () => {
+    const keyByte = fc.integer({min: 0, max: 255}).filter((b) => b !== 32 && b !== 10 && b !== 13)
+    const line = fc.tuple(fc.constantFrom('get', 'gets', 'gat', 'ge', 'getx'), fc.integer({min: 0, max: 3}), fc.array(keyByte, {minLength: 0, maxLength: 260}), fc.integer({min: 0, max: 3}), fc.array(keyByte, {maxLength: 3}), fc.boolean())
+    fc.assert(fc.property(line, ([cmd, before, key, after, second, crlf]) => {
+      const text = `${cmd}${' '.repeat(before)}${Buffer.from(key).toString('latin1')}${' '.repeat(after)}${second.length > 0 ? ' ' + Buffer.from(second).toString('latin1') : ''}`
+      const p = new TextParser({isTooLarge: tooLarge})
+      p.push(Buffer.from(text + (crlf ? '\r\n' : '\n'), 'latin1'))
+      const got = p.next()
+      // (a NUL ends the command, as in C)
+      const upToNul = text.includes('\0') ? text.slice(0, text.indexOf('\0')) : text
+      const viaLine = (new TextParser({isTooLarge: tooLarge}) as unknown as {parseLine(l: string): TextRequest | undefined}).parseLine(upToNul)
+      assert.deepEqual(got, viaLine)
+      assert.equal(p.lastLine, upToNul)
+    }), params())
+  })
+
   it('binary: never throws; the same frames however the stream is split', () => {
     fc.assert(fc.property(stream(binaryRequest, 5), cuts, fc.boolean(), (b, at, sasl) => {
       assert.deepEqual(parseBinary(split(b, at), sasl), parseBinary([b], sasl))

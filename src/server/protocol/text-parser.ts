@@ -85,10 +85,26 @@ export class TextParser {
   /** Owned room for a partial request, kept while one is pending. */
   private carry: Buffer = EMPTY
   private pending: Pending | undefined
-  /** The last command line parsed (for -vv). */
-  lastLine = ''
+  private line = ''
+  /** Where the last line was, when it was parsed without making it a string (made one only if asked for). */
+  private lastLineAt = -1
+  private lastLineEnd = -1
 
   constructor(private readonly limits: TextParserLimits) {}
+
+  /** The last command line parsed (for -vv): valid until the next push or settle. */
+  get lastLine(): string {
+    if (this.lastLineAt !== -1) {
+      this.line = this.buf.latin1Slice(this.lastLineAt, this.lastLineEnd)
+      this.lastLineAt = -1
+    }
+    return this.line
+  }
+
+  private set lastLine(line: string) {
+    this.line = line
+    this.lastLineAt = -1
+  }
 
   /** True while a value's data block is being read or skipped (memcached sends no reply meanwhile). */
   get midValue(): boolean {
@@ -178,6 +194,12 @@ export class TextParser {
     if (nl - this.pos >= READ_BUFFER_SIZE && !this.isLongGet()) return {type: 'close', reason: 'line too long', lineTooLong: true}
     let lineEnd = nl
     if (lineEnd - this.pos > 1 && buf[lineEnd - 1] === 13) lineEnd--
+    const quick = this.singleKeyGet(buf, this.pos, lineEnd)
+    if (quick !== undefined) {
+      this.pos = nl + 1
+      this.scanFrom = this.pos
+      return quick
+    }
     let line = buf.latin1Slice(this.pos, lineEnd)
     // C string semantics: a NUL ends the command. Searched in the line only, so a long pipeline stays linear.
     const zero = line.indexOf('\0')
@@ -186,6 +208,34 @@ export class TextParser {
     this.scanFrom = this.pos
     this.lastLine = line
     return this.parseLine(line)
+  }
+
+  /**
+   * `get <key>` and `gets <key>`, most of what a cache is asked, parsed
+   * straight from the bytes: the same request parseLine makes of the line,
+   * without the line and its tokens as strings. Anything else (a NUL, a
+   * second key, a key over 250 bytes) is left to parseLine: undefined.
+   */
+  private singleKeyGet(buf: Buffer, start: number, end: number): TextRequest | undefined {
+    if (buf[start] !== 103 || buf[start + 1] !== 101 || buf[start + 2] !== 116) return undefined
+    let at = start + 3
+    const withCas = buf[at] === 115
+    if (withCas) at++
+    if (buf[at] !== 32) return undefined
+    while (at < end && buf[at] === 32) at++
+    const keyStart = at
+    while (at < end) {
+      const c = buf[at]!
+      if (c === 32 || c === 0) break
+      at++
+    }
+    const keyEnd = at
+    while (at < end && buf[at] === 32) at++
+    if (at !== end || keyEnd === keyStart || keyEnd - keyStart > KEY_MAX_LENGTH) return undefined
+    this.lastLine = ''
+    this.lastLineAt = start
+    this.lastLineEnd = end
+    return {type: 'get', keys: [buf.latin1Slice(keyStart, keyEnd)], withCas, touchExptime: undefined, keyTooLong: false}
   }
 
   private isLongGet(): boolean {
