@@ -32,6 +32,10 @@ export interface NodeObservation {
   items: number | null
   bytes: number | null
   queue: number | null
+  /** Items evicted since the server started (stat evictions). */
+  evictions: number | null
+  /** Open client connections (stat curr_connections). */
+  connections: number | null
   lagMs: number | null
   uptime: number | null
   version: string | null
@@ -117,6 +121,8 @@ export async function observeNode(host: Host, node: NodeConfig, withSnapshot = f
     items: num(stats?.curr_items),
     bytes: num(stats?.bytes),
     queue: num(stats?.repl_queue),
+    evictions: num(stats?.evictions),
+    connections: num(stats?.curr_connections),
     lagMs: num(stats?.repl_lag_ms),
     uptime: num(stats?.uptime),
     version: stats?.version ?? null,

@@ -3,6 +3,7 @@ import {BaseCommand} from '../cli/base-command.js'
 import {durationFlag} from '../cli/duration-flag.js'
 import {pause} from '../cluster/pause.js'
 import {humanBytes, humanDuration, table} from '../cli/table.js'
+import {renderExposition} from '../cluster/metrics/exposition.js'
 import {gatherStatus, statusExitCode, type StatusReport, type VipStatus} from '../cluster/status.js'
 import type {NodeObservation} from '../cluster/observe.js'
 import type {RouterStatus} from '../cluster/router/status.js'
@@ -59,6 +60,7 @@ Exit code: 0 healthy, 1 degraded (a node down or a copy in progress, a keepalive
   static override examples = ['<%= config.bin %> status', '<%= config.bin %> status --json', '<%= config.bin %> status --watch']
   static override flags = {
     watch: Flags.boolean({char: 'w', description: 'refresh in place until interrupted', default: false}),
+    prometheus: Flags.boolean({description: 'print Prometheus text format instead (for node-exporter\'s textfile collector); the exit code is still the health', default: false, exclusive: ['watch', 'json']}),
     interval: durationFlag({description: 'time between refreshes with --watch', default: 2000, range: {min: 100, max: DAY_MS}}),
   }
 
@@ -66,6 +68,11 @@ Exit code: 0 healthy, 1 degraded (a node down or a copy in progress, a keepalive
     const {flags} = this
     const config = await this.clusterConfig()
     let report = await gatherStatus(config, this.pool)
+    if (flags.prometheus) {
+      process.stdout.write(renderExposition(report, null, Date.now()))
+      process.exitCode = statusExitCode(report)
+      return report
+    }
     if (flags.watch && !this.jsonEnabled()) {
       let stop = false
       process.once('SIGINT', () => { stop = true })

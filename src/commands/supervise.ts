@@ -4,6 +4,7 @@ import {BaseCommand} from '../cli/base-command.js'
 import {durationFlag} from '../cli/duration-flag.js'
 import {DEFAULT_POLICY, type SplitBrainPolicy} from '../cluster/supervise/decide.js'
 import type {SuperviseEvent} from '../cluster/supervise/round.js'
+import {parseListenAddress} from '../cluster/metrics/endpoint.js'
 import {runSupervisor} from '../cluster/supervise/supervisor.js'
 import {DEFAULT_UNIT_DIR, installUnit, uninstallUnit, unitName} from '../cluster/supervise/unit.js'
 import {BUILT_IN_SOURCE} from '../config/schema.js'
@@ -28,6 +29,7 @@ Every change and action is an event (one JSON line with --json), also appended t
     'max-repairs': Flags.integer({description: 'repairs of one node within 10 minutes before giving up on it', default: DEFAULT_POLICY.maxRepairs, min: 1}),
     install: Flags.boolean({description: 'write a systemd unit that runs this supervisor (with these flags), then print how to enable it', default: false, exclusive: ['uninstall', 'once']}),
     uninstall: Flags.boolean({description: 'remove the systemd unit written by --install', default: false, exclusive: ['install', 'once']}),
+    metrics: Flags.string({description: 'serve Prometheus metrics on http://[ADDR:]PORT/metrics while supervising (ADDR defaults to 127.0.0.1)', exclusive: ['once'], helpValue: '[ADDR:]PORT'}),
     'unit-dir': Flags.string({description: 'where the unit goes', default: DEFAULT_UNIT_DIR, hidden: true}),
   }
 
@@ -51,7 +53,10 @@ Every change and action is an event (one JSON line with --json), also appended t
       if (json && !flags.once) process.stdout.write(JSON.stringify(e) + '\n')
       else if (!json) this.log(renderEvent(e))
     }
-    const events = await runSupervisor(config, this.pool, {policy, intervalMs: flags.interval, once: flags.once}, say, () => { this.streaming = !flags.once })
+    const metrics = flags.metrics === undefined ? undefined : parseListenAddress(flags.metrics)
+    // Said on stderr: stdout under --json carries only events.
+    const listening = (url: string): void => { process.stderr.write(`serving Prometheus metrics on ${url}\n`) }
+    const events = await runSupervisor(config, this.pool, {policy, intervalMs: flags.interval, once: flags.once, metrics, metricsListening: listening}, say, () => { this.streaming = !flags.once })
     return {events, unit: null}
   }
 

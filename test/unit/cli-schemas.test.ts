@@ -66,7 +66,7 @@ const KEYS = {
   linkAuth: allOf<keyof LinkAuth>()(['authenticated', 'secret', 'summary']),
   statusNode: allOf<keyof NodeObservation>()([
     'name', 'host', 'port', 'replicationPort', 'transport', 'pid', 'process', 'reachable', 'hostError', 'role', 'state', 'peer',
-    'items', 'bytes', 'queue', 'lagMs', 'uptime', 'version', 'release', 'bundleSha256', 'outdated', 'mode', 'autoReconnect', 'snapshot', 'replicationSecret',
+    'items', 'bytes', 'queue', 'evictions', 'connections', 'lagMs', 'uptime', 'version', 'release', 'bundleSha256', 'outdated', 'mode', 'autoReconnect', 'snapshot', 'replicationSecret',
   ]),
   promote: allOf<keyof PromoteResult>()(['node', 'previousMaster', 'action', 'vip']),
   promoteVip: allOf<keyof NonNullable<PromoteResult['vip']>>()(['address', 'holdersBefore', 'holdersAfter']),
@@ -143,12 +143,12 @@ function objectSchemas(schema: unknown, path = '#'): {path: string; node: Record
 
 const node1: NodeObservation = {
   name: 'node1', host: '127.0.0.1', port: 11211, replicationPort: 11212, transport: 'local', pid: 2576, process: 'running', reachable: true, hostError: null,
-  role: 'master', state: 'paired', peer: '127.0.0.1:45353', items: 10, bytes: 1234, queue: 0, lagMs: null, uptime: 2, version: '1.6.18', release: '0.1.0', bundleSha256: 'ab'.repeat(32), outdated: false,
+  role: 'master', state: 'paired', peer: '127.0.0.1:45353', items: 10, bytes: 1234, queue: 0, evictions: 3, connections: 10, lagMs: null, uptime: 2, version: '1.6.18', release: '0.1.0', bundleSha256: 'ab'.repeat(32), outdated: false,
   mode: 'native', autoReconnect: true, snapshot: {time: '2026-11-24T03:34:57.000Z', items: 10, bytes: 1454}, replicationSecret: true,
 }
 const node2Down: NodeObservation = {
   name: 'node2', host: '127.0.0.1', port: 11311, replicationPort: 11312, transport: 'local', pid: null, process: 'stopped', reachable: true, hostError: null,
-  role: null, state: null, peer: null, items: null, bytes: null, queue: null, lagMs: null, uptime: null, version: null, release: null, bundleSha256: null, outdated: null,
+  role: null, state: null, peer: null, items: null, bytes: null, queue: null, evictions: null, connections: null, lagMs: null, uptime: null, version: null, release: null, bundleSha256: null, outdated: null,
   mode: null, autoReconnect: null, snapshot: null, replicationSecret: null,
 }
 const noSupervisor: SupervisorInfo = {running: false, pid: null, lastAction: null}
