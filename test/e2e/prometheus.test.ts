@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict'
 import {spawn, spawnSync, type ChildProcess} from 'node:child_process'
-import {mkdirSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
 import {freePort} from '../helpers/ports.js'
@@ -57,6 +57,16 @@ describe('Prometheus scrapes repctl supervise --metrics', {skip: missing}, () =>
     const r = promtool(['check', 'rules', RULES])
     assert.equal(r.code, 0, r.out)
     assert.match(r.out, /SUCCESS: \d+ rules found/)
+  })
+
+  it('supervise --install carries --metrics into the unit; a bad --metrics is refused naming the flag', async () => {
+    writeFileSync(join(work, 'repctl.config.yaml'), `cluster: prom\ndefaults: { stateDir: ${JSON.stringify(state)} }\nnodes:\n  node1: { host: 127.0.0.1, port: 1, replicationPort: 2 }\n  node2: { host: 127.0.0.1, port: 3, replicationPort: 4 }\npairs: [[node1, node2]]\n`)
+    const r = await repctl(['supervise', '--install', '--unit-dir', join(dir, 'units'), '--metrics', '9150'])
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(readFileSync(join(dir, 'units', 'repctl-supervise-prom.service'), 'utf8'), /^ExecStart=.* supervise .*--metrics 127\.0\.0\.1:9150 /m)
+    const bad = await repctl(['supervise', '--metrics', 'nowhere:x'])
+    assert.equal(bad.code, 2, bad.stderr)
+    assert.match(bad.stderr, /--metrics "nowhere:x": not \[ADDR:\]PORT/)
   })
 
   it('verdict and lag through the query API; repairs counted after kill -9 of the master; valid exposition', {timeout: 120_000}, async () => {
