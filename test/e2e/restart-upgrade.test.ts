@@ -17,7 +17,7 @@ import type {RestartResult} from '../../src/cluster/restart/plan.js'
 import type {StatusReport} from '../../src/cluster/status.js'
 import {checkLedger, Reader, Writer, type Endpoint} from '../helpers/load.js'
 import {freePort} from '../helpers/ports.js'
-import {ROOT} from '../helpers/processes.js'
+import {ROOT, toolMissing} from '../helpers/processes.js'
 import {repctlWorkspace} from '../helpers/repctl-workspace.js'
 import {waitFor} from '../helpers/wait.js'
 
@@ -126,6 +126,29 @@ pairs: [[node1, node2]]
     const again = await json<RestartResult>(['upgrade'], 0, 'upgrade')
     assert.deepEqual([again.pairs, again.nodes], [[], []])
     assert.deepEqual((await status(0)).nodes.map((n) => n.pid), after.nodes.map((n) => n.pid))
+  })
+
+  it('restart --rolling with a router in front: its clients lose no acknowledged write (the router follows the master)', {timeout: 180_000, skip: toolMissing('nutcracker')}, async (t) => {
+    const [rp, rs] = [await freePort(), await freePort()]
+    const config = readFileSync(join(work, 'repctl.config.yaml'), 'utf8')
+    writeFileSync(join(work, 'repctl.config.yaml'), `${config}routers:\n  app1: { host: 127.0.0.1, port: ${rp}, statsPort: ${rs} }\n`)
+    try {
+      assert.equal((await repctl(['start'])).code, 0)
+      const s = await status(0)
+      assert.equal(s.routers[0]?.verdict, 'ok', JSON.stringify(s.routers))
+      const direct = endpoints
+      endpoints = [{host: '127.0.0.1', port: rp}]
+      try {
+        const r = await underLoad(t, 'router', () => json<RestartResult>(['restart', '--rolling'], 0, 'restart'))
+        assert.equal(r.nodes.length, 2)
+      } finally { endpoints = direct }
+      assert.equal((await status(0)).routers[0]?.verdict, 'ok')
+    } finally {
+      const routerPid = Number(readFileSync(join(state, 'app1', 'nutcracker.pid'), 'utf8').trim())
+      if (routerPid > 0) pids.add(routerPid)
+      assert.equal((await repctl(['stop', 'app1'])).code, 0)
+      writeFileSync(join(work, 'repctl.config.yaml'), config)
+    }
   })
 
   it('refuses a pair that is not healthy, touching nothing', {timeout: 60_000}, async () => {
