@@ -35,7 +35,7 @@ function renderRouters(routers: RouterStatus[]): string {
 /** Release and the bundle's first 12 hex digits; "outdated" when it is not the bundle this repctl installs. */
 function renderBundle(n: NodeObservation): string {
   if (n.outdated === null) return '-'
-  const id = `${n.release ?? '?'} ${n.bundleSha256 === null ? '(no checksum)' : n.bundleSha256.slice(0, 12)}`
+  const id = n.bundleSha256 === null ? 'older server (no checksum)' : `${n.release ?? '?'} ${n.bundleSha256.slice(0, 12)}`
   return n.outdated ? `${id} outdated` : id
 }
 
