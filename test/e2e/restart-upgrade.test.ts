@@ -18,10 +18,11 @@ import type {StatusReport} from '../../src/cluster/status.js'
 import {checkLedger, Reader, Writer, type Endpoint} from '../helpers/load.js'
 import {freePort} from '../helpers/ports.js'
 import {ROOT, toolMissing} from '../helpers/processes.js'
+import {REPCTL_BIN} from '../helpers/repctl.js'
 import {repctlWorkspace} from '../helpers/repctl-workspace.js'
 import {waitFor} from '../helpers/wait.js'
 
-const {work, state, run: repctl, json, status, pids} = repctlWorkspace('repctl-restart-', {timeoutMs: 120_000})
+const {work, home, state, run: repctl, json, status, pids} = repctlWorkspace('repctl-restart-', {timeoutMs: 120_000})
 const LOCAL_BUNDLE = createHash('sha256').update(readFileSync(join(ROOT, 'dist', 'repcached.mjs'))).digest('hex')
 
 let endpoints: Endpoint[] = []
@@ -148,6 +149,20 @@ pairs: [[node1, node2]]
       if (routerPid > 0) pids.add(routerPid)
       assert.equal((await repctl(['stop', 'app1'])).code, 0)
       writeFileSync(join(work, 'repctl.config.yaml'), config)
+    }
+  })
+
+  it('restart --rolling while repctl supervise runs: the supervisor may start a node being restarted; nothing is lost, both end on this bundle', {timeout: 180_000}, async (t) => {
+    const sup = spawn(process.execPath, [REPCTL_BIN, 'supervise', '--interval', '300ms'], {cwd: work, env: {PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home}, stdio: 'ignore'})
+    try {
+      const r = await underLoad(t, 'supervised', () => json<RestartResult>(['restart', '--rolling'], 0, 'restart'))
+      assert.deepEqual(r.nodes.map((n) => n.bundleAfter), [LOCAL_BUNDLE, LOCAL_BUNDLE])
+      const events = (): string => readFileSync(join(home, '.repctl', 'supervisor', 'rt.events.jsonl'), 'utf8')
+      for (const n of r.nodes) assert.notEqual(n.pidAfter, n.pidBefore, `${n.name} was restarted: ${JSON.stringify(r)}\n${events()}`)
+    } finally {
+      const gone = new Promise((res) => sup.once('exit', res))
+      sup.kill('SIGTERM')
+      await gone
     }
   })
 

@@ -15,7 +15,7 @@ import {routeAwayStep} from '../router/steps.js'
 import {startSteps, verifyPairedStep} from '../start.js'
 import {findNode, pairOf, selectPairs} from '../topology.js'
 import {pairVerdict} from '../verdict.js'
-import {decideRestart, describeMove, type PairRestart, type RestartMove} from './decide.js'
+import {decideRestart, describeMove, type PairRestart} from './decide.js'
 
 /** Which nodes: named ones, one pair, every node (rolling), or (upgrade) those running another bundle. */
 export type RestartSelection =
@@ -48,28 +48,30 @@ function pairsOf(config: ClusterConfig): [NodeConfig, NodeConfig][] {
   return selectPairs(config, undefined)
 }
 
-/** Restart a linked pair's slave: routers away, stop, start on this bundle (full copy), linked again. */
-function restartSlaveSteps(config: ClusterConfig, pool: HostPool, move: Extract<RestartMove, {kind: 'restart_slave'}>): Promise<Step[]> {
-  const [node, master] = [findNode(config, move.node), findNode(config, move.master)]
-  return (async () => {
-    const [on, om] = await observeForAction(pool, [node, master]) as [NodeObservation, NodeObservation]
-    const v = pairVerdict(on, om)
-    if (v.verdict !== 'ok' || v.master !== master.name) {
-      throw new RepctlError('NOT_PAIRED', `pair ${node.name},${master.name} is no longer as planned (${v.verdict}: ${v.reason}); stopped before restarting ${node.name}`, ['see repctl status, then run the command again'])
-    }
-    return [
-      ...routeAwayStep(config, pool, [node.name]),
-      {title: `Stop ${node.name}`, run: async () => { await stopNode(pool.for(node), node) }},
-      ...startSteps(pool, node, master, om),
-      verifyPairedStep(pool, master, node),
-    ]
-  })()
-}
-
-async function switchoverSteps(config: ClusterConfig, pool: HostPool, move: Extract<RestartMove, {kind: 'switchover'}>): Promise<Step[]> {
-  // A healthy pair is a planned switchover; anything else is refused by promote itself (never a split-brain heal here).
-  const plan = await planPromote(config, pool, move.to, async () => false)
-  return plan.steps
+/**
+ * Restart `name`, decided by its role when the step is reached: another actor
+ * (a supervisor repairing the node we stopped) may have swapped the roles
+ * since the plan was made. A slave: routers away, stop, start on this bundle
+ * (full copy), linked again. A master: a switchover to its slave (promote),
+ * which restarts it as slave. The pair must be linked first.
+ */
+async function restartNodeSteps(config: ClusterConfig, pool: HostPool, name: string): Promise<Step[]> {
+  const [node, peer] = pairOf(config, name)
+  const [on, op] = await observeForAction(pool, [node, peer]) as [NodeObservation, NodeObservation]
+  const v = pairVerdict(on, op)
+  if (v.verdict !== 'ok') {
+    throw new RepctlError('NOT_PAIRED', `pair ${node.name},${peer.name} is not healthy any more (${v.verdict}: ${v.reason}); stopped before restarting ${name}`, ['see repctl status, then run the command again'])
+  }
+  if (on.role === 'master') {
+    // A healthy pair is a planned switchover; anything else is refused by promote itself (never a split-brain heal here).
+    return (await planPromote(config, pool, peer.name, async () => false)).steps
+  }
+  return [
+    ...routeAwayStep(config, pool, [node.name]),
+    {title: `Stop ${node.name}`, run: async () => { await stopNode(pool.for(node), node) }},
+    ...startSteps(pool, node, peer, op),
+    verifyPairedStep(pool, peer, node),
+  ]
 }
 
 export async function planRestart(config: ClusterConfig, pool: HostPool, selection: RestartSelection, dryRun: boolean): Promise<Plan<RestartResult>> {
@@ -94,7 +96,7 @@ export async function planRestart(config: ClusterConfig, pool: HostPool, selecti
   }
   if (dryRun) return {steps: [], result: () => result}
   const started = Date.now()
-  const steps: Step[] = d.pairs.flatMap((p) => p.moves.map((m) => laterSteps(describeMove(m), () => (m.kind === 'restart_slave' ? restartSlaveSteps(config, pool, m) : switchoverSteps(config, pool, m)))))
+  const steps: Step[] = d.pairs.flatMap((p) => p.moves.map((m) => laterSteps(describeMove(m), () => restartNodeSteps(config, pool, m.kind === 'restart_slave' ? m.node : m.from))))
   steps.push({
     title: `Check the restarted nodes run this repctl's bundle`,
     run: async () => {
@@ -103,6 +105,7 @@ export async function planRestart(config: ClusterConfig, pool: HostPool, selecti
         const entry = result.nodes.find((n) => n.name === o.name)!
         entry.pidAfter = o.pid
         entry.bundleAfter = o.bundleSha256
+        if (o.pid === entry.pidBefore) throw new RepctlError('NODE_START_FAILED', `${o.name} still runs as pid ${o.pid}: it was not restarted`, ['see repctl status and the supervisor\'s events, then run the command again'])
         if (o.outdated !== false) throw new RepctlError('NODE_START_FAILED', `${o.name} does not run this repctl's bundle after its restart (it reports ${o.bundleSha256 ?? 'no checksum'}${o.process === 'running' ? '' : `; ${o.process}`})`)
       }
       result.durationMs = Date.now() - started
