@@ -184,5 +184,7 @@ pairs: [[node1, node2]]
     // Bad input names what to give.
     const usage = await json<{error: ErrorJson}>(['restart'], 2, 'error')
     assert.match(usage.error.message, /node names, or --pair A,B, or --rolling/)
+    const both = await json<{error: ErrorJson}>(['restart', 'node1', '--pair', 'node1,node2'], 2, 'error')
+    assert.match(both.error.message, /node names or --pair A,B, not both/)
   })
 })
