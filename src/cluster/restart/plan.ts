@@ -8,7 +8,7 @@ import {RepctlError} from '../../errors.js'
 import type {HostPool} from '../../hosts/pool.js'
 import {localBundleSha256} from '../bundle.js'
 import {stopNode} from '../node-control.js'
-import {observeForAction, type NodeObservation} from '../observe.js'
+import {observeForAction, observeNode, type NodeObservation} from '../observe.js'
 import {laterSteps, type Plan, type Step} from '../plan.js'
 import {planPromote} from '../promote.js'
 import {routeAwayStep} from '../router/steps.js'
@@ -77,7 +77,13 @@ async function restartNodeSteps(config: ClusterConfig, pool: HostPool, name: str
 export async function planRestart(config: ClusterConfig, pool: HostPool, selection: RestartSelection, dryRun: boolean): Promise<Plan<RestartResult>> {
   const pairs = pairsOf(config)
   const all = pairs.flat()
-  const seen = await observeForAction(pool, all)
+  // A host that cannot be asked stops only what touches its pair (decideRestart), except an
+  // upgrade: it cannot tell which bundle that host's node runs.
+  const seen = await Promise.all(all.map((n) => observeNode(pool.for(n), n)))
+  const unknown = seen.find((o) => o.hostError !== null)
+  if (selection.kind === 'outdated' && unknown?.hostError) {
+    throw new RepctlError(unknown.hostError.code, `cannot upgrade: which bundle ${unknown.name} runs cannot be told: ${unknown.hostError.message}`)
+  }
   const byName = new Map(seen.map((o) => [o.name, o]))
   let targets: Set<string>
   switch (selection.kind) {
@@ -94,7 +100,7 @@ export async function planRestart(config: ClusterConfig, pool: HostPool, selecti
     nodes: order.map((name) => ({name, pidBefore: byName.get(name)!.pid, pidAfter: null, bundleBefore: byName.get(name)!.bundleSha256, bundleAfter: null})),
     durationMs: 0,
   }
-  if (dryRun) return {steps: [], result: () => result}
+  if (dryRun || order.length === 0) return {steps: [], result: () => result}
   const started = Date.now()
   const steps: Step[] = d.pairs.flatMap((p) => p.moves.map((m) => laterSteps(describeMove(m), () => restartNodeSteps(config, pool, m.kind === 'restart_slave' ? m.node : m.from))))
   steps.push({
@@ -112,7 +118,6 @@ export async function planRestart(config: ClusterConfig, pool: HostPool, selecti
       return order.map((n) => `${n}: ${result.bundleSha256?.slice(0, 12) ?? '?'}`).join(', ')
     },
   })
-  if (order.length === 0) return {steps: [], result: () => result}
   return {steps, result: () => result}
 }
 
