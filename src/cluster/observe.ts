@@ -6,6 +6,7 @@ import type {NodeConfig} from '../config/schema.js'
 import type {Host} from '../hosts/host.js'
 import {RepctlError, type ErrorCode} from '../errors.js'
 import {daemonProcess, type DaemonProcess, type ProcessState} from './daemon.js'
+import {isOutdated, localBundleSha256} from './bundle.js'
 import {readSnapshot, type NodeSnapshot} from './snapshots.js'
 import {nodeDaemon} from './topology.js'
 
@@ -31,9 +32,19 @@ export interface NodeObservation {
   items: number | null
   bytes: number | null
   queue: number | null
+  /** Items evicted since the server started (stat evictions). */
+  evictions: number | null
+  /** Open client connections (stat curr_connections). */
+  connections: number | null
   lagMs: number | null
   uptime: number | null
   version: string | null
+  /** The server's own release (stat repcached_release). */
+  release: string | null
+  /** sha256 of the bundle file the running server was started from (stat bundle_sha256). */
+  bundleSha256: string | null
+  /** Whether it runs another bundle than the one this repctl installs (`repctl upgrade` restarts it); null: not answering. */
+  outdated: boolean | null
   /** Replication protocol of the node's current or last link. */
   mode: 'legacy' | 'native' | null
   /** Whether the node pairs again by itself after losing its peer. */
@@ -110,9 +121,14 @@ export async function observeNode(host: Host, node: NodeConfig, withSnapshot = f
     items: num(stats?.curr_items),
     bytes: num(stats?.bytes),
     queue: num(stats?.repl_queue),
+    evictions: num(stats?.evictions),
+    connections: num(stats?.curr_connections),
     lagMs: num(stats?.repl_lag_ms),
     uptime: num(stats?.uptime),
     version: stats?.version ?? null,
+    release: stats?.repcached_release ?? null,
+    bundleSha256: stats?.bundle_sha256 !== undefined && /^[0-9a-f]{64}$/.test(stats.bundle_sha256) ? stats.bundle_sha256 : null,
+    outdated: isOutdated(stats?.bundle_sha256 ?? null, stats !== undefined, localBundleSha256()),
     mode: stats?.repl_mode === 'legacy' || stats?.repl_mode === 'native' ? stats.repl_mode : null,
     autoReconnect: stats?.repl_reconnect === '1' ? true : stats?.repl_reconnect === '0' ? false : null,
     snapshot: await snapshotSeen(host, node, proc.process, stats, withSnapshot),

@@ -4,6 +4,7 @@ import {BaseCommand} from '../cli/base-command.js'
 import {durationFlag} from '../cli/duration-flag.js'
 import {DEFAULT_POLICY, type SplitBrainPolicy} from '../cluster/supervise/decide.js'
 import type {SuperviseEvent} from '../cluster/supervise/round.js'
+import {parseListenAddress, type ListenAddress} from '../cluster/metrics/endpoint.js'
 import {runSupervisor} from '../cluster/supervise/supervisor.js'
 import {DEFAULT_UNIT_DIR, installUnit, uninstallUnit, unitName} from '../cluster/supervise/unit.js'
 import {BUILT_IN_SOURCE} from '../config/schema.js'
@@ -28,6 +29,7 @@ Every change and action is an event (one JSON line with --json), also appended t
     'max-repairs': Flags.integer({description: 'repairs of one node within 10 minutes before giving up on it', default: DEFAULT_POLICY.maxRepairs, min: 1}),
     install: Flags.boolean({description: 'write a systemd unit that runs this supervisor (with these flags), then print how to enable it', default: false, exclusive: ['uninstall', 'once']}),
     uninstall: Flags.boolean({description: 'remove the systemd unit written by --install', default: false, exclusive: ['install', 'once']}),
+    metrics: Flags.string({description: 'serve Prometheus metrics on http://[ADDR:]PORT/metrics while supervising (ADDR defaults to 127.0.0.1)', exclusive: ['once'], helpValue: '[ADDR:]PORT'}),
     'unit-dir': Flags.string({description: 'where the unit goes', default: DEFAULT_UNIT_DIR, hidden: true}),
   }
 
@@ -43,7 +45,8 @@ Every change and action is an event (one JSON line with --json), also appended t
   async run(): Promise<SuperviseResult> {
     const {flags} = this
     const config = await this.clusterConfig()
-    if (flags.install || flags.uninstall) return this.unit(config.cluster, config.source)
+    const metrics = flags.metrics === undefined ? undefined : parseListenAddress(flags.metrics)
+    if (flags.install || flags.uninstall) return this.unit(config.cluster, config.source, metrics)
     const policy = {...DEFAULT_POLICY, splitBrain: flags['split-brain'] as SplitBrainPolicy, splitBrainGraceMs: flags['split-brain-grace'], maxRepairs: flags['max-repairs'], backoffMs: flags['repair-backoff']}
     const json = this.jsonEnabled()
     // --once prints one document at the end; the loop prints each event as it happens.
@@ -51,11 +54,13 @@ Every change and action is an event (one JSON line with --json), also appended t
       if (json && !flags.once) process.stdout.write(JSON.stringify(e) + '\n')
       else if (!json) this.log(renderEvent(e))
     }
-    const events = await runSupervisor(config, this.pool, {policy, intervalMs: flags.interval, once: flags.once}, say, () => { this.streaming = !flags.once })
+    // Said on stderr: stdout under --json carries only events.
+    const listening = (url: string): void => { process.stderr.write(`serving Prometheus metrics on ${url}\n`) }
+    const events = await runSupervisor(config, this.pool, {policy, intervalMs: flags.interval, once: flags.once, metrics, metricsListening: listening}, say, () => { this.streaming = !flags.once })
     return {events, unit: null}
   }
 
-  private async unit(cluster: string, source: string): Promise<SuperviseResult> {
+  private async unit(cluster: string, source: string, metrics: ListenAddress | undefined): Promise<SuperviseResult> {
     const {flags} = this
     const name = unitName(cluster)
     if (flags.install) {
@@ -63,6 +68,7 @@ Every change and action is an event (one JSON line with --json), also appended t
       const r = await installUnit({
         cluster, configFile, home: homedir(), intervalMs: flags.interval, splitBrain: flags['split-brain'],
         splitBrainGraceMs: flags['split-brain-grace'], backoffMs: flags['repair-backoff'], maxRepairs: flags['max-repairs'],
+        metrics: metrics === undefined ? undefined : `${metrics.host.includes(':') ? `[${metrics.host}]` : metrics.host}:${metrics.port}`,
       }, flags['unit-dir'])
       this.log(`${r.changed ? 'Wrote' : 'Unchanged:'} ${r.file}\nEnable it with: systemctl daemon-reload && systemctl enable --now ${name}`)
       return {events: [], unit: {action: 'install', file: r.file, changed: r.changed}}

@@ -3,10 +3,12 @@
 // have no meaning in a single-threaded Node server are reported as memcached
 // reports an idle feature (0, or the setting's value).
 
+import {createHash} from 'node:crypto'
+import {readFileSync} from 'node:fs'
 import {now} from './store/clock.js'
 import type {ItemStore} from './store/item-store.js'
 import type {ServerOptions} from './options.js'
-import {MEMCACHED_VERSION} from './version.js'
+import {MEMCACHED_VERSION, SERVER_RELEASE} from './version.js'
 
 /**
  * What the protocols count: commands and misses. Hits and storage commands are
@@ -57,6 +59,15 @@ export class ServerStats {
 }
 
 export type StatLine = readonly [string, string | number]
+
+/**
+ * The sha256 of the file this server was started from, read once at start: a
+ * bundle replaced on disk later does not change what this process runs, so
+ * `repctl status` can tell a node that still runs an older bundle.
+ */
+const BUNDLE_SHA256 = ((): string => {
+  try { return createHash('sha256').update(readFileSync(process.argv[1] ?? '')).digest('hex') } catch { return '-' }
+})()
 
 type ClassCounted = 'getHits' | 'cmdSet' | 'deleteHits' | 'incrHits' | 'decrHits' | 'casHits' | 'casBadval' | 'touchHits'
 
@@ -183,6 +194,8 @@ export function generalStats(src: StatsSources): StatLine[] {
     ['slab_global_page_pool', 0],
     ['expired_unfetched', c.expiredUnfetched],
     ['evicted_unfetched', c.evictedUnfetched],
+    ['repcached_release', SERVER_RELEASE],
+    ['bundle_sha256', BUNDLE_SHA256],
   )
   if (src.extra !== undefined) lines.push(...src.extra())
   lines.push(

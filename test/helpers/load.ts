@@ -93,6 +93,9 @@ export class Writer {
   readonly ackTimes = new Map<string, number>()
   ackCount = 0
   failures = 0
+  /** The longest time without an acknowledgement while running: what a client saw as a stall. */
+  longestGapMs = 0
+  private lastAck = 0
   private seq = 0
   private next = 0
   private target = 0
@@ -103,6 +106,7 @@ export class Writer {
   constructor(private readonly o: WriterOptions) {}
 
   start(): this {
+    this.lastAck = Date.now()
     this.running = this.loop()
     return this
   }
@@ -144,7 +148,10 @@ export class Writer {
       const r = await this.conn.request(del ? `delete ${key}\r\n` : `set ${key} 0 0 ${value.length}\r\n${value}\r\n`, timeout)
       if (r.ok && (r.reply === 'STORED' || r.reply === 'DELETED')) {
         this.acked.set(key, state)
-        this.ackTimes.set(key, Date.now())
+        const t = Date.now()
+        this.ackTimes.set(key, t)
+        this.longestGapMs = Math.max(this.longestGapMs, t - this.lastAck)
+        this.lastAck = t
         this.ackCount++
       } else {
         // Unknown outcome: the server may or may not have applied it.
@@ -158,6 +165,55 @@ export class Writer {
 
   private moveOn(): void {
     this.target = (this.target + 1) % this.o.targets.length
+  }
+}
+
+/**
+ * Read load: one client getting keys over and over from the first target that
+ * answers (the next one on failure), timing the longest stretch without an answer.
+ */
+export class Reader {
+  okCount = 0
+  failures = 0
+  longestGapMs = 0
+  private stopped = false
+  private running: Promise<void> | undefined
+  private conn: Conn | undefined
+  private target = 0
+
+  constructor(private readonly targets: Endpoint[], private readonly keys: string[], private readonly timeoutMs = 1000) {}
+
+  start(): this {
+    this.running = this.loop()
+    return this
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    await this.running
+    this.conn?.destroy()
+  }
+
+  private async loop(): Promise<void> {
+    let last = Date.now()
+    let i = 0
+    while (!this.stopped) {
+      if (this.conn === undefined || !this.conn.alive) {
+        this.conn = await Conn.open(this.targets[this.target]!, this.timeoutMs)
+        if (this.conn === undefined) { this.target = (this.target + 1) % this.targets.length; await sleep(50); continue }
+      }
+      const r = await this.conn.request(`get ${this.keys[i++ % this.keys.length]!}\r\n`, this.timeoutMs, true)
+      if (r.ok) {
+        const t = Date.now()
+        this.longestGapMs = Math.max(this.longestGapMs, t - last)
+        last = t
+        this.okCount++
+      } else {
+        this.failures++
+        this.conn.destroy()
+        this.target = (this.target + 1) % this.targets.length
+      }
+    }
   }
 }
 

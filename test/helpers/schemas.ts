@@ -8,7 +8,7 @@ import {Ajv2020, type ValidateFunction} from 'ajv/dist/2020.js'
 import {ROOT} from './processes.js'
 
 export const SCHEMA_DIR = join(ROOT, 'src', 'cli', 'schemas')
-export const COMMANDS = ['init', 'start', 'stop', 'status', 'promote', 'rejoin', 'logs', 'supervise'] as const
+export const COMMANDS = ['init', 'start', 'stop', 'status', 'promote', 'rejoin', 'logs', 'supervise', 'restart', 'upgrade'] as const
 export type CommandName = typeof COMMANDS[number]
 export type SchemaName = CommandName | 'error'
 export const SCHEMA_NAMES: readonly SchemaName[] = [...COMMANDS, 'error']

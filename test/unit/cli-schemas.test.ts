@@ -17,6 +17,8 @@ import type {RouterStartResult} from '../../src/cluster/router/steps.js'
 import {routerVerdict, type RouterVerdict} from '../../src/cluster/router/verdict.js'
 import {linkAuth, type LinkAuth, type SecretMode} from '../../src/cluster/replication-secret.js'
 import type {RejoinResult} from '../../src/cluster/rejoin.js'
+import type {RestartResult, RestartedNode} from '../../src/cluster/restart/plan.js'
+import type {PairRestart} from '../../src/cluster/restart/decide.js'
 import type {StartResult} from '../../src/cluster/start.js'
 import type {StatusReport, VipStatus} from '../../src/cluster/status.js'
 import type {KeepalivedObservation, VrrpState} from '../../src/cluster/vip/observe.js'
@@ -64,11 +66,14 @@ const KEYS = {
   linkAuth: allOf<keyof LinkAuth>()(['authenticated', 'secret', 'summary']),
   statusNode: allOf<keyof NodeObservation>()([
     'name', 'host', 'port', 'replicationPort', 'transport', 'pid', 'process', 'reachable', 'hostError', 'role', 'state', 'peer',
-    'items', 'bytes', 'queue', 'lagMs', 'uptime', 'version', 'mode', 'autoReconnect', 'snapshot', 'replicationSecret',
+    'items', 'bytes', 'queue', 'evictions', 'connections', 'lagMs', 'uptime', 'version', 'release', 'bundleSha256', 'outdated', 'mode', 'autoReconnect', 'snapshot', 'replicationSecret',
   ]),
   promote: allOf<keyof PromoteResult>()(['node', 'previousMaster', 'action', 'vip']),
   promoteVip: allOf<keyof NonNullable<PromoteResult['vip']>>()(['address', 'holdersBefore', 'holdersAfter']),
   rejoin: allOf<keyof RejoinResult>()(['node', 'master', 'restarted', 'changed']),
+  restart: allOf<keyof RestartResult>()(['cluster', 'operation', 'dryRun', 'bundleSha256', 'pairs', 'nodes', 'durationMs']),
+  restartPair: allOf<keyof PairRestart>()(['nodes', 'masterBefore', 'moves', 'masterAfter']),
+  restartNode: allOf<keyof RestartedNode>()(['name', 'pidBefore', 'pidAfter', 'bundleBefore', 'bundleAfter']),
   logs: allOf<keyof LogsResult>()(['node', 'file', 'lines']),
   superviseEvent: allOf<keyof SuperviseEvent>()(['time', 'pair', 'router', 'node', 'event', 'reason', 'action', 'daemon', 'outcome', 'durationMs', 'code', 'verdict', 'vipVerdict']),
   error: allOf<keyof ErrorJson>()(['code', 'message', 'oclif', 'suggestions', 'name']),
@@ -138,12 +143,12 @@ function objectSchemas(schema: unknown, path = '#'): {path: string; node: Record
 
 const node1: NodeObservation = {
   name: 'node1', host: '127.0.0.1', port: 11211, replicationPort: 11212, transport: 'local', pid: 2576, process: 'running', reachable: true, hostError: null,
-  role: 'master', state: 'paired', peer: '127.0.0.1:45353', items: 10, bytes: 1234, queue: 0, lagMs: null, uptime: 2, version: '1.6.18',
+  role: 'master', state: 'paired', peer: '127.0.0.1:45353', items: 10, bytes: 1234, queue: 0, evictions: 3, connections: 10, lagMs: null, uptime: 2, version: '1.6.18', release: '0.1.0', bundleSha256: 'ab'.repeat(32), outdated: false,
   mode: 'native', autoReconnect: true, snapshot: {time: '2026-11-24T03:34:57.000Z', items: 10, bytes: 1454}, replicationSecret: true,
 }
 const node2Down: NodeObservation = {
   name: 'node2', host: '127.0.0.1', port: 11311, replicationPort: 11312, transport: 'local', pid: null, process: 'stopped', reachable: true, hostError: null,
-  role: null, state: null, peer: null, items: null, bytes: null, queue: null, lagMs: null, uptime: null, version: null,
+  role: null, state: null, peer: null, items: null, bytes: null, queue: null, evictions: null, connections: null, lagMs: null, uptime: null, version: null, release: null, bundleSha256: null, outdated: null,
   mode: null, autoReconnect: null, snapshot: null, replicationSecret: null,
 }
 const noSupervisor: SupervisorInfo = {running: false, pid: null, lastAction: null}
@@ -197,6 +202,14 @@ const unknownHost: StatusReport = {
   routers: [routerUnknown],
   supervisor: {...supervising, running: false, pid: null},
 }
+
+const SHA = 'c0ffee'.repeat(10) + 'beef'
+const restartPair: PairRestart = {nodes: ['node1', 'node2'], masterBefore: 'node1', moves: [{kind: 'restart_slave', node: 'node2', master: 'node1'}, {kind: 'switchover', to: 'node2', from: 'node1'}], masterAfter: 'node2'}
+const restartDone: RestartResult = {
+  cluster: 'local', operation: 'restart', dryRun: false, bundleSha256: SHA, pairs: [restartPair],
+  nodes: [{name: 'node2', pidBefore: 100, pidAfter: 200, bundleBefore: SHA, bundleAfter: SHA}, {name: 'node1', pidBefore: 101, pidAfter: 201, bundleBefore: null, bundleAfter: SHA}], durationMs: 5230,
+}
+const restartDry: RestartResult = {...restartDone, dryRun: true, nodes: restartDone.nodes.map((n) => ({...n, pidAfter: null, bundleAfter: null})), durationMs: 0}
 
 const samples: {[K in SchemaName]: unknown[]} = {
   init: [{file: '/srv/repctl.config.yaml', overwritten: false} satisfies InitResult, {file: '/x/y.yaml', overwritten: true} satisfies InitResult],
@@ -255,6 +268,8 @@ const samples: {[K in SchemaName]: unknown[]} = {
       {time: '2026-11-24T02:00:08.000Z', pair: null, router: 'app1', node: null, event: 'report', reason: 'router app1 is not running: its clients reach no pair; next restart of router app1 in 4 s (backoff)', action: 'wait', daemon: 'nutcracker', outcome: null, durationMs: null, code: 'backoff', verdict: 'down', vipVerdict: null},
     ], unit: null} satisfies SuperviseResult,
   ],
+  restart: [restartDone, restartDry, {...restartDry, pairs: [], nodes: []}],
+  upgrade: [{...restartDone, operation: 'upgrade'}, {...restartDry, operation: 'upgrade', bundleSha256: null}],
   error: [
     {error: {code: 'NO_LIVE_MASTER', message: 'cannot rejoin node1: no live master to rejoin: node2 is not running', oclif: {exit: 1}, suggestions: ['start the pair with repctl start'], name: 'Error'}} satisfies {error: ErrorJson},
     {error: {code: 'CONFIG_INVALID', message: '/x/repctl.config.yaml: nodes.node2.port: must be a whole number from 1 to 65535 (got 70000)', oclif: {exit: 3}, suggestions: [], name: 'Error'}} satisfies {error: ErrorJson},
@@ -310,6 +325,11 @@ describe('--json schemas (src/cli/schemas)', () => {
     assertKeys(loadSchema('promote'), KEYS.promote, 'promote')
     assertKeys((at(loadSchema('promote'), 'properties', 'vip').oneOf as Record<string, unknown>[])[1]!, KEYS.promoteVip, 'promote vip')
     assertKeys(loadSchema('rejoin'), KEYS.rejoin, 'rejoin')
+    for (const name of ['restart', 'upgrade'] as const) {
+      assertKeys(loadSchema(name), KEYS.restart, name)
+      assertKeys(at(loadSchema(name), 'properties', 'pairs', 'items'), KEYS.restartPair, `${name} pairs[]`)
+      assertKeys(at(loadSchema(name), 'properties', 'nodes', 'items'), KEYS.restartNode, `${name} nodes[]`)
+    }
     assertKeys(loadSchema('logs'), KEYS.logs, 'logs')
     assertKeys(at(loadSchema('error'), 'properties', 'error'), KEYS.error, 'error.error')
   })

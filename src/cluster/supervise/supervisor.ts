@@ -5,8 +5,11 @@
 
 import {appendFileSync} from 'node:fs'
 import type {ClusterConfig} from '../../config/schema.js'
-import type {HostPool} from '../../hosts/pool.js'
+import {HostPool} from '../../hosts/pool.js'
+import {serveMetrics, type ListenAddress, type MetricsEndpoint} from '../metrics/endpoint.js'
+import {countEvent, freshCounters, renderExposition} from '../metrics/exposition.js'
 import {pause} from '../pause.js'
+import {gatherStatus} from '../status.js'
 import {memoryFromEvents, type SupervisePolicy} from './decide.js'
 import {routerMemoryFromEvents} from './decide-router.js'
 import {claimSupervisor, readEvents, rotateEvents, supervisorPaths} from './presence.js'
@@ -19,6 +22,10 @@ export interface SupervisorRun {
   once: boolean
   /** Where the lock and the events file are (default: the home directory). */
   home?: string
+  /** Serve Prometheus metrics on /metrics there while supervising. */
+  metrics?: ListenAddress
+  /** Told the endpoint's URL once it listens. */
+  metricsListening?: (url: string) => void
 }
 
 /** What a restarted supervisor remembers: the repairs and give-ups its predecessors wrote to the events file. */
@@ -37,7 +44,9 @@ export async function runSupervisor(config: ClusterConfig, pool: HostPool, run: 
   try {
     rotateEvents(paths.eventsFile)
     const events: SuperviseEvent[] = []
+    const counters = freshCounters()
     const emit = (e: SuperviseEvent): void => {
+      countEvent(counters, e)
       events.push(e)
       if (events.length > 1000) events.splice(0, events.length - 100)
       appendFileSync(paths.eventsFile, JSON.stringify(e) + '\n', {mode: 0o600})
@@ -54,14 +63,30 @@ export async function runSupervisor(config: ClusterConfig, pool: HostPool, run: 
     const onSignal = (): void => { stop = true }
     process.once('SIGINT', onSignal)
     process.once('SIGTERM', onSignal)
+    let endpoint: MetricsEndpoint | undefined
     try {
+      if (run.metrics !== undefined) {
+        // A scrape observes the cluster itself, with its own hosts: the rounds close theirs between rounds.
+        endpoint = await serveMetrics(run.metrics, async () => {
+          const scrapePool = new HostPool()
+          scrapePool.acceptNewHostKey = pool.acceptNewHostKey
+          try {
+            return renderExposition(await gatherStatus(config, scrapePool), counters, Date.now())
+          } finally { await scrapePool.close() }
+        })
+        run.metricsListening?.(endpoint.url)
+      }
       while (!stop) {
+        const t0 = Date.now()
         await superviseRound(config, pool, state, run.policy, emit)
+        counters.rounds++
+        counters.lastRoundSeconds = (Date.now() - t0) / 1000
         // Connections are not kept between rounds: a host that goes away must not hang the next one.
         await pool.close()
         await pause(run.intervalMs, () => stop)
       }
     } finally {
+      await endpoint?.close()
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
     }

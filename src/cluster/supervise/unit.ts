@@ -30,6 +30,8 @@ export interface UnitSpec {
   splitBrainGraceMs: number
   backoffMs: number
   maxRepairs: number
+  /** --metrics, as host:port (undefined: no endpoint). */
+  metrics?: string
 }
 
 export async function installUnit(spec: UnitSpec, dir = DEFAULT_UNIT_DIR): Promise<{file: string; changed: boolean}> {
@@ -37,6 +39,7 @@ export async function installUnit(spec: UnitSpec, dir = DEFAULT_UNIT_DIR): Promi
   const argv = [
     process.execPath, bin, 'supervise', '--interval', formatDuration(spec.intervalMs), '--split-brain', spec.splitBrain,
     '--split-brain-grace', formatDuration(spec.splitBrainGraceMs), '--repair-backoff', formatDuration(spec.backoffMs), '--max-repairs', String(spec.maxRepairs),
+    ...(spec.metrics === undefined ? [] : ['--metrics', spec.metrics]),
     ...(spec.configFile === undefined ? [] : ['--config', spec.configFile]),
   ]
   const text = (await readFile(TEMPLATE, 'utf8'))
