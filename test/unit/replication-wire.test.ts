@@ -38,13 +38,13 @@ const STREAM = Buffer.from([
 ].join(''), 'latin1')
 
 const EXPECTED: PeerMessage[] = [
-  {type: 'rep', key: 'plain', flags: 0, exptime: 0, cas: 1, value: 'hello', state: 0},
-  {type: 'rep', key: 'flags', flags: 4294967295, exptime: 1700000000, cas: 9007199254740991, value: '', state: 0},
-  {type: 'rep', key: 'long-cas', flags: 1, exptime: 2, cas: 18446744073709551615, value: 'abc', state: 0},
-  {type: 'rep', key: 'bare-lf', flags: 3, exptime: 0, cas: 7, value: 'hi', state: 0},
-  {type: 'rep', key: 'k'.repeat(250), flags: 0, exptime: 0, cas: 8, value: '\r\n\n', state: 0},
-  {type: 'rep', key: 'bin\x01\xff', flags: 0, exptime: 0, cas: 9, value: 'rep ', state: 0},
-  {type: 'rep', key: 'stale', flags: 0, exptime: 30, cas: 10, value: 'v', state: 3},
+  {type: 'rep', key: 'plain', flags: 0, exptime: 0, cas: 1, value: Buffer.from('hello', 'latin1'), state: 0},
+  {type: 'rep', key: 'flags', flags: 4294967295, exptime: 1700000000, cas: 9007199254740991, value: Buffer.from('', 'latin1'), state: 0},
+  {type: 'rep', key: 'long-cas', flags: 1, exptime: 2, cas: 18446744073709551615, value: Buffer.from('abc', 'latin1'), state: 0},
+  {type: 'rep', key: 'bare-lf', flags: 3, exptime: 0, cas: 7, value: Buffer.from('hi', 'latin1'), state: 0},
+  {type: 'rep', key: 'k'.repeat(250), flags: 0, exptime: 0, cas: 8, value: Buffer.from('\r\n\n', 'latin1'), state: 0},
+  {type: 'rep', key: 'bin\x01\xff', flags: 0, exptime: 0, cas: 9, value: Buffer.from('rep ', 'latin1'), state: 0},
+  {type: 'rep', key: 'stale', flags: 0, exptime: 30, cas: 10, value: Buffer.from('v', 'latin1'), state: 3},
   {type: 'delete', key: 'gone', cas: undefined},
   {type: 'delete', key: 'versioned', cas: 1234},
   {type: 'flush', at: 0},

@@ -6,7 +6,8 @@
 export type PeerMessage =
   /** `exptime`: absolute unix time on legacy links, remaining seconds on native ones (0 = never). */
   /** `state`: the item's ItemState bits (native links of revision 3; 0 when not sent). */
-  | {type: 'rep'; key: string; flags: number; exptime: number; cas: number; value: string; state: number}
+  /** `value`: the bytes as received (a view of the stream's chunk, which nothing else reuses): the store copies them once, into its pages. */
+  | {type: 'rep'; key: string; flags: number; exptime: number; cas: number; value: Buffer; state: number}
   /** `cas`: the delete's version, native links only. */
   | {type: 'delete'; key: string; cas: number | undefined}
   | {type: 'flush'; at: number}
@@ -75,7 +76,7 @@ export class PeerDecoder {
       if (buf.length - this.pos < need + 2) return undefined
       const end = this.pos + need
       if (buf[end] !== 13 || buf[end + 1] !== 10) throw new PeerProtocolError(`value of "${header.key}" is not followed by CRLF`)
-      const value = buf.toString('latin1', this.pos, end)
+      const value = buf.subarray(this.pos, end)
       this.pos = end + 2
       this.value = undefined
       // Field by field, in the order fastRep gives them: one shape for every rep message.
@@ -130,7 +131,7 @@ export class PeerDecoder {
     const valueAt = nl + 1
     if (buf.length - valueAt >= need + 2 && buf[valueAt + need] === 13 && buf[valueAt + need + 1] === 10) {
       this.pos = valueAt + need + 2
-      return {type: 'rep', key, flags, exptime, cas, value: buf.toString('latin1', valueAt, valueAt + need), state: 0}
+      return {type: 'rep', key, flags, exptime, cas, value: buf.subarray(valueAt, valueAt + need), state: 0}
     }
     this.pos = valueAt
     this.value = {header: {type: 'rep', key, flags, exptime, cas, state: 0}, need}

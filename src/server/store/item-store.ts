@@ -719,7 +719,7 @@ export class ItemStore {
    * version and any remembered delete: crossing writes then converge.
    * Returns false when it is not kept.
    */
-  applyPeerItem(key: string, flags: number, exptime: number, cas: number, value: string, newerOnly = false, state = 0): boolean {
+  applyPeerItem(key: string, flags: number, exptime: number, cas: number, value: string | Buffer, newerOnly = false, state = 0): boolean {
     // Later local versions must not reuse a cas the peer handed out.
     if (cas >= this.nextCas) this.nextCas = cas + 1
     const t = now()
@@ -731,7 +731,7 @@ export class ItemStore {
       this.table.state[old]! |= state
       return true
     }
-    if (newerOnly && ((old !== NIL && this.table.cas[old]! >= cas) || (this.tombstone(key) ?? -1) >= cas || cas < this.floorAt(t))) return false
+    if (newerOnly && ((old !== NIL && this.table.cas[old]! >= cas) || (this.tombstones.size > 0 && (this.tombstone(key) ?? -1) >= cas) || cas < this.floorAt(t))) return false
     const size = itemTotalSize(key.length, flags, value.length, this.options.useCas)
     if (exptime !== 0 && exptime <= t) {
       // The newest version of the key, already expired: removed at that version.
@@ -861,7 +861,7 @@ export class ItemStore {
     return true
   }
 
-  private link(key: string, value: string, flags: number, exptime: number, cas: number, cls: number, size: number): number {
+  private link(key: string, value: string | Buffer, flags: number, exptime: number, cas: number, cls: number, size: number): number {
     const bytes = key.length + value.length
     const s = this.table.add(key, value, flags, exptime, cas, now(), cls)
     this.usedBytes += size

@@ -100,14 +100,16 @@ export class ItemTable {
    * A new slot holding key and value, indexed and at the LRU's head. The
    * caller has removed any slot with the same key first.
    */
-  add(key: string, value: string, flags: number, exptime: number, cas: number, atime: number, cls: number): number {
+  add(key: string, value: string | Buffer, flags: number, exptime: number, cas: number, atime: number, cls: number): number {
     const s = this.takeSlot()
     const bytes = key.length + value.length
     const chunk = this.arena.alloc(bytes)
     const buf = this.arena.bufferOf(chunk)
     const at = this.arena.offsetOf(chunk)
     buf.latin1Write(key, at, key.length)
-    if (value.length > 0) buf.latin1Write(value, at + key.length, value.length)
+    // A peer's value arrives as bytes (replication), a client's as a string.
+    if (typeof value !== 'string') value.copy(buf, at + key.length)
+    else if (value.length > 0) buf.latin1Write(value, at + key.length, value.length)
     this.handle[s] = chunk
     this.keyLen[s] = key.length
     this.valueLen[s] = value.length
