@@ -6,7 +6,8 @@
 import {readFileSync} from 'node:fs'
 import {mkdtempSync, rmSync} from 'node:fs'
 import {cpus, tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
 import {eventually, startNode, stat} from '../test/helpers/pair.js'
 import {freePort} from '../test/helpers/ports.js'
@@ -14,6 +15,8 @@ import {launch, SERVER_BUNDLE, startMemcached, startOurServer, type RunningServe
 import {locateMcload, runLoad, runLoadMeasured, type LoadResult, type LoadSpec, type MeasuredLoad} from './lib/mcload.js'
 import {benchRouter, type OutageRun} from './router.js'
 import {benchVip} from './vip.js'
+
+const HERE = dirname(fileURLToPath(import.meta.url))
 
 const {values: opts} = parseArgs({options: {
   json: {type: 'boolean', default: false},
@@ -25,6 +28,7 @@ const {values: opts} = parseArgs({options: {
   'vip-runs': {type: 'string', default: '5'},
   'router-runs': {type: 'string', default: '5'},
   copies: {type: 'string', default: '3'},
+  bundle: {type: 'string'},
 }})
 const rounds = opts.quick ? 1 : Number(opts.rounds)
 const seconds = opts.quick ? 2 : Number(opts.seconds)
@@ -69,25 +73,34 @@ const workloads: {name: string; spec: Partial<LoadSpec>; target: number}[] = [
   {name: '10-key multiget', spec: {multiget: 10}, target: 0.85},
 ]
 if (selected('throughput')) {
-  const ours = await track(startOurServer(['-m', '1024']))
+  // --bundle: another build of our server (an older commit's dist/repcached.mjs), for before/after tables from one machine.
+  const bundle = opts.bundle
+  const ours = await track(bundle === undefined ? startOurServer(['-m', '1024']) : launch(process.execPath, (port) => [bundle, '-p', String(port), '-l', '127.0.0.1', '-X', '0', '-m', '1024'], 'repcached'))
+  // What Node's own reads and writes cost per request, with no protocol or store behind them (bench/lib/io-floor.mjs).
+  const floor = await track(launch(process.execPath, (port) => [join(HERE, 'lib', 'io-floor.mjs'), String(port)], 'io-floor'))
   const one = haveMemcached ? await track(startMemcached(['-t', '1', '-m', '1024'])) : undefined
   const four = haveMemcached ? await track(startMemcached(['-t', '4', '-m', '1024'])) : undefined
   for (const w of workloads) {
     const a: MeasuredLoad[] = []
     const b: MeasuredLoad[] = []
     const c: MeasuredLoad[] = []
+    const f: MeasuredLoad[] = []
     for (let r = 0; r < rounds; r++) {
       a.push(await runLoadMeasured(mc.path, {port: ours.port, pid: ours.pid, seconds, ...w.spec}))
+      f.push(await runLoadMeasured(mc.path, {port: floor.port, pid: floor.pid, seconds, ...w.spec}))
       if (one !== undefined) b.push(await runLoadMeasured(mc.path, {port: one.port, pid: one.pid, seconds, ...w.spec}))
       if (four !== undefined) c.push(await runLoadMeasured(mc.path, {port: four.port, pid: four.pid, seconds, ...w.spec}))
       const cpu = (x: MeasuredLoad): string => `${x.ops} ops/s (user ${x.userUsPerOp.toFixed(2)} + sys ${x.systemUsPerOp.toFixed(2)} µs/op)`
-      say(`  ${w.name}, round ${r + 1}: ours ${cpu(a.at(-1)!)}${one === undefined ? '' : `, memcached -t 1 ${cpu(b.at(-1)!)}, -t 4 ${cpu(c.at(-1)!)}`}`)
+      say(`  ${w.name}, round ${r + 1}: ours ${cpu(a.at(-1)!)}, Node I/O floor ${cpu(f.at(-1)!)}${one === undefined ? '' : `, memcached -t 1 ${cpu(b.at(-1)!)}, -t 4 ${cpu(c.at(-1)!)}`}`)
     }
     const m = (xs: MeasuredLoad[], f: (x: MeasuredLoad) => number | null): number | null => xs.length === 0 ? null : median(xs.map((x) => f(x) ?? NaN))
     row(`${w.name}: ops/s`, 'ops/s', m(a, (x) => x.ops)!, m(b, (x) => x.ops), `≥ ${w.target}×`, (_o, ratio) => ratio === null ? null : ratio >= w.target)
     row(`${w.name}: ops/s vs memcached -t 4`, 'ops/s', m(a, (x) => x.ops)!, m(c, (x) => x.ops), '', () => null, 'memcached column: memcached with 4 threads')
     row(`${w.name}: user CPU per request`, 'µs', m(a, (x) => x.userUsPerOp)!, m(b, (x) => x.userUsPerOp), '≤ 2×', (_o, ratio) => ratio === null ? null : ratio <= 2)
     row(`${w.name}: system CPU per request`, 'µs', m(a, (x) => x.systemUsPerOp)!, m(b, (x) => x.systemUsPerOp), '', () => null)
+    const floorNote = 'ours column: Node\'s I/O floor (bench/lib/io-floor.mjs: our read and write path, canned replies, no protocol or store)'
+    row(`${w.name}: Node I/O floor, ops/s`, 'ops/s', m(f, (x) => x.ops)!, m(b, (x) => x.ops), '', () => null, floorNote)
+    row(`${w.name}: Node I/O floor, user CPU per request`, 'µs', m(f, (x) => x.userUsPerOp)!, m(b, (x) => x.userUsPerOp), '', () => null, floorNote)
     row(`${w.name}: p50 latency`, 'µs', m(a, (x) => x.p50)!, m(b, (x) => x.p50), '', () => null)
     row(`${w.name}: p99 latency`, 'µs', m(a, (x) => x.p99)!, m(b, (x) => x.p99), '', () => null)
     row(`${w.name}: p50 latency vs memcached -t 4`, 'µs', m(a, (x) => x.p50)!, m(c, (x) => x.p50), '', () => null, 'memcached column: memcached with 4 threads')
