@@ -38,12 +38,18 @@ async function healthy(): Promise<StatusReport> {
 async function underLoad<T>(t: TestContext, what: string, op: () => Promise<T>): Promise<T> {
   const writer = new Writer({targets: endpoints, prefix: `${what}-`, keys: 5000, deleteEvery: 7}).start()
   const reader = new Reader(endpoints, Array.from({length: 50}, (_, i) => `${what}-${i}`)).start()
-  await new Promise((r) => setTimeout(r, 500))
-  const result = await op()
-  const acksAfterOp = writer.ackCount
-  await new Promise((r) => setTimeout(r, 500))
-  await writer.stop()
-  await reader.stop()
+  let result: T
+  let acksAfterOp: number
+  try {
+    await new Promise((r) => setTimeout(r, 500))
+    result = await op()
+    acksAfterOp = writer.ackCount
+    await new Promise((r) => setTimeout(r, 500))
+  } finally {
+    // Stopped whatever happens: a client left running keeps the test process (and the suite) alive.
+    await writer.stop()
+    await reader.stop()
+  }
   assert.ok(writer.ackCount > acksAfterOp, `${what}: the writer goes on after the operation`)
   const s = await healthy()
   let missing = 0

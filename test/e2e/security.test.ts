@@ -6,7 +6,7 @@
 // key file others can read gets a warning.
 
 import assert from 'node:assert/strict'
-import {chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {connect as tlsConnect} from 'node:tls'
@@ -27,6 +27,11 @@ const PASSWORD = 'pa55-W0rd-xyz'
 const SECRET = 'rep-secret-0123456789'
 
 after(() => {
+  // The nodes' pid files too: a test that fails before it has read the pids must not leave the pair running.
+  for (const node of ['node1', 'node2']) {
+    const pidFile = join(dir, 'state', node, 'repcached.pid')
+    if (existsSync(pidFile)) pids.add(Number(readFileSync(pidFile, 'utf8').trim()))
+  }
   for (const pid of pids) { try { process.kill(pid, 'SIGKILL') } catch { /* gone */ } }
   rmSync(dir, {recursive: true, force: true})
 })
@@ -70,7 +75,9 @@ security:
     const {run} = repctlIn(work, home)
     const started = await run(['start', '--json'])
     assert.equal(started.code, 0, started.stdout + started.stderr)
-    assert.match(started.stderr, /security\.replicationSecretFile: .*replication\.secret is readable by others \(mode 644\); chmod 600/)
+    // oclif's warning format wraps long lines, each continuation starting with " ›".
+    const warnings = started.stderr.replace(/\s*\n ›\s+/g, ' ')
+    assert.match(warnings, /security\.replicationSecretFile: .*replication\.secret is readable by others \(mode 644\); chmod 600/)
 
     const st = await run(['status', '--json'])
     assert.equal(st.code, 0, st.stdout + st.stderr)

@@ -34,12 +34,18 @@ describe('repctl restart --rolling on a pair with a VIP (network namespaces, SSH
     const through = [{host: VIP, port: PORT}]
     const writer = new Writer({targets: through, prefix: 'vr-', keys: 5000, deleteEvery: 7}).start()
     const reader = new Reader(through, Array.from({length: 50}, (_, i) => `vr-${i}`)).start()
-    await new Promise((r) => setTimeout(r, 500))
-    const r = await vc.repctl.json<RestartResult>(['restart', '--rolling'], 0, 'restart')
-    const acksAfter = writer.ackCount
-    await new Promise((res) => setTimeout(res, 1000))
-    await writer.stop()
-    await reader.stop()
+    let r: RestartResult
+    let acksAfter: number
+    try {
+      await new Promise((res) => setTimeout(res, 500))
+      r = await vc.repctl.json<RestartResult>(['restart', '--rolling'], 0, 'restart')
+      acksAfter = writer.ackCount
+      await new Promise((res) => setTimeout(res, 1000))
+    } finally {
+      // Stopped whatever happens: a client left running keeps the test process (and the suite) alive.
+      await writer.stop()
+      await reader.stop()
+    }
     assert.ok(writer.ackCount > acksAfter, 'the client goes on writing through the VIP afterwards')
 
     assert.deepEqual(r.pairs[0]!.moves.map((m) => m.kind), ['restart_slave', 'switchover'])

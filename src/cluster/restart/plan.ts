@@ -15,6 +15,8 @@ import {routeAwayStep} from '../router/steps.js'
 import {startSteps, verifyPairedStep} from '../start.js'
 import {findNode, pairOf, selectPairs} from '../topology.js'
 import {pairVerdict} from '../verdict.js'
+import {vipPairOf} from '../vip/keepalived.js'
+import {keepalivedReadyStep} from '../vip/steps.js'
 import {decideRestart, describeMove, type PairRestart} from './decide.js'
 
 /** Which nodes: named ones, one pair, every node (rolling), or (upgrade) those running another bundle. */
@@ -66,11 +68,14 @@ async function restartNodeSteps(config: ClusterConfig, pool: HostPool, name: str
     // A healthy pair is a planned switchover; anything else is refused by promote itself (never a split-brain heal here).
     return (await planPromote(config, pool, peer.name, async () => false)).steps
   }
+  // With a VIP, the restarted node's keepalived must pass its check again before a switchover can move the VIP to it.
+  const vipPair = vipPairOf(config, [node.name, peer.name])
   return [
     ...routeAwayStep(config, pool, [node.name]),
     {title: `Stop ${node.name}`, run: async () => { await stopNode(pool.for(node), node) }},
     ...startSteps(pool, node, peer, op),
     verifyPairedStep(pool, peer, node),
+    ...(vipPair === undefined ? [] : [keepalivedReadyStep(pool, vipPair, node)]),
   ]
 }
 

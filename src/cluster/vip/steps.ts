@@ -101,3 +101,25 @@ export function stopKeepalivedStep(pool: Pool, pair: VipPair, node: NodeConfig):
     },
   }
 }
+
+/**
+ * A node of a VIP pair has just restarted: wait until its keepalived's check
+ * passes again (BACKUP, or MASTER), so that a switchover that follows can
+ * move the VIP to it. Until its first successful check keepalived is FAULT.
+ */
+export function keepalivedReadyStep(pool: Pool, pair: VipPair, node: NodeConfig): Step {
+  return {
+    title: `Wait for the keepalived of ${node.name} to be ready to take the VIP ${pair.vip.address}`,
+    run: async () => {
+      let state = 'unknown'
+      await waitUntil(async () => {
+        const k = (await observeVip(pool, pair)).keepalived.find((x) => x.node === node.name)
+        state = k?.process !== 'running' ? k?.process ?? 'unknown' : k.state ?? 'in no known state'
+        return k?.process === 'running' && (k.state === 'BACKUP' || k.state === 'MASTER')
+      }, VIP_SETTLE_TIMEOUT_MS, `the keepalived of ${node.name} to pass its check`).catch((e: Error) => {
+        throw new RepctlError('VIP_NOT_MOVED', `${e.message}: it is ${state}`, [`read keepalived.log in ${node.name}'s directory, then run the command again`])
+      })
+      return state
+    },
+  }
+}
