@@ -51,7 +51,7 @@ export class Connection {
     this.socket = socket
     socket.setNoDelay(true)
     socket.on('error', (e) => ctx.log.info(`<${id} connection error: ${e.message}`))
-    socket.on('close', () => { this.closed = true })
+    socket.on('close', () => { this.closed = true; this.session?.close?.() })
     if (ctx.options.idleTimeout > 0) {
       socket.setTimeout(ctx.options.idleTimeout * 1000, () => {
         ctx.stats.idleKicks++
@@ -65,10 +65,26 @@ export class Connection {
   private onRead(bytes: Buffer, length: number): void {
     this.ctx.stats.bytesRead += length
     if (this.closed || length === 0) return
-    if (this.session === undefined) this.session = this.sessions(bytes[0]!, this.ctx, this.id)
+    if (this.session === undefined) {
+      this.session = this.sessions(bytes[0]!, this.ctx, this.id)
+      // Output made outside a request (watch, metadump slices) is sent by the same pump, under the same backpressure.
+      this.session.setWake?.(() => this.wakeSoon())
+    }
     this.session.push(bytes, length)
     if (!this.waitingForDrain) this.pump()
     this.session.settle()
+  }
+
+  private wakeScheduled = false
+
+  /** Later, never inside another connection's drain (replies are built in one shared buffer). */
+  private wakeSoon(): void {
+    if (this.wakeScheduled) return
+    this.wakeScheduled = true
+    setImmediate(() => {
+      this.wakeScheduled = false
+      if (!this.closed && !this.waitingForDrain) this.pump()
+    })
   }
 
   private pump(): void {

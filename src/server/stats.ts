@@ -46,11 +46,16 @@ export class ServerStats {
   totalConnections = 0
   rejectedConnections = 0
   connectionStructures = 0
+  /** `lru_crawler metadump`/`crawl` runs started (reset by `stats reset`, as memcached's). */
+  lruCrawlerStarts = 0
+  /** A dump or crawl is running (a gauge). */
+  lruCrawlerRunning = false
 
   /** `stats reset`: the counters memcached resets (not the gauges). */
   reset(): void {
-    const keep = {curr: this.currConnections, structs: this.connectionStructures}
+    const keep = {curr: this.currConnections, structs: this.connectionStructures, crawling: this.lruCrawlerRunning}
     Object.assign(this, new ServerStats())
+    this.lruCrawlerRunning = keep.crawling
     this.currConnections = keep.curr
     this.connectionStructures = keep.structs
   }
@@ -166,8 +171,8 @@ export function generalStats(src: StatsSources): StatLine[] {
     ['slab_reassign_busy_deletes', 0],
     ['slab_reassign_running', 0],
     ['slabs_moved', 0],
-    ['lru_crawler_running', 0],
-    ['lru_crawler_starts', 0],
+    ['lru_crawler_running', s.lruCrawlerRunning ? 1 : 0],
+    ['lru_crawler_starts', s.lruCrawlerStarts],
     ['lru_maintainer_juggles', 0],
     ['malloc_fails', 0],
     ['log_worker_dropped', 0],

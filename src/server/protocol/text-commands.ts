@@ -21,7 +21,7 @@ const STORE_REPLY: Record<StoreOutcome, string> = {
   no_memory: 'SERVER_ERROR out of memory storing object\r\n',
 }
 
-type Handled = Exclude<TextRequest, {type: 'quit'} | {type: 'close'}>
+type Handled = Exclude<TextRequest, {type: 'quit'} | {type: 'close'} | {type: 'admin'}>
 
 /** Run one request; its reply (if any) is appended to `out`. */
 export function handleText(req: Handled, ctx: ServerContext, out: ReplyBuffer): void {

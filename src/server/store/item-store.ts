@@ -58,6 +58,16 @@ const MAX_TIMER_MS = 2 ** 31 - 1
  */
 const SLOT_OVERHEAD = 80
 
+/** An item as `lru_crawler metadump` lists it (see walkMeta). */
+export interface DumpItem extends RawItem {
+  /** Unix seconds of the last access that refreshed the item. */
+  lastAccess: number
+  fetched: boolean
+  cls: number
+  /** memcached's item size (ITEM_ntotal). */
+  size: number
+}
+
 export interface StoreCounters {
   evictions: number
   evictedUnfetched: number
@@ -674,6 +684,32 @@ export class ItemStore {
       raw.cas = this.clientCas(s)
       visit(raw)
     })
+  }
+
+  /**
+   * The same walk for `lru_crawler metadump`: each live item with its LRU
+   * marks, handed over in place like walkRaw's (the key is
+   * `buf[at .. at + keyLength)`).
+   */
+  walkMeta(c: WalkCursor, atLeast: number, visit: (r: DumpItem) => void): void {
+    const d = this.dumped
+    const tb = this.table
+    this.walkLive(c, atLeast, (s) => {
+      tb.fillRaw(s, d)
+      d.cas = this.clientCas(s)
+      d.lastAccess = tb.atime[s]!
+      d.fetched = tb.fetched[s] !== 0
+      d.cls = tb.cls[s]!
+      d.size = this.sizeOf(s)
+      visit(d)
+    })
+  }
+
+  private readonly dumped: DumpItem = {buf: Buffer.alloc(0), at: 0, keyLength: 0, valueLength: 0, flags: 0, exptime: 0, cas: 0, version: 0, lastAccess: 0, fetched: false, cls: 0, size: 0}
+
+  /** True when the periodic crawl (crawl()) has just finished a pass over every item, or has not begun one. */
+  get crawlPassEnded(): boolean {
+    return this.crawler === undefined
   }
 
   /** The slots of the walk's next live items, whole index positions at a time, at least `atLeast` unless it ends. */
