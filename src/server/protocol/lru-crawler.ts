@@ -43,6 +43,13 @@ function crawlerOf(ctx: ServerContext): CrawlerState {
  * stream calls its wake (given when it was made) when it has more.
  */
 export interface OutputStream {
+  /**
+   * False: input meanwhile is dropped (a watcher's). True: it waits, and is
+   * read once the stream is done and the client sends more (memcached leaves
+   * requests pipelined behind a metadump in its read buffer until the next
+   * read event).
+   */
+  readonly keepsInput: boolean
   fill(out: ReplyBuffer, budget: number): 'open' | 'done'
   /** The client has gone: stop. */
   close(): void
@@ -162,6 +169,7 @@ const HEX = '0123456789ABCDEF'
 const encoded = Buffer.alloc(3 * 256)
 
 class Metadump implements OutputStream {
+  readonly keepsInput = true
   private readonly walk
   private finished = false
 

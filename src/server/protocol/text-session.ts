@@ -77,9 +77,11 @@ export class TextSession implements ProtocolSession {
     }
     if (this.stream !== undefined) {
       // memcached hands the connection to its crawler or logger thread, which reads nothing from it.
-      this.parser.discardBuffered()
+      if (!this.stream.keepsInput) this.parser.discardBuffered()
       if (this.stream.fill(out, budget) === 'open') return {status: 'wait'}
       this.stream = undefined
+      // What was pipelined behind it waits for the client's next bytes, as in memcached.
+      return {status: 'wait'}
     }
     const held = this.held
     if (held !== undefined) {

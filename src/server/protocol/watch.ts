@@ -80,6 +80,7 @@ export function eventLog(ctx: ServerContext): EventLog {
 }
 
 class Watcher implements OutputStream {
+  readonly keepsInput = false
   firstGid = 0
   private queue: string[] = ['OK\r\n']
   private queued = 4

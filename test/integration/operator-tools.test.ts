@@ -1,0 +1,294 @@
+// memcached's own operator tools against both servers: `lru_crawler`
+// (metadump, crawl and their errors), the tuning commands `slabs`, `lru`
+// and `extstore`, and Debian's memcached-tool (dump, keys, display), each
+// compared with memcached 1.6.18 started by the test. Normalised only where
+// two servers cannot agree: cas numbers (ranked), times (rounded, or the
+// last access dropped: memcached refreshes it in the background), the order
+// of dump lines (memcached walks its LRUs, we walk our index).
+
+import assert from 'node:assert/strict'
+import {execFile} from 'node:child_process'
+import {once} from 'node:events'
+import {existsSync} from 'node:fs'
+import {connect} from 'node:net'
+import {after, before, describe, it} from 'node:test'
+import {promisify} from 'node:util'
+import {startMemcached, startOurServer, toolMissing, REQUIRE_TOOLS, type RunningServer} from '../helpers/processes.js'
+import {RawClient} from '../helpers/raw-client.js'
+import {differences, DiffClient, runBoth, type StepInput} from '../helpers/text-differential.js'
+
+const run = promisify(execFile)
+const MEMCACHED_TOOL = '/usr/share/memcached/scripts/memcached-tool'
+const skip = toolMissing('memcached')
+const toolSkip = skip !== false ? skip : existsSync(MEMCACHED_TOOL) ? false : `${MEMCACHED_TOOL} is missing (Debian package memcached)`
+if (REQUIRE_TOOLS && toolSkip !== false) throw new Error(toolSkip)
+
+interface Pair { theirs: RunningServer; ours: RunningServer }
+
+async function same(p: Pair, steps: StepInput[]): Promise<void> {
+  const theirs = new DiffClient(p.theirs.port)
+  const ours = new DiffClient(p.ours.port)
+  try {
+    const r = await runBoth(theirs, ours, steps)
+    const diff = differences(r.theirs, r.ours)
+    if (diff !== '') assert.fail(`replies differ from memcached's:\n${diff}`)
+  } finally {
+    theirs.close()
+    ours.close()
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+const endsWith = (s: string) => (b: Buffer): boolean => b.length >= s.length && b.subarray(b.length - s.length).toString('latin1') === s
+
+/** One request on a fresh connection; the reply up to `terminator`. */
+async function ask(port: number, data: string, terminator = 'END\r\n', timeoutMs = 5000): Promise<string> {
+  const c = await RawClient.open(port)
+  try {
+    c.send(data)
+    return (await c.readUntil(endsWith(terminator), timeoutMs)).toString('latin1')
+  } finally {
+    c.close()
+  }
+}
+
+async function stat(port: number, name: string): Promise<number> {
+  const m = new RegExp(`STAT ${name} (\\d+)\\r\\n`).exec(await ask(port, 'stats\r\n'))
+  assert.ok(m, `stats has ${name}`)
+  return Number(m[1])
+}
+
+/** Wait until no crawl or dump runs (memcached's own maintenance crawls come and go too). */
+async function crawlerIdle(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if ((await stat(port, 'lru_crawler_running')) === 0) return
+    await sleep(50)
+  }
+  assert.fail('the crawler kept running')
+}
+
+/**
+ * A metadump made comparable: lines sorted by key, cas replaced by its rank
+ * among the dump's cas values, exp= as seconds from now rounded to tens,
+ * la= dropped (see the header).
+ */
+function normaliseDump(raw: string): string {
+  assert.ok(raw.endsWith('END\r\n'), `dump ends with END: ${JSON.stringify(raw.slice(-80))}`)
+  const body = raw.slice(0, -'END\r\n'.length)
+  assert.ok(body === '' || body.endsWith('\n'), 'item lines end with a newline')
+  const lines = body === '' ? [] : body.slice(0, -1).split('\n')
+  for (const l of lines) assert.ok(!l.endsWith('\r'), `item lines end with a bare newline, as memcached's: ${l}`)
+  const cas = lines.map((l) => Number(/ cas=(\d+) /.exec(l)![1])).sort((a, b) => a - b)
+  const now = Date.now() / 1000
+  return lines.map((l) => l
+    .replace(/ cas=(\d+) /, (_m, c: string) => ` cas=#${cas.indexOf(Number(c))} `)
+    .replace(/ exp=(\d+) /, (_m, e: string) => ` exp=+${Math.round((Number(e) - now) / 10) * 10} `)
+    .replace(/ la=\d+ /, ' '))
+    .sort().join('\n') + '\nEND\r\n'
+}
+
+/** Keys that need URL encoding, values in several slab classes, flags, TTLs, a fetched item, an expired one. */
+function population(): string {
+  let s = ''
+  const put = (key: string, flags: number, exp: number, value: string): void => { s += `set ${key} ${flags} ${exp} ${value.length}\r\n${value}\r\n` }
+  put('plain', 0, 0, 'v')
+  put('with%percent', 3, 0, 'x'.repeat(100))
+  put('a/b:c?d=e&f', 7, 1000, 'y'.repeat(1000))
+  put('tilde~dash-dot.under_score', 1, 0, 'z'.repeat(5000))
+  put('high\xe9\xffbytes', 9, 0, 'w'.repeat(20))
+  put('gone', 0, -1, 'expired at once')
+  for (let i = 0; i < 30; i++) put(`k${i}`, i, i % 2 === 0 ? 0 : 3600, 'q'.repeat(i * 37))
+  s += 'get plain k3\r\n'
+  return s
+}
+
+describe('memcached operator tools: lru_crawler, slabs, lru, extstore, memcached-tool', {skip: toolSkip}, () => {
+  let p: Pair | undefined
+
+  before(async () => {
+    const [theirs, ours] = await Promise.all([startMemcached(), startOurServer()])
+    p = {theirs, ours}
+    for (const port of [theirs.port, ours.port]) {
+      const c = await RawClient.open(port)
+      c.send(population())
+      await c.readUntil(endsWith('END\r\n'), 5000)
+      c.close()
+    }
+  })
+
+  after(async () => {
+    await Promise.all([p?.theirs.stop(), p?.ours.stop()])
+  })
+
+  it('lru_crawler metadump all, hash and by class list the same items, keys URL-encoded, expired items left out', async () => {
+    for (const which of ['all', 'hash', '1', '1,5,12', '2,,3', '63']) {
+      const [theirs, ours] = await Promise.all([p!.theirs.port, p!.ours.port].map((port) => ask(port, `lru_crawler metadump ${which}\r\n`)))
+      assert.equal(normaliseDump(ours!), normaliseDump(theirs!), `lru_crawler metadump ${which}`)
+    }
+    const all = await ask(p!.ours.port, 'lru_crawler metadump all\r\n')
+    assert.match(all, /^key=high%E9%FFbytes exp=-1 la=\d+ cas=\d+ fetch=no cls=1 size=\d+$/m)
+    assert.match(all, /^key=plain exp=-1 la=\d+ cas=\d+ fetch=yes cls=1 size=65$/m)
+    assert.doesNotMatch(all, /key=gone /)
+  })
+
+  it('a metadump takes the connection: commands pipelined behind it wait for the next bytes, commands before it refuse it', async () => {
+    const replies: string[] = []
+    for (const port of [p!.theirs.port, p!.ours.port]) {
+      const c = await RawClient.open(port)
+      c.send('lru_crawler metadump 2\r\nversion\r\n')
+      const dump = (await c.readQuiet(300, 5000)).toString('latin1')
+      // The connection serves again after the dump, the pipelined version first.
+      c.send('version\r\n')
+      const after = (await c.readQuiet(200)).toString('latin1')
+      c.close()
+      replies.push(normaliseDump(dump) + after)
+    }
+    assert.equal(replies[1], replies[0])
+    assert.match(replies[1]!, /END\r\nVERSION 1.6.18\r\nVERSION 1.6.18\r\n$/)
+    await same(p!, [
+      {send: 'set n 0 0 1 noreply\r\nx\r\nlru_crawler metadump all\r\n', until: 'quiet'},
+      {send: 'version\r\nlru_crawler metadump all\r\n', until: 'quiet'},
+      {send: 'version\r\nwatch\r\n', until: 'quiet'},
+    ])
+  })
+
+  it('lru_crawler errors and settings answer as memcached', async () => {
+    await crawlerIdle(p!.theirs.port)
+    await same(p!, [
+      'lru_crawler crawl 0\r\nlru_crawler crawl 64\r\nlru_crawler crawl 1,x\r\nlru_crawler crawl -1\r\n',
+      'lru_crawler metadump 0\r\nlru_crawler metadump 64\r\nlru_crawler metadump x\r\n',
+      'lru_crawler crawl hash\r\n',
+      'lru_crawler mgdump all\r\nlru_crawler\r\nlru_crawler foo\r\nlru_crawler metadump\r\nlru_crawler crawl\r\nlru_crawler crawl all extra\r\n',
+      'lru_crawler tocrawl 5\r\nlru_crawler tocrawl x\r\nlru_crawler tocrawl -1\r\nlru_crawler tocrawl\r\nlru_crawler tocrawl 0\r\n',
+      'lru_crawler sleep 100\r\nlru_crawler sleep x\r\nlru_crawler sleep 1000000\r\nlru_crawler sleep 1000001\r\n',
+      'lru_crawler enable\r\n',
+    ])
+  })
+
+  it('lru_crawler disable refuses crawls and dumps until enable', async () => {
+    await same(p!, ['lru_crawler disable\r\n'])
+    // memcached's crawler thread takes a moment to stop.
+    await sleep(200)
+    await same(p!, [
+      'lru_crawler metadump all\r\n',
+      'lru_crawler crawl all\r\n',
+      'lru_crawler disable\r\n',
+    ])
+    await sleep(200)
+    await same(p!, ['lru_crawler enable\r\n', 'lru_crawler enable\r\n'])
+  })
+
+  it('lru_crawler crawl reclaims expired items (crawler_reclaimed, curr_items) and counts its starts', async () => {
+    const reclaimedBefore = await stat(p!.ours.port, 'crawler_reclaimed')
+    for (const port of [p!.theirs.port, p!.ours.port]) {
+      await ask(port, Array.from({length: 50}, (_, i) => `set short${i} 0 1 1\r\nx\r\n`).join('') + 'version\r\n', 'VERSION 1.6.18\r\n')
+    }
+    await sleep(2200)
+    // Our periodic crawl (once a second) may have reclaimed some already; memcached's reclaims in the background too.
+    await crawlerIdle(p!.theirs.port)
+    const startsBefore = await stat(p!.ours.port, 'lru_crawler_starts')
+    await same(p!, ['lru_crawler crawl all\r\n'])
+    for (const port of [p!.theirs.port, p!.ours.port]) await crawlerIdle(port)
+    const afterItems = await Promise.all([p!.theirs.port, p!.ours.port].map((port) => stat(port, 'curr_items')))
+    assert.equal(afterItems[1], afterItems[0])
+    assert.equal(await stat(p!.ours.port, 'crawler_reclaimed'), reclaimedBefore + 50)
+    assert.equal(await stat(p!.ours.port, 'lru_crawler_starts'), startsBefore + 1)
+    await ask(p!.ours.port, 'lru_crawler metadump all\r\n')
+    assert.equal(await stat(p!.ours.port, 'lru_crawler_starts'), startsBefore + 2)
+  })
+
+  it('slabs reassign/automove, lru and extstore: valid and invalid arguments', async () => {
+    await same(p!, [
+      'slabs reassign 1 2\r\nslabs reassign 1 1\r\nslabs reassign 0 2\r\nslabs reassign -1 2\r\nslabs reassign 1 40\r\nslabs reassign 1 39\r\n',
+      'slabs reassign x 2\r\nslabs reassign 1\r\nslabs reassign 1 2 3\r\nslabs\r\nslabs foo\r\n',
+      'slabs automove 0\r\nslabs automove 1\r\nslabs automove 2\r\nslabs automove 3\r\nslabs automove x\r\nslabs automove\r\n',
+      'slabs automove ratio 0.5\r\nslabs automove ratio x\r\nslabs automove ratio\r\nslabs automove 1 noreply\r\nslabs automove 9 noreply\r\n',
+      'lru tune 10 20 0.1 2\r\nlru tune 50 40 1 1\r\nlru tune 10 10 0 1\r\nlru tune 10 10 1 -1\r\nlru tune x 1 1 1\r\nlru tune 1 1 1\r\n',
+      'lru mode flat\r\nlru mode segmented\r\nlru mode x\r\nlru mode\r\nlru temp_ttl 10\r\nlru temp_ttl -1\r\nlru temp_ttl x\r\n',
+      'lru\r\nlru x\r\nlru tune 1 1 1 1 noreply\r\nlru mode x noreply\r\n',
+      'extstore item_size 10\r\nextstore x 1\r\nextstore\r\nextstore item_size\r\nextstore max_frag 0.5\r\nextstore max_frag x\r\n',
+      'extstore free_memchunks 1 2\r\nextstore free_memchunks 64 2\r\nextstore free_memchunks 1\r\nextstore item_age x noreply\r\nextstore drop_unread 1\r\n',
+    ])
+  })
+
+  it('memcached-tool dump, keys and display print the same items', async () => {
+    const tool = async (port: number, mode: string): Promise<{out: string; err: string}> => {
+      const r = await run('perl', [MEMCACHED_TOOL, `127.0.0.1:${port}`, mode], {encoding: 'latin1', timeout: 20_000})
+      return {out: r.stdout, err: r.stderr}
+    }
+    // keys first: dump's gets make memcached move items between its LRUs, which its crawler can then miss.
+    const keys = await Promise.all([p!.theirs.port, p!.ours.port].map((port) => tool(port, 'keys')))
+    const keyNames = (s: string): string[] => s.split('\n').filter((l) => l !== '').map((l) => l.split(' ')[0]!).sort()
+    assert.deepEqual(keyNames(keys[1]!.out), keyNames(keys[0]!.out))
+    const [theirs, ours] = await Promise.all([p!.theirs.port, p!.ours.port].map((port) => tool(port, 'dump')))
+    assert.equal(ours!.err, theirs!.err)
+    // One record per item: "add KEY FLAGS EXP LEN\r\nVALUE\r\n", in dump order; compared as sorted records.
+    const records = (s: string): string[] => {
+      const out: string[] = []
+      const re = /^add (\S+) (\d+) (\d+) (\d+)\r\n/gm
+      for (let m = re.exec(s); m !== null; m = re.exec(s)) {
+        const len = Number(m[4])
+        const value = s.slice(m.index + m[0].length, m.index + m[0].length + len)
+        const exp = Number(m[3]) === 0 ? '0' : `+${Math.round((Number(m[3]) - Date.now() / 1000) / 10) * 10}`
+        out.push(`add ${m[1]} ${m[2]} ${exp} ${len} ${value}`)
+      }
+      return out.sort()
+    }
+    assert.ok(records(ours!.out).length >= 35, `the dump lists the items: ${ours!.out.slice(0, 200)}`)
+    assert.deepEqual(records(ours!.out), records(theirs!.out))
+    const display = await Promise.all([p!.theirs.port, p!.ours.port].map((port) => tool(port, 'display')))
+    // Per class: item size and count (ages differ by when each server was loaded; pages by allocator).
+    const rows = (s: string): string[] => s.split('\n').slice(1).filter((l) => l.trim() !== '').map((l) => {
+      const f = l.trim().split(/\s+/)
+      return `${f[0]} ${f[1]} count=${f[4]}`
+    })
+    assert.deepEqual(rows(display[1]!.out), rows(display[0]!.out))
+  })
+})
+
+describe('a metadump of many items does not hold up other clients', {skip}, () => {
+  let ours: RunningServer | undefined
+  before(async () => { ours = await startOurServer(['-m', '256']) })
+  after(async () => { await ours?.stop() })
+
+  it('200k items: every line arrives, other clients answered within 50 ms meanwhile, a dump waits while its client does not read', async () => {
+    const port = ours!.port
+    const N = 200_000
+    const load = await RawClient.open(port)
+    for (let i = 0; i < N; i += 10_000) {
+      let s = ''
+      for (let j = i; j < i + 10_000; j++) s += `set key:${j} 0 0 10 noreply\r\n0123456789\r\n`
+      load.send(s)
+    }
+    await load.request('version\r\n', '\r\n', 20_000)
+    load.close()
+
+    // A dump whose client reads nothing for a while: the server keeps serving others.
+    const dumper = connect(port, '127.0.0.1')
+    dumper.pause()
+    await once(dumper, 'connect')
+    const other = await RawClient.open(port)
+    dumper.write('lru_crawler metadump all\r\n')
+    let worst = 0
+    const t0 = Date.now()
+    while (Date.now() - t0 < 1000) {
+      const s = performance.now()
+      assert.equal(await other.request('version\r\n', '\r\n'), 'VERSION 1.6.18\r\n')
+      worst = Math.max(worst, performance.now() - s)
+    }
+    // Still running: the dump waits for its client to read.
+    assert.match(await other.request('stats\r\n', 'END\r\n'), /STAT lru_crawler_running 1\r\n/)
+    const chunks: Buffer[] = []
+    dumper.on('data', (b: Buffer) => chunks.push(b))
+    dumper.resume()
+    for (let i = 0; i < 300 && !endsWith('END\r\n')(chunks.at(-1) ?? Buffer.alloc(0)); i++) await sleep(100)
+    const dump = Buffer.concat(chunks).toString('latin1')
+    const lines = dump.split('\n').filter((l) => l.startsWith('key='))
+    assert.equal(lines.length, N)
+    assert.equal(new Set(lines.map((l) => l.split(' ')[0])).size, N)
+    assert.ok(worst < 50, `a version request took ${worst.toFixed(1)} ms during the dump`)
+    assert.match(await other.request('stats\r\n', 'END\r\n'), /STAT lru_crawler_running 0\r\n/)
+    dumper.destroy()
+    other.close()
+  })
+})
