@@ -4,6 +4,7 @@ import type {ServerOptions} from './options.js'
 import type {StatLine} from './stats.js'
 import {ServerStats} from './stats.js'
 import type {ItemStore} from './store/item-store.js'
+import type {EventLog} from './protocol/watch.js'
 
 /** What request handlers may use: the store, counters and settings. Never a socket. */
 export interface ServerContext {
@@ -17,6 +18,8 @@ export interface ServerContext {
   readonly credentials?: Credentials
   /** Extra `stats` lines (replication), after evicted_unfetched like repcached. */
   extra?: () => StatLine[]
+  /** Set once a client has used `watch` (watch.ts): the event streams that some watcher wants. */
+  events?: EventLog
   /** Ask the server to stop (the `shutdown` command). */
   requestShutdown(graceful: boolean): void
 }

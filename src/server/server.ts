@@ -101,7 +101,10 @@ export class ClientListeners {
     s.currConnections = this.sockets.size
     s.connectionStructures = Math.max(s.connectionStructures, this.sockets.size)
     this.ctx.log.trace(`<${id} new auto-negotiating client connection`)
-    socket.on('close', () => {
+    const {remoteAddress, remotePort} = socket
+    this.ctx.events?.connection('new', id, remoteAddress, remotePort)
+    socket.on('close', (hadError) => {
+      this.ctx.events?.connection('close', id, remoteAddress, remotePort, hadError ? 'error' : 'normal')
       this.sockets.delete(socket)
       s.currConnections = this.sockets.size
       this.ctx.log.trace(`<${id} connection closed.`)

@@ -86,6 +86,8 @@ export interface StatsSources {
   verbosity: number
   /** Extra lines appended after memcached's own (replication). */
   extra?: () => StatLine[]
+  /** `watch` (protocol/watch.ts), once a client has used it. */
+  events?: {readonly watcherCount: number; readonly sent: number; readonly skipped: number; readonly written: number}
 }
 
 function cpu(us: number): string {
@@ -176,10 +178,10 @@ export function generalStats(src: StatsSources): StatLine[] {
     ['lru_maintainer_juggles', 0],
     ['malloc_fails', 0],
     ['log_worker_dropped', 0],
-    ['log_worker_written', 0],
-    ['log_watcher_skipped', 0],
-    ['log_watcher_sent', 0],
-    ['log_watchers', 0],
+    ['log_worker_written', src.events?.written ?? 0],
+    ['log_watcher_skipped', src.events?.skipped ?? 0],
+    ['log_watcher_sent', src.events?.sent ?? 0],
+    ['log_watchers', src.events?.watcherCount ?? 0],
     ['unexpected_napi_ids', 0],
     ['round_robin_fallback', 0],
     ['bytes', store.bytes],

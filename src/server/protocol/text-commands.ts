@@ -7,6 +7,7 @@ import type {RawItem} from '../store/item.js'
 import {formatStats, generalStats, itemsStats, resetStats, settingsStats, slabsStats} from '../stats.js'
 import type {StoreOutcome} from '../store/item-store.js'
 import {MEMCACHED_VERSION} from '../version.js'
+import {logStore} from './watch.js'
 import {handleMeta} from './meta-commands.js'
 import {parseU32} from './numbers.js'
 import type {ReplyBuffer} from './reply-buffer.js'
@@ -37,10 +38,12 @@ function answer(req: Exclude<Handled, {type: 'get'}>, ctx: ServerContext): strin
       const outcome = ctx.store.store(req.mode, req.key, req.flags, req.exptime, req.value, req.cas)
       if (req.mode === 'cas' && outcome === 'not_found') s.casMisses++
       if (outcome === 'no_memory') s.storeNoMemory++
+      if (ctx.events !== undefined && ctx.events.wanted !== 0) logStore(ctx, outcome, req.mode, req.key, req.flags, req.exptime, req.value.length)
       return req.noreply ? '' : STORE_REPLY[outcome]
     }
     case 'too_large': {
       ctx.stats.storeTooLarge++
+      if (ctx.events !== undefined && ctx.events.wanted !== 0) ctx.events.itemStore('too_large', req.mode, req.key, 0, 0, 0)
       // Like memcached, a failed set must not leave the old value behind (and it is no delete hit).
       if (req.mode === 'set') ctx.store.dropAfterFailedSet(req.key)
       return req.noreply ? '' : STORE_REPLY.too_large

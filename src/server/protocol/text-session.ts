@@ -75,6 +75,8 @@ export class TextSession implements ProtocolSession {
       this.gateReply = ''
       return {status: 'wait'}
     }
+    // `watch` lines name the connection whose request they come from.
+    if (this.ctx.events !== undefined) this.ctx.events.cfd = this.id
     if (this.stream !== undefined) {
       // memcached hands the connection to its crawler or logger thread, which reads nothing from it.
       if (!this.stream.keepsInput) this.parser.discardBuffered()

@@ -7,6 +7,9 @@
 import type {ServerContext} from '../context.js'
 import type {AdminControl, AdminResult, OutputStream} from './lru-crawler.js'
 import type {ReplyBuffer} from './reply-buffer.js'
+import type {ItemStore, LookupResult, StoreMode, StoreOutcome} from '../store/item-store.js'
+import {REALTIME_MAXDELTA} from '../store/clock.js'
+import {itemTotalSize} from '../store/slab-classes.js'
 
 /** memcached's LOG_* stream bits. */
 export const LogStream = {
@@ -28,13 +31,17 @@ const WATCHER_BUFFER = 256 * 1024
 
 /** The log of one server: its watchers, the entry counter, the stats. */
 export class EventLog {
-  /** The streams some watcher wants (0: nothing is logged, the hot paths skip the formatting). */
+  /** The streams some watcher wants (0: nothing is logged; the hot paths test this first). */
   wanted = 0
+  /** The connection whose request is being handled (memcached's cfd; ours are connection ids). */
+  cfd = 0
   private gid = 0
   private readonly watchers = new Set<Watcher>()
   sent = 0
   skipped = 0
   written = 0
+
+  constructor(private readonly store: ItemStore) {}
 
   get watcherCount(): number { return this.watchers.size }
 
@@ -43,40 +50,69 @@ export class EventLog {
     if ((this.wanted & stream) === 0) return
     const gid = ++this.gid
     this.written++
-    const t = Date.now() * 1000 + Math.floor((performance.now() % 1) * 1000)
+    const us = Math.floor((performance.timeOrigin + performance.now()) * 1000)
     // memcached prints the microseconds without padding (%d).
-    const head = `ts=${Math.floor(t / 1e6)}.${t % 1e6} gid=${gid} `
+    const head = `ts=${Math.floor(us / 1e6)}.${us % 1e6} gid=${gid} `
     for (const w of this.watchers) {
       if ((w.streams & stream) === 0 || gid < w.firstGid) continue
       w.offer(head + text, this)
     }
   }
 
+  /** A store command's outcome (memcached's item_store line). */
+  itemStore(status: string, cmd: string, key: string, ttl: number, cls: number, size: number): void {
+    this.log(LogStream.mutations, `type=item_store key=${uriEncode(key)} status=${status} cmd=${cmd} ttl=${ttl >>> 0} clsid=${cls} cfd=${this.cfd} size=${size}\n`)
+  }
+
+  /** A client connection opened or closed (memcached's conn_new and conn_close lines). */
+  connection(event: 'new' | 'close', id: number, address: string | undefined, port: number | undefined, reason = 'normal'): void {
+    if ((this.wanted & LogStream.connevents) === 0) return
+    const rip = address?.startsWith('::ffff:') === true ? address.slice(7) : address ?? 'unix'
+    const tail = event === 'new' ? `transport=tcp cfd=${id}` : `transport=tcp reason=${reason} cfd=${id}`
+    this.log(LogStream.connevents, `type=conn_${event} rip=${rip} rport=${port ?? 0} ${tail}\n`)
+  }
+
+  private readonly lookup = (key: string, result: LookupResult, cls: number, valueLength: number): void => {
+    this.log(LogStream.fetchers, `type=item_get key=${uriEncode(key)} status=${result} clsid=${cls} cfd=${this.cfd} size=${valueLength}\n`)
+  }
+
   add(w: Watcher): boolean {
     if (this.watchers.size >= WATCHER_LIMIT) return false
-    w.firstGid = this.gid + 1
+    // memcached's watcher takes a gid of its own: the first line it gets is one past it.
+    w.firstGid = ++this.gid
     this.watchers.add(w)
-    this.wanted |= w.streams
+    this.refresh()
     return true
   }
 
   remove(w: Watcher): void {
-    if (!this.watchers.delete(w)) return
+    if (this.watchers.delete(w)) this.refresh()
+  }
+
+  private refresh(): void {
     this.wanted = 0
     for (const x of this.watchers) this.wanted |= x.streams
+    // The store reports lookups only while someone wants them.
+    this.store.onLookup = (this.wanted & LogStream.fetchers) !== 0 ? this.lookup : undefined
   }
 }
 
-const logs = new WeakMap<object, EventLog>()
+/** memcached's uriencode of a key (latin1 string: one byte per character). */
+export function uriEncode(key: string): string {
+  return /^[A-Za-z0-9._~-]*$/.test(key) ? key : key.replace(/[^A-Za-z0-9._~-]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'))
+}
 
-/** The server's event log (one per store, like the crawler). */
+/** `watch mutations`: a store command's outcome, with the class and size of the item it made and its TTL. */
+export function logStore(ctx: ServerContext, outcome: StoreOutcome, mode: StoreMode, key: string, flags: number, exptime: number, valueLength: number): void {
+  const cls = ctx.store.options.slabs.classOf(itemTotalSize(key.length, flags, valueLength, ctx.options.useCas))
+  const ttl = exptime === 0 ? 0 : exptime > REALTIME_MAXDELTA ? exptime - Math.floor(Date.now() / 1000) : exptime
+  ctx.events?.itemStore(outcome, mode, key, ttl, cls, valueLength)
+}
+
+/** The server's event log, made when a client first asks for `watch`. */
 export function eventLog(ctx: ServerContext): EventLog {
-  let l = logs.get(ctx.store)
-  if (l === undefined) {
-    l = new EventLog()
-    logs.set(ctx.store, l)
-  }
-  return l
+  if (ctx.events === undefined) ctx.events = new EventLog(ctx.store)
+  return ctx.events
 }
 
 class Watcher implements OutputStream {

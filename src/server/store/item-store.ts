@@ -58,6 +58,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1
  */
 const SLOT_OVERHEAD = 80
 
+/** What a lookup by key met (memcached's was_found). */
+export type LookupResult = 'not_found' | 'found' | 'flushed' | 'expired'
+
 /** An item as `lru_crawler metadump` lists it (see walkMeta). */
 export interface DumpItem extends RawItem {
   /** Unix seconds of the last access that refreshed the item. */
@@ -227,10 +230,14 @@ export class ItemStore {
   private live(key: string): number {
     const tb = this.table
     const s = tb.find(key)
-    if (s === NIL) return NIL
+    if (s === NIL) {
+      if (this.onLookup !== undefined) this.onLookup(key, 'not_found', 0, 0)
+      return NIL
+    }
     const t = now()
     if ((this.oldestLive !== 0 || this.versioned) && this.flushed(s, t)) {
       this.counters.getFlushed++
+      if (this.onLookup !== undefined) this.onLookup(key, 'flushed', 0, 0)
       this.unlink(s)
       return NIL
     }
@@ -238,11 +245,16 @@ export class ItemStore {
     if (e !== 0 && e <= t) {
       this.counters.getExpired++
       if (tb.fetched[s] === 0) { this.counters.expiredUnfetched++; this.perClass[tb.cls[s]!]!.expiredUnfetched++ }
+      if (this.onLookup !== undefined) this.onLookup(key, 'expired', 0, 0)
       this.unlink(s)
       return NIL
     }
+    if (this.onLookup !== undefined) this.onLookup(key, 'found', tb.cls[s]!, tb.valueLen[s]!)
     return s
   }
+
+  /** Set while someone watches lookups (memcached's `watch fetchers`): every lookup by key, what it found (class and value length of a live item, else 0). */
+  onLookup: ((key: string, result: LookupResult, cls: number, valueLength: number) => void) | undefined
 
   /** A reader's copy of a slot's fields. */
   private view(s: number, key: string = this.table.key(s)): Item {
