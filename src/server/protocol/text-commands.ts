@@ -7,7 +7,7 @@ import type {RawItem} from '../store/item.js'
 import {formatStats, generalStats, itemsStats, resetStats, settingsStats, slabsStats} from '../stats.js'
 import type {StoreOutcome} from '../store/item-store.js'
 import {MEMCACHED_VERSION} from '../version.js'
-import {logStore} from './watch.js'
+import {logStore, logTooLarge} from './watch.js'
 import {handleMeta} from './meta-commands.js'
 import {parseU32} from './numbers.js'
 import type {ReplyBuffer} from './reply-buffer.js'
@@ -43,7 +43,7 @@ function answer(req: Exclude<Handled, {type: 'get'}>, ctx: ServerContext): strin
     }
     case 'too_large': {
       ctx.stats.storeTooLarge++
-      if (ctx.events !== undefined && ctx.events.wanted !== 0) ctx.events.itemStore('too_large', req.mode, req.key, 0, 0, 0)
+      if (ctx.events !== undefined && ctx.events.wanted !== 0) logTooLarge(ctx, req.mode, req.key)
       // Like memcached, a failed set must not leave the old value behind (and it is no delete hit).
       if (req.mode === 'set') ctx.store.dropAfterFailedSet(req.key)
       return req.noreply ? '' : STORE_REPLY.too_large

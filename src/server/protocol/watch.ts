@@ -8,7 +8,7 @@ import type {ServerContext} from '../context.js'
 import type {AdminControl, AdminResult, OutputStream} from './lru-crawler.js'
 import type {ReplyBuffer} from './reply-buffer.js'
 import type {ItemStore, LookupResult, StoreMode, StoreOutcome} from '../store/item-store.js'
-import {REALTIME_MAXDELTA} from '../store/clock.js'
+import {now, REALTIME_MAXDELTA} from '../store/clock.js'
 import {itemTotalSize} from '../store/slab-classes.js'
 
 /** memcached's LOG_* stream bits. */
@@ -24,6 +24,8 @@ export const LogStream = {
   proxyuser: 1 << 12,
 } as const
 
+/** memcached's ITEM_UPDATE_INTERVAL, part of where its clock starts. */
+const ITEM_UPDATE_INTERVAL = 60
 /** memcached's WATCHER_LIMIT. */
 const WATCHER_LIMIT = 20
 /** memcached's logger_watcher_buf_size: what a watcher may have queued and unsent. */
@@ -104,9 +106,35 @@ export function uriEncode(key: string): string {
 
 /** `watch mutations`: a store command's outcome, with the class and size of the item it made and its TTL. */
 export function logStore(ctx: ServerContext, outcome: StoreOutcome, mode: StoreMode, key: string, flags: number, exptime: number, valueLength: number): void {
+  const t = now()
+  let ttl: number
+  if (outcome === 'stored' && (mode === 'append' || mode === 'prepend')) {
+    // memcached logs the joined item, which keeps the old item's flags and expiry.
+    const joined = ctx.store.peek(key)
+    if (joined !== undefined) {
+      flags = joined.flags
+      valueLength = joined.value.length
+      ttl = joined.exptime === 0 ? 0 : joined.exptime - t
+    } else {
+      ttl = 0
+    }
+  } else if (exptime === 0) {
+    ttl = 0
+  } else if (exptime < 0 || (exptime > REALTIME_MAXDELTA && exptime <= ctx.startedAt - ITEM_UPDATE_INTERVAL)) {
+    // memcached's realtime() makes these 1 second into its clock, which starts 62 s before the process did
+    // (ctx.startedAt is already 2 s back): long ago, printed as an unsigned number.
+    ttl = 1 - (t - ctx.startedAt + ITEM_UPDATE_INTERVAL)
+  } else {
+    ttl = exptime > REALTIME_MAXDELTA ? exptime - t : exptime
+  }
   const cls = ctx.store.options.slabs.classOf(itemTotalSize(key.length, flags, valueLength, ctx.options.useCas))
-  const ttl = exptime === 0 ? 0 : exptime > REALTIME_MAXDELTA ? exptime - Math.floor(Date.now() / 1000) : exptime
   ctx.events?.itemStore(outcome, mode, key, ttl, cls, valueLength)
+}
+
+/** `watch mutations`: a value too large to store. memcached passes its arguments one place off here: its clsid field shows the connection. */
+export function logTooLarge(ctx: ServerContext, mode: StoreMode, key: string): void {
+  const ev = ctx.events
+  if (ev !== undefined) ev.itemStore('too_large', mode, key, 0, ev.cfd, 0)
 }
 
 /** The server's event log, made when a client first asks for `watch`. */
