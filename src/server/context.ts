@@ -5,6 +5,8 @@ import type {StatLine} from './stats.js'
 import {ServerStats} from './stats.js'
 import type {ItemStore} from './store/item-store.js'
 import type {EventLog} from './protocol/watch.js'
+import type {PrefixStats} from './stats-detail.js'
+import type {Tunables} from './tunables.js'
 
 /** What request handlers may use: the store, counters and settings. Never a socket. */
 export interface ServerContext {
@@ -18,6 +20,10 @@ export interface ServerContext {
   readonly credentials?: Credentials
   /** Extra `stats` lines (replication), after evicted_unfetched like repcached. */
   extra?: () => StatLine[]
+  /** What operator commands have set (slabs automove, lru, lru_crawler, extstore); made by the first. */
+  tunables?: Tunables
+  /** Per-prefix counts (`stats detail`, -D): made at start with -D, or by `stats detail on`. */
+  detail?: PrefixStats
   /** Set once a client has used `watch` (watch.ts): the event streams that some watcher wants. */
   events?: EventLog
   /** Ask the server to stop (the `shutdown` command). */

@@ -26,6 +26,9 @@ export interface ServerOptions {
   minSpace: number
   threads: number
   reqsPerEvent: number
+  /** -D: the character ending a key's prefix for `stats detail`; also turns detail on at start. */
+  prefixDelimiter: string
+  detailEnabled: boolean
   useCas: boolean
   backlog: number
   protocol: BindingProtocol
@@ -92,7 +95,7 @@ export function defaultOptions(): ServerOptions {
   return {
     port: 11211, udpPort: 0, unixSocket: undefined, unixMask: 0o700, listen: [], daemonize: false, user: undefined,
     memoryLimitBytes: 64 * 1024 * 1024, evict: true, maxConnections: 1024, verbosity: 0, pidFile: undefined,
-    growthFactor: 1.25, minSpace: 48, threads: 4, reqsPerEvent: 20, useCas: true, backlog: 1024, protocol: 'auto',
+    growthFactor: 1.25, minSpace: 48, threads: 4, reqsPerEvent: 20, prefixDelimiter: ':', detailEnabled: false, useCas: true, backlog: 1024, protocol: 'auto',
     itemSizeMax: 1024 * 1024, enableShutdown: false, flushEnabled: true, idleTimeout: 0,
     peer: undefined, replicationListenPort: 11212, replicationConnectPort: 11212, queueMax: 8192, drainTimeoutMs: 5000, connectTimeoutMs: 2000,
     repTimeoutMs: 3000, repSecretFile: undefined, repReconnect: true, snapshotFile: undefined, snapshotIntervalMs: 0, checkFile: undefined,
@@ -242,7 +245,11 @@ const SPECS: OptionSpec[] = [
     o.threads = int(f, v, 1, 1024, 'a positive number of threads')
     note(o, f, 'the server is single-threaded; the value is only reported in stats')
   }},
-  {short: 'D', takesValue: true, set: (o, _v, f) => note(o, f, 'per-prefix stats are not collected')},
+  {short: 'D', takesValue: true, set: (o, v, f) => {
+    if (v === '') throw new UsageError(`${f}: no delimiter given; give one character, like -D :`)
+    o.prefixDelimiter = v[0]!
+    o.detailEnabled = true
+  }},
   {short: 'L', long: ['enable-largepages'], takesValue: false, set: (o, _v, f) => note(o, f, 'large pages are not used')},
   {short: 'R', long: ['max-reqs-per-event'], takesValue: true, set: (o, v, f) => { o.reqsPerEvent = int(f, v, 1, 1_000_000, 'a positive number') }},
   {short: 'C', long: ['disable-cas'], takesValue: false, set: (o) => { o.useCas = false }},

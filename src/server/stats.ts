@@ -3,6 +3,7 @@
 // have no meaning in a single-threaded Node server are reported as memcached
 // reports an idle feature (0, or the setting's value).
 
+import {Tunables} from './tunables.js'
 import {now} from './store/clock.js'
 import type {ItemStore} from './store/item-store.js'
 import type {ServerOptions} from './options.js'
@@ -73,8 +74,9 @@ function classTotals(store: ItemStore): Record<ClassCounted, number> {
 }
 
 /** `stats reset`: the protocols' counters and the store's, together (memcached resets its slab stats with the rest). */
-export function resetStats(src: Pick<StatsSources, 'stats' | 'store'>): void {
+export function resetStats(src: Pick<StatsSources, 'stats' | 'store' | 'detail'>): void {
   src.stats.reset()
+  src.detail?.clear()
   src.store.resetCounters()
 }
 
@@ -86,6 +88,10 @@ export interface StatsSources {
   verbosity: number
   /** Extra lines appended after memcached's own (replication). */
   extra?: () => StatLine[]
+  /** What operator commands have set (tunables.ts), once one has. */
+  tunables?: Tunables
+  /** Per-prefix counts (stats-detail.ts), once made. */
+  detail?: {readonly enabled: boolean; clear(): void}
   /** `watch` (protocol/watch.ts), once a client has used it. */
   events?: {readonly watcherCount: number; readonly sent: number; readonly skipped: number; readonly written: number}
 }
@@ -208,7 +214,17 @@ export function generalStats(src: StatsSources): StatLine[] {
   return lines
 }
 
+const DEFAULT_TUNABLES = new Tunables()
+
+/** C's %.2f, which prints what a client may set through strtod: nan, inf. */
+function fixed2(n: number): string {
+  if (Number.isNaN(n)) return 'nan'
+  if (!Number.isFinite(n)) return n > 0 ? 'inf' : '-inf'
+  return n.toFixed(2)
+}
+
 export function settingsStats(src: StatsSources): StatLine[] {
+  const t = src.tunables ?? DEFAULT_TUNABLES
   const o = src.options
   return [
     ['maxbytes', o.memoryLimitBytes],
@@ -226,8 +242,8 @@ export function settingsStats(src: StatsSources): StatLine[] {
     ['chunk_size', o.minSpace],
     ['num_threads', o.threads],
     ['num_threads_per_udp', o.threads],
-    ['stat_key_prefix', ':'],
-    ['detail_enabled', 'no'],
+    ['stat_key_prefix', o.prefixDelimiter],
+    ['detail_enabled', src.detail?.enabled === true ? 'yes' : 'no'],
     ['reqs_per_event', o.reqsPerEvent],
     ['cas_enabled', o.useCas ? 'yes' : 'no'],
     ['tcp_backlog', o.backlog],
@@ -243,42 +259,42 @@ export function settingsStats(src: StatsSources): StatLine[] {
     // Debian builds it (extstore and TLS compiled in), so that tools reading
     // `stats settings` find every line they expect.
     ['slab_reassign', 'yes'],
-    ['slab_automove', 1],
-    ['slab_automove_ratio', '0.80'],
+    ['slab_automove', t.slabAutomove],
+    ['slab_automove_ratio', fixed2(t.slabAutomoveRatio)],
     ['slab_automove_window', 30],
     ['slab_chunk_max', Math.floor(o.itemSizeMax / 2)],
-    ['lru_crawler', 'yes'],
-    ['lru_crawler_sleep', 100],
-    ['lru_crawler_tocrawl', 0],
+    ['lru_crawler', t.lruCrawler ? 'yes' : 'no'],
+    ['lru_crawler_sleep', t.lruCrawlerSleep],
+    ['lru_crawler_tocrawl', t.lruCrawlerTocrawl],
     ['tail_repair_time', 0],
     ['flush_enabled', o.flushEnabled ? 'yes' : 'no'],
     ['dump_enabled', 'yes'],
     ['hash_algorithm', 'murmur3'],
     ['lru_maintainer_thread', 'yes'],
-    ['lru_segmented', 'yes'],
-    ['hot_lru_pct', 20],
-    ['warm_lru_pct', 40],
-    ['hot_max_factor', '0.20'],
-    ['warm_max_factor', '2.00'],
-    ['temp_lru', 'no'],
-    ['temporary_ttl', 61],
+    ['lru_segmented', t.lruSegmented ? 'yes' : 'no'],
+    ['hot_lru_pct', t.hotLruPct],
+    ['warm_lru_pct', t.warmLruPct],
+    ['hot_max_factor', fixed2(t.hotMaxFactor)],
+    ['warm_max_factor', fixed2(t.warmMaxFactor)],
+    ['temp_lru', t.tempLru ? 'yes' : 'no'],
+    ['temporary_ttl', t.temporaryTtl],
     ['idle_timeout', o.idleTimeout],
     ['watcher_logbuf_size', 262144],
     ['worker_logbuf_size', 65536],
     ['read_buf_mem_limit', 0],
     ['track_sizes', 'no'],
     ['inline_ascii_response', 'no'],
-    ['ext_item_size', 512],
-    ['ext_item_age', 4294967295],
-    ['ext_low_ttl', 0],
-    ['ext_recache_rate', 2000],
+    ['ext_item_size', t.extItemSize],
+    ['ext_item_age', t.extItemAge],
+    ['ext_low_ttl', t.extLowTtl],
+    ['ext_recache_rate', t.extRecacheRate],
     ['ext_wbuf_size', 4194304],
-    ['ext_compact_under', 0],
-    ['ext_drop_under', 0],
-    ['ext_max_sleep', 1000000],
-    ['ext_max_frag', '0.80'],
+    ['ext_compact_under', t.extCompactUnder],
+    ['ext_drop_under', t.extDropUnder],
+    ['ext_max_sleep', t.extMaxSleep],
+    ['ext_max_frag', fixed2(t.extMaxFrag)],
     ['slab_automove_freeratio', '0.010'],
-    ['ext_drop_unread', 'no'],
+    ['ext_drop_unread', t.extDropUnread ? 'yes' : 'no'],
     ['ssl_enabled', o.tls ? 'yes' : 'no'],
     ['ssl_chain_cert', o.tlsCert ?? '(null)'],
     ['ssl_key', o.tlsKey ?? '(null)'],

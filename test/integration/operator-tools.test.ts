@@ -391,3 +391,56 @@ describe('watch matches memcached 1.6.18', {skip}, () => {
     assert.ok(elapsed < 20_000, `200k gets took ${elapsed} ms with a stalled watcher`)
   })
 })
+
+describe('stats detail and the settings operator commands change, against memcached 1.6.18', {skip}, () => {
+  let plain: Pair | undefined
+  /** -D /: another delimiter, detail on from the start. */
+  let slash: Pair | undefined
+  before(async () => {
+    const [a, b, c, d] = await Promise.all([startMemcached(), startOurServer(), startMemcached(['-D', '/']), startOurServer(['-D', '/'])])
+    plain = {theirs: a, ours: b}
+    slash = {theirs: c, ours: d}
+  })
+  after(async () => { await Promise.all([plain?.theirs.stop(), plain?.ours.stop(), slash?.theirs.stop(), slash?.ours.stop()]) })
+
+  const SETTINGS = /^(slab_automove|slab_automove_ratio|lru_crawler|lru_crawler_sleep|lru_crawler_tocrawl|lru_segmented|hot_lru_pct|warm_lru_pct|hot_max_factor|warm_max_factor|temp_lru|temporary_ttl|ext_.*|stat_key_prefix|detail_enabled)$/
+
+  it('stats detail on, off, dump: per-prefix gets, hits, sets and deletes in memcached\'s order', async () => {
+    const traffic = Array.from({length: 40}, (_, i) => `set p${i % 13}:k${i} 0 0 1\r\nx\r\n`).join('') +
+      'get p1:k1 p1:nope p2:k2 nodelimiter q:x\r\ngets p3:k3\r\ngat 100 p4:k4 p5:none\r\ndelete p6:k6\r\ndelete zz:1\r\n' +
+      'set big:1 0 0 2000000 noreply\r\n' + 'x'.repeat(2_000_000) + '\r\nappend p7:k7 0 0 1\r\ny\r\nincr p8:k8 1\r\ntouch p9:k9 1\r\nmg p10:k10 v\r\n'
+    await same(plain!, [
+      'stats detail dump\r\n',
+      'stats detail\r\nstats detail foo\r\n',
+      {send: 'stats settings\r\n', statValues: SETTINGS},
+      'stats detail on\r\n',
+      {send: 'stats settings\r\n', statValues: SETTINGS},
+      {send: traffic, until: 'quiet'},
+      'stats detail dump\r\n',
+      'stats detail off\r\nget p1:k1\r\nset p1:k2 0 0 1\r\nx\r\n',
+      'stats detail dump\r\n',
+      'stats detail on extra\r\nget p1:k1\r\nstats detail dump\r\n',
+      'stats reset\r\nstats detail dump\r\n',
+    ])
+  })
+
+  it('-D sets the delimiter and turns detail on', async () => {
+    await same(slash!, [
+      {send: 'stats settings\r\n', statValues: SETTINGS},
+      'set a/b 0 0 1\r\nx\r\nset a:b 0 0 1\r\nx\r\nget a/b a/c a:b /lead\r\ndelete a/b\r\n',
+      'stats detail dump\r\n',
+    ])
+  })
+
+  it('slabs automove, lru, lru_crawler and extstore settings show in stats settings', async () => {
+    await same(plain!, [
+      'slabs automove 2\r\nslabs automove ratio 0.25\r\nlru tune 10 30 0.5 3.5\r\nlru mode flat\r\nlru temp_ttl 30\r\n',
+      'lru_crawler sleep 250\r\nlru_crawler tocrawl 77\r\n',
+      'extstore item_size 100\r\nextstore item_age 9\r\nextstore low_ttl 7\r\nextstore recache_rate 11\r\nextstore compact_under 3\r\n',
+      'extstore drop_under 2\r\nextstore max_sleep 50\r\nextstore max_frag 0.3\r\nextstore drop_unread 1\r\n',
+      {send: 'stats settings\r\n', statValues: SETTINGS},
+      'lru temp_ttl -1\r\nlru mode segmented\r\nslabs automove 0\r\nslabs automove ratio nan\r\n',
+      {send: 'stats settings\r\n', statValues: SETTINGS},
+    ])
+  })
+})

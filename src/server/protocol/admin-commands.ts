@@ -9,6 +9,7 @@ import type {ServerContext} from '../context.js'
 import {lruCrawlerCommand, type AdminControl, type AdminResult} from './lru-crawler.js'
 import {parseI32, parseU32} from './numbers.js'
 import {watchCommand} from './watch.js'
+import {Tunables} from '../tunables.js'
 
 export type {AdminControl, AdminResult, OutputStream} from './lru-crawler.js'
 
@@ -16,15 +17,20 @@ export type {AdminControl, AdminResult, OutputStream} from './lru-crawler.js'
 const MAX_NUMBER_OF_SLAB_CLASSES = 64
 
 export function adminCommand(tokens: string[], ntokens: number, ctx: ServerContext, ctl: AdminControl): AdminResult {
+  const t = tunablesOf(ctx)
   switch (tokens[0]) {
-    case 'lru_crawler': return lruCrawlerCommand(tokens, ntokens, ctx, ctl)
+    case 'lru_crawler': return lruCrawlerCommand(tokens, ntokens, ctx, t, ctl)
     case 'watch': return watchCommand(tokens, ntokens, ctx, ctl)
-    case 'slabs': return {reply: slabs(tokens, ntokens, ctx)}
+    case 'slabs': return {reply: slabs(tokens, ntokens, ctx, t)}
     // memcached wants at least a subcommand for these two.
-    case 'lru': return {reply: ntokens < 3 ? 'ERROR\r\n' : quiet(tokens, ntokens, lru(tokens, ntokens))}
-    case 'extstore': return {reply: ntokens < 3 ? 'ERROR\r\n' : quiet(tokens, ntokens, extstore(tokens, ntokens))}
+    case 'lru': return {reply: ntokens < 3 ? 'ERROR\r\n' : quiet(tokens, ntokens, lru(tokens, ntokens, t))}
+    case 'extstore': return {reply: ntokens < 3 ? 'ERROR\r\n' : quiet(tokens, ntokens, extstore(tokens, ntokens, t))}
     default: return {reply: 'ERROR\r\n'}
   }
+}
+
+function tunablesOf(ctx: ServerContext): Tunables {
+  return (ctx.tunables ??= new Tunables())
 }
 
 /** memcached's set_noreply_maybe: a last token "noreply" silences the reply. */
@@ -32,7 +38,7 @@ function quiet(tokens: string[], ntokens: number, reply: string): string {
   return tokens[ntokens - 2] === 'noreply' ? '' : reply
 }
 
-function slabs(tokens: string[], ntokens: number, ctx: ServerContext): string {
+function slabs(tokens: string[], ntokens: number, ctx: ServerContext, t: Tunables): string {
   if (ntokens === 5 && tokens[1] === 'reassign') {
     const src = parseI32(tokens[2]!)
     const dst = parseI32(tokens[3]!)
@@ -47,18 +53,21 @@ function slabs(tokens: string[], ntokens: number, ctx: ServerContext): string {
   if (ntokens >= 4 && tokens[1] === 'automove') {
     let reply = 'OK\r\n'
     if (tokens[2] === 'ratio') {
-      if (ntokens < 5 || parseDouble(tokens[3]!) === undefined) reply = 'ERROR\r\n'
+      const ratio = ntokens < 5 ? undefined : parseDouble(tokens[3]!)
+      if (ratio === undefined) reply = 'ERROR\r\n'
+      else t.slabAutomoveRatio = ratio
     } else {
       const level = parseU32(tokens[2]!)
       if (level === undefined) reply = 'CLIENT_ERROR bad command line format\r\n'
       else if (level > 2) reply = 'ERROR\r\n'
+      else t.slabAutomove = level
     }
     return quiet(tokens, ntokens, reply)
   }
   return 'ERROR\r\n'
 }
 
-function lru(tokens: string[], ntokens: number): string {
+function lru(tokens: string[], ntokens: number, t: Tunables): string {
   const sub = tokens[1]
   if (sub === 'tune' && ntokens >= 7) {
     const hot = parseU32(tokens[2]!)
@@ -69,26 +78,49 @@ function lru(tokens: string[], ntokens: number): string {
     // memcached adds the two as 32-bit unsigned numbers.
     if (((hot + warm) >>> 0) > 80) return 'ERROR hot and warm pcts must not exceed 80\r\n'
     if (warmFactor <= 0 || hotFactor <= 0) return 'ERROR hot/warm age factors must be greater than 0\r\n'
+    Object.assign(t, {hotLruPct: hot, warmLruPct: warm, hotMaxFactor: hotFactor, warmMaxFactor: warmFactor})
     return 'OK\r\n'
   }
-  if (sub === 'mode' && ntokens >= 4) return tokens[2] === 'flat' || tokens[2] === 'segmented' ? 'OK\r\n' : 'ERROR\r\n'
-  if (sub === 'temp_ttl' && ntokens >= 4) return parseI32(tokens[2]!) === undefined ? 'ERROR\r\n' : 'OK\r\n'
+  if (sub === 'mode' && ntokens >= 4) {
+    if (tokens[2] !== 'flat' && tokens[2] !== 'segmented') return 'ERROR\r\n'
+    t.lruSegmented = tokens[2] === 'segmented'
+    return 'OK\r\n'
+  }
+  if (sub === 'temp_ttl' && ntokens >= 4) {
+    const ttl = parseI32(tokens[2]!)
+    if (ttl === undefined) return 'ERROR\r\n'
+    t.tempLru = ttl >= 0
+    if (ttl >= 0) t.temporaryTtl = ttl
+    return 'OK\r\n'
+  }
   return 'ERROR\r\n'
 }
 
-const EXTSTORE_UNSIGNED = new Set(['item_size', 'item_age', 'low_ttl', 'recache_rate', 'compact_under', 'drop_under', 'max_sleep', 'drop_unread'])
+/** extstore settings taking an unsigned number, and the Tunables field each sets. */
+const EXTSTORE_UNSIGNED: Record<string, 'extItemSize' | 'extItemAge' | 'extLowTtl' | 'extRecacheRate' | 'extCompactUnder' | 'extDropUnder' | 'extMaxSleep'> = {
+  item_size: 'extItemSize', item_age: 'extItemAge', low_ttl: 'extLowTtl', recache_rate: 'extRecacheRate',
+  compact_under: 'extCompactUnder', drop_under: 'extDropUnder', max_sleep: 'extMaxSleep',
+}
 
-function extstore(tokens: string[], ntokens: number): string {
+function extstore(tokens: string[], ntokens: number, t: Tunables): string {
   if (ntokens < 4) return 'ERROR\r\n'
   const sub = tokens[1]!
   let ok: boolean
   if (sub === 'free_memchunks' && ntokens > 4) {
     const cls = parseU32(tokens[2]!)
     ok = cls !== undefined && parseU32(tokens[3]!) !== undefined && cls < MAX_NUMBER_OF_SLAB_CLASSES
-  } else if (EXTSTORE_UNSIGNED.has(sub)) {
-    ok = parseU32(tokens[2]!) !== undefined
+  } else if (Object.hasOwn(EXTSTORE_UNSIGNED, sub)) {
+    const n = parseU32(tokens[2]!)
+    ok = n !== undefined
+    if (n !== undefined) t[EXTSTORE_UNSIGNED[sub]!] = n
+  } else if (sub === 'drop_unread') {
+    const n = parseU32(tokens[2]!)
+    ok = n !== undefined
+    if (n !== undefined) t.extDropUnread = n !== 0
   } else if (sub === 'max_frag') {
-    ok = parseDouble(tokens[2]!) !== undefined
+    const f = parseDouble(tokens[2]!)
+    ok = f !== undefined
+    if (f !== undefined) t.extMaxFrag = f
   } else {
     ok = false
   }

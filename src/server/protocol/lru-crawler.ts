@@ -9,6 +9,7 @@ import type {ServerContext} from '../context.js'
 import type {DumpItem} from '../store/item-store.js'
 import {parseU32} from './numbers.js'
 import type {ReplyBuffer} from './reply-buffer.js'
+import type {Tunables} from '../tunables.js'
 
 /** memcached's class ids run from 1 to MAX_NUMBER_OF_SLAB_CLASSES - 1. */
 const MAX_CLASS_ID = 63
@@ -18,11 +19,8 @@ const DUMP_SLICE_BYTES = 64 << 10
 const CRAWL_SLICE_ITEMS = 20_000
 
 interface CrawlerState {
-  enabled: boolean
   /** A dump or a crawl is running (memcached's lru_crawler_running). */
   busy: boolean
-  tocrawl: number
-  sleepUs: number
 }
 
 /** One crawler per server (its store). */
@@ -31,7 +29,7 @@ const crawlers = new WeakMap<object, CrawlerState>()
 function crawlerOf(ctx: ServerContext): CrawlerState {
   let c = crawlers.get(ctx.store)
   if (c === undefined) {
-    c = {enabled: true, busy: false, tocrawl: 0, sleepUs: 100}
+    c = {busy: false}
     crawlers.set(ctx.store, c)
   }
   return c
@@ -69,11 +67,11 @@ export interface AdminControl {
 }
 
 /** `lru_crawler …` with memcached's tokens (ntokens counts the terminal one). */
-export function lruCrawlerCommand(tokens: string[], ntokens: number, ctx: ServerContext, ctl: AdminControl): AdminResult {
+export function lruCrawlerCommand(tokens: string[], ntokens: number, ctx: ServerContext, t: Tunables, ctl: AdminControl): AdminResult {
   const crawler = crawlerOf(ctx)
   const sub = tokens[1]
   if (ntokens === 4 && sub === 'crawl') {
-    if (!crawler.enabled) return {reply: 'CLIENT_ERROR lru crawler disabled\r\n'}
+    if (!t.lruCrawler) return {reply: 'CLIENT_ERROR lru crawler disabled\r\n'}
     const which = classesNamed(tokens[2]!)
     if (which === 'bad') return {reply: 'BADCLASS invalid class id\r\n'}
     if (crawler.busy) return {reply: 'BUSY currently processing crawler request\r\n'}
@@ -84,7 +82,7 @@ export function lruCrawlerCommand(tokens: string[], ntokens: number, ctx: Server
     return {reply: 'OK\r\n'}
   }
   if (ntokens === 4 && sub === 'metadump') {
-    if (!crawler.enabled) return {reply: 'CLIENT_ERROR lru crawler disabled\r\n'}
+    if (!t.lruCrawler) return {reply: 'CLIENT_ERROR lru crawler disabled\r\n'}
     if (ctl.stacked) return {reply: 'ERROR cannot pipeline other commands before metadump\r\n'}
     const which = classesNamed(tokens[2]!)
     if (which === 'bad') return {reply: 'BADCLASS invalid class id\r\n'}
@@ -96,23 +94,23 @@ export function lruCrawlerCommand(tokens: string[], ntokens: number, ctx: Server
   if (ntokens === 4 && sub === 'tocrawl') {
     const n = parseU32(tokens[2]!)
     if (n === undefined) return {reply: 'CLIENT_ERROR bad command line format\r\n'}
-    crawler.tocrawl = n
+    t.lruCrawlerTocrawl = n
     return {reply: 'OK\r\n'}
   }
   if (ntokens === 4 && sub === 'sleep') {
     const n = parseU32(tokens[2]!)
     if (n === undefined) return {reply: 'CLIENT_ERROR bad command line format\r\n'}
     if (n > 1_000_000) return {reply: 'CLIENT_ERROR sleep must be one second or less\r\n'}
-    crawler.sleepUs = n
+    t.lruCrawlerSleep = n
     return {reply: 'OK\r\n'}
   }
   if (ntokens === 3 && sub === 'enable') {
-    if (crawler.enabled) return {reply: 'ERROR failed to start lru crawler thread\r\n'}
-    crawler.enabled = true
+    if (t.lruCrawler) return {reply: 'ERROR failed to start lru crawler thread\r\n'}
+    t.lruCrawler = true
     return {reply: 'OK\r\n'}
   }
   if (ntokens === 3 && sub === 'disable') {
-    crawler.enabled = false
+    t.lruCrawler = false
     return {reply: 'OK\r\n'}
   }
   return {reply: 'ERROR\r\n'}
