@@ -6,6 +6,7 @@
 import type {Socket} from 'node:net'
 import type {ServerContext} from './context.js'
 import {deliverReads} from './socket-reads.js'
+import {now} from './store/clock.js'
 import type {ProtocolSession} from './protocol/session.js'
 import {BinarySession} from './protocol/binary-session.js'
 import {ReplyBuffer} from './protocol/reply-buffer.js'
@@ -37,6 +38,8 @@ export class Connection {
   private session: ProtocolSession | undefined
   private waitingForDrain = false
   private closed = false
+  /** Unix seconds when the client last sent bytes (`stats conns`). */
+  lastActive = now()
   /** The client's socket (not always the one accepted: see socket-reads.ts). */
   readonly socket: Socket
 
@@ -64,6 +67,7 @@ export class Connection {
   /** `bytes` is lent until this returns (socket-reads.ts): the session copies what it keeps. */
   private onRead(bytes: Buffer, length: number): void {
     this.ctx.stats.bytesRead += length
+    this.lastActive = now()
     if (this.closed || length === 0) return
     if (this.session === undefined) {
       this.session = this.sessions(bytes[0]!, this.ctx, this.id)
@@ -73,6 +77,12 @@ export class Connection {
     this.session.push(bytes, length)
     if (!this.waitingForDrain) this.pump()
     this.session.settle()
+  }
+
+  /** memcached's state name for `stats conns`. */
+  get state(): string {
+    if (this.waitingForDrain) return 'conn_mwrite'
+    return this.session?.state?.() ?? 'conn_read'
   }
 
   private wakeScheduled = false

@@ -7,6 +7,7 @@ import type {ItemStore} from './store/item-store.js'
 import type {EventLog} from './protocol/watch.js'
 import type {PrefixStats} from './stats-detail.js'
 import type {Tunables} from './tunables.js'
+import type {ConnectionInfo} from './stats-conns.js'
 
 /** What request handlers may use: the store, counters and settings. Never a socket. */
 export interface ServerContext {
@@ -26,6 +27,10 @@ export interface ServerContext {
   detail?: PrefixStats
   /** Set once a client has used `watch` (watch.ts): the event streams that some watcher wants. */
   events?: EventLog
+  /** The listeners and clients (`stats conns`), set by the listeners. */
+  connections?: () => ConnectionInfo[]
+  /** The client connection whose requests are being handled now (`stats conns`, `watch` lines). */
+  activeConnection?: number
   /** Ask the server to stop (the `shutdown` command). */
   requestShutdown(graceful: boolean): void
 }

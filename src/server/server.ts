@@ -2,6 +2,8 @@
 // socket with -s. Enforces -c the way memcached does: a connection over the
 // limit is told "ERROR Too many open connections" and closed.
 
+import {addressText, type ConnectionInfo} from './stats-conns.js'
+import {now} from './store/clock.js'
 import {existsSync, unlinkSync} from 'node:fs'
 import {createServer, type Server, type Socket} from 'node:net'
 import {createServer as createTlsServer, type TlsOptions} from 'node:tls'
@@ -34,8 +36,38 @@ export class ClientListeners {
   /** Ports actually bound (useful with -p 0). */
   readonly boundPorts: number[] = []
 
+  /** Listeners and clients as `stats conns` numbers them (one sequence, like memcached's fds). */
+  private readonly listening: {id: number; server: Server; unixPath?: string}[] = []
+  private readonly clients = new Map<number, Connection>()
+
   /** `tls`: -Z's certificate, key and client verification; every TCP listener speaks TLS (but notls: ones). */
-  constructor(private readonly ctx: ServerContext, private readonly tls?: TlsOptions) {}
+  constructor(private readonly ctx: ServerContext, private readonly tls?: TlsOptions) {
+    ctx.connections = () => this.describe()
+  }
+
+  /** `stats conns`. */
+  private describe(): ConnectionInfo[] {
+    const t = now()
+    const out: ConnectionInfo[] = []
+    // A listener has never had a command: memcached counts from its clock's start, 62 s before the process's.
+    for (const l of this.listening) {
+      const a = l.server.address()
+      const addr = typeof a === 'object' && a !== null ? addressText(a.family, a.address, a.port) : addressText(undefined, undefined, undefined, l.unixPath)
+      out.push({id: l.id, addr, listenAddr: undefined, state: 'conn_listening', secsSinceLastCmd: t - this.ctx.startedAt + 60})
+    }
+    const unixPath = this.ctx.options.unixSocket
+    for (const [id, c] of this.clients) {
+      const s = c.socket
+      out.push({
+        id,
+        addr: addressText(s.remoteFamily, s.remoteAddress, s.remotePort, unixPath),
+        listenAddr: addressText(s.remoteFamily, s.localAddress, s.localPort, unixPath),
+        state: id === this.ctx.activeConnection ? 'conn_parse_cmd' : c.state,
+        secsSinceLastCmd: t - c.lastActive,
+      })
+    }
+    return out
+  }
 
   async open(): Promise<void> {
     const o = this.ctx.options
@@ -47,6 +79,7 @@ export class ClientListeners {
       const previous = process.umask(~o.unixMask & 0o777)
       try {
         await listen(server, {path, backlog: o.backlog}, `unix socket ${path}`)
+        this.listening.push({id: this.nextId++, server, unixPath: path})
       } finally {
         process.umask(previous)
       }
@@ -56,6 +89,7 @@ export class ClientListeners {
       const server = this.newServer(addr.notls !== true)
       const where = `${addr.host ?? '*'}:${addr.port}`
       await listen(server, {host: addr.host, port: addr.port, backlog: o.backlog}, `TCP ${where}`)
+      this.listening.push({id: this.nextId++, server})
       const a = server.address()
       if (a !== null && typeof a === 'object') this.boundPorts.push(a.port)
     }
@@ -98,14 +132,16 @@ export class ClientListeners {
     const connection = new Connection(socket, this.ctx, id)
     socket = connection.socket
     this.sockets.add(socket)
+    this.clients.set(id, connection)
     s.currConnections = this.sockets.size
     s.connectionStructures = Math.max(s.connectionStructures, this.sockets.size)
     this.ctx.log.trace(`<${id} new auto-negotiating client connection`)
     const {remoteAddress, remotePort} = socket
-    this.ctx.events?.connection('new', id, remoteAddress, remotePort)
+    this.ctx.events?.connectionEvent('new', id, remoteAddress, remotePort)
     socket.on('close', (hadError) => {
-      this.ctx.events?.connection('close', id, remoteAddress, remotePort, hadError ? 'error' : 'normal')
+      this.ctx.events?.connectionEvent('close', id, remoteAddress, remotePort, hadError ? 'error' : 'normal')
       this.sockets.delete(socket)
+      this.clients.delete(id)
       s.currConnections = this.sockets.size
       this.ctx.log.trace(`<${id} connection closed.`)
     })

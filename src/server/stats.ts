@@ -47,6 +47,8 @@ export class ServerStats {
   totalConnections = 0
   rejectedConnections = 0
   connectionStructures = 0
+  /** Times a connection stopped after -R requests to let others in (memcached's conn_yields). */
+  connYields = 0
   /** `lru_crawler metadump`/`crawl` runs started (reset by `stats reset`, as memcached's). */
   lruCrawlerStarts = 0
   /** A dump or crawl is running (a gauge). */
@@ -155,8 +157,6 @@ export function generalStats(src: StatsSources): StatLine[] {
   ]
   if (o.idleTimeout > 0) lines.push(['idle_kicks', s.idleKicks])
   if (o.tls) lines.push(['ssl_handshake_errors', s.tlsHandshakeErrors])
-  // Ours: what the limits on a client's requests and unread output have refused (see README "Security").
-  lines.push(['limits_key_too_long', s.limitsKeyTooLong], ['limits_line_too_long', s.limitsLineTooLong], ['limits_get_reply_too_large', s.limitsGetReplyTooLarge], ['limits_output_stalls', s.limitsOutputStalls])
   lines.push(
     ['bytes_read', s.bytesRead],
     ['bytes_written', s.bytesWritten],
@@ -165,7 +165,7 @@ export function generalStats(src: StatsSources): StatLine[] {
     ['listen_disabled_num', 0],
     ['time_in_listen_disabled_us', 0],
     ['threads', 1],
-    ['conn_yields', 0],
+    ['conn_yields', s.connYields],
     ['hash_power_level', 16],
     ['hash_bytes', 524288],
     ['hash_is_expanding', 0],
@@ -197,6 +197,7 @@ export function generalStats(src: StatsSources): StatLine[] {
     ['expired_unfetched', c.expiredUnfetched],
     ['evicted_unfetched', c.evictedUnfetched],
   )
+  // Replication's lines sit where repcached 2.x puts them.
   if (src.extra !== undefined) lines.push(...src.extra())
   lines.push(
     ['evicted_active', c.evictedActive],
@@ -211,6 +212,8 @@ export function generalStats(src: StatsSources): StatLine[] {
     ['direct_reclaims', 0],
     ['lru_bumps_dropped', 0],
   )
+  // Ours, after all of memcached's: what the limits on a client's requests and unread output have refused (see README "Security").
+  lines.push(['limits_key_too_long', s.limitsKeyTooLong], ['limits_line_too_long', s.limitsLineTooLong], ['limits_get_reply_too_large', s.limitsGetReplyTooLarge], ['limits_output_stalls', s.limitsOutputStalls])
   return lines
 }
 

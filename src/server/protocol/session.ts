@@ -28,6 +28,8 @@ export interface ProtocolSession {
    * client is not reading its replies: it resumes when it does).
    */
   setWake?(wake: () => void): void
+  /** memcached's name for what the connection waits for, when not just the next command (`stats conns`). */
+  state?(): string | undefined
   /** The connection is gone: stop producing output (release a dump, a watch). */
   close?(): void
 }

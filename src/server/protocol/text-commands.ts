@@ -9,6 +9,7 @@ import type {StoreOutcome} from '../store/item-store.js'
 import {MEMCACHED_VERSION} from '../version.js'
 import {logStore, logTooLarge} from './watch.js'
 import {PrefixStats} from '../stats-detail.js'
+import {formatConns} from '../stats-conns.js'
 import {handleMeta} from './meta-commands.js'
 import {parseU32} from './numbers.js'
 import type {ReplyBuffer} from './reply-buffer.js'
@@ -205,6 +206,7 @@ function stats(args: string[], ctx: ServerContext): string {
     case 'sizes_disable': return 'STAT sizes_status disabled\r\n'
     case 'detail': return detailCommand(args.length >= 2 ? args[1]! : '', ctx)
     case 'cachedump': return cachedump(args, ctx)
+    case 'conns': return formatConns(ctx.connections?.() ?? [])
     // Debian's memcached is built with extstore; without a store configured it lists nothing.
     case 'extstore': return 'END\r\n'
     default: return 'ERROR\r\n'

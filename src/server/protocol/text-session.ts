@@ -63,6 +63,12 @@ export class TextSession implements ProtocolSession {
     this.wake = wake
   }
 
+  state(): string | undefined {
+    if (this.stream !== undefined) return 'conn_watch'
+    if (this.ctx.activeConnection === this.id) return 'conn_parse_cmd'
+    return this.parser.midValue ? 'conn_nread' : undefined
+  }
+
   close(): void {
     this.stream?.close()
     this.stream = undefined
@@ -75,8 +81,8 @@ export class TextSession implements ProtocolSession {
       this.gateReply = ''
       return {status: 'wait'}
     }
-    // `watch` lines name the connection whose request they come from.
-    if (this.ctx.events !== undefined) this.ctx.events.cfd = this.id
+    // `watch` lines and `stats conns` name the connection whose requests are handled.
+    this.ctx.activeConnection = this.id
     if (this.stream !== undefined) {
       // memcached hands the connection to its crawler or logger thread, which reads nothing from it.
       if (!this.stream.keepsInput) this.parser.discardBuffered()
@@ -129,6 +135,7 @@ export class TextSession implements ProtocolSession {
       // After a get, and after mn (a fence), memcached writes everything queued so far at once.
       if ((isGet && !req.keyTooLong) || (req.type === 'meta' && req.command.cmd === 'mn')) { written = out.length; stacked = 0 }
       if (--this.nreqs < 0) {
+        this.ctx.stats.connYields++
         written = out.length
         stacked = 0
         this.nreqs = this.ctx.options.reqsPerEvent - 1

@@ -35,15 +35,16 @@ const WATCHER_BUFFER = 256 * 1024
 export class EventLog {
   /** The streams some watcher wants (0: nothing is logged; the hot paths test this first). */
   wanted = 0
-  /** The connection whose request is being handled (memcached's cfd; ours are connection ids). */
-  cfd = 0
   private gid = 0
   private readonly watchers = new Set<Watcher>()
   sent = 0
   skipped = 0
   written = 0
 
-  constructor(private readonly store: ItemStore) {}
+  /** `connection()`: the connection whose request is being handled (memcached's cfd; ours are connection numbers). */
+  constructor(private readonly store: ItemStore, private readonly connection: () => number) {}
+
+  get cfd(): number { return this.connection() }
 
   get watcherCount(): number { return this.watchers.size }
 
@@ -67,7 +68,7 @@ export class EventLog {
   }
 
   /** A client connection opened or closed (memcached's conn_new and conn_close lines). */
-  connection(event: 'new' | 'close', id: number, address: string | undefined, port: number | undefined, reason = 'normal'): void {
+  connectionEvent(event: 'new' | 'close', id: number, address: string | undefined, port: number | undefined, reason = 'normal'): void {
     if ((this.wanted & LogStream.connevents) === 0) return
     const rip = address?.startsWith('::ffff:') === true ? address.slice(7) : address ?? 'unix'
     const tail = event === 'new' ? `transport=tcp cfd=${id}` : `transport=tcp reason=${reason} cfd=${id}`
@@ -139,7 +140,7 @@ export function logTooLarge(ctx: ServerContext, mode: StoreMode, key: string): v
 
 /** The server's event log, made when a client first asks for `watch`. */
 export function eventLog(ctx: ServerContext): EventLog {
-  if (ctx.events === undefined) ctx.events = new EventLog(ctx.store)
+  if (ctx.events === undefined) ctx.events = new EventLog(ctx.store, () => ctx.activeConnection ?? 0)
   return ctx.events
 }
 
