@@ -45,6 +45,14 @@ export class ClientListeners {
     ctx.connections = () => this.describe()
   }
 
+  /** memcached gives each listener a connection structure, counted in total_connections and connection_structures. */
+  private listened(l: {id: number; server: Server; unixPath?: string}): void {
+    this.listening.push(l)
+    const s = this.ctx.stats
+    s.totalConnections++
+    s.connectionStructures = Math.max(s.connectionStructures, this.sockets.size + this.listening.length)
+  }
+
   /** `stats conns`. */
   private describe(): ConnectionInfo[] {
     const t = now()
@@ -79,7 +87,7 @@ export class ClientListeners {
       const previous = process.umask(~o.unixMask & 0o777)
       try {
         await listen(server, {path, backlog: o.backlog}, `unix socket ${path}`)
-        this.listening.push({id: this.nextId++, server, unixPath: path})
+        this.listened({id: this.nextId++, server, unixPath: path})
       } finally {
         process.umask(previous)
       }
@@ -89,7 +97,7 @@ export class ClientListeners {
       const server = this.newServer(addr.notls !== true)
       const where = `${addr.host ?? '*'}:${addr.port}`
       await listen(server, {host: addr.host, port: addr.port, backlog: o.backlog}, `TCP ${where}`)
-      this.listening.push({id: this.nextId++, server})
+      this.listened({id: this.nextId++, server})
       const a = server.address()
       if (a !== null && typeof a === 'object') this.boundPorts.push(a.port)
     }
@@ -120,7 +128,6 @@ export class ClientListeners {
 
   private accept(socket: Socket): void {
     const s = this.ctx.stats
-    s.totalConnections++
     if (this.sockets.size >= this.ctx.options.maxConnections) {
       s.rejectedConnections++
       socket.on('error', () => {})
@@ -128,13 +135,15 @@ export class ClientListeners {
       socket.end('ERROR Too many open connections\r\n')
       return
     }
+    // memcached counts connections it serves (refused ones only as rejected), its listeners included.
+    s.totalConnections++
     const id = this.nextId++
     const connection = new Connection(socket, this.ctx, id)
     socket = connection.socket
     this.sockets.add(socket)
     this.clients.set(id, connection)
     s.currConnections = this.sockets.size
-    s.connectionStructures = Math.max(s.connectionStructures, this.sockets.size)
+    s.connectionStructures = Math.max(s.connectionStructures, this.sockets.size + this.listening.length)
     this.ctx.log.trace(`<${id} new auto-negotiating client connection`)
     const {remoteAddress, remotePort} = socket
     this.ctx.events?.connectionEvent('new', id, remoteAddress, remotePort)

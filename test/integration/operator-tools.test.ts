@@ -444,3 +444,109 @@ describe('stats detail and the settings operator commands change, against memcac
     ])
   })
 })
+
+describe('stats conns, conn_yields and the connection limit, against memcached 1.6.18', {skip}, () => {
+  it('stats conns lists the listener and every client with memcached\'s states', async () => {
+    const [theirs, ours] = await Promise.all([startMemcached(), startOurServer()])
+    try {
+      const listing = async (port: number): Promise<string> => {
+        const idle = await RawClient.open(port)
+        await idle.request('version\r\n')
+        const midValue = await RawClient.open(port)
+        midValue.send('set half 0 0 10\r\nabc')
+        const watcher = await RawClient.open(port)
+        await watcher.request('watch\r\n', 'OK\r\n')
+        await sleep(1100)
+        const asker = await RawClient.open(port)
+        const raw = await asker.request('stats conns\r\n', 'END\r\n')
+        const again = await asker.request('stats conns extra\r\n', 'END\r\n')
+        for (const c of [idle, midValue, watcher, asker]) c.close()
+        // Numbers (file descriptors there) by rank, client ports, the listener's age, one-second clocks.
+        const ids = [...new Set([...raw.matchAll(/STAT (\d+):/g)].map((m) => m[1]!))]
+        const norm = (s: string): string => s
+          .replace(/STAT (\d+):/g, (_m, n: string) => `STAT #${ids.indexOf(n)}:`)
+          .replace(/(addr tcp:127\.0\.0\.1):(\d+)/g, (_m, a: string, p: string) => `${a}:${Number(p) === port ? 'PORT' : 'P'}`)
+          .replace(/(#0:secs_since_last_cmd) \d+/, '$1 L')
+          .replace(/secs_since_last_cmd ([12])\r/g, 'secs_since_last_cmd 1+\r')
+        assert.equal(norm(again), norm(raw))
+        return norm(raw)
+      }
+      const [a, b] = [await listing(theirs.port), await listing(ours.port)]
+      assert.equal(b, a)
+      assert.match(b, /state conn_listening[^]*state conn_read[^]*state conn_nread[^]*state conn_watch[^]*state conn_parse_cmd/)
+    } finally {
+      await Promise.all([theirs.stop(), ours.stop()])
+    }
+  })
+
+  it('-R: conn_yields counts the yields after every -R requests of one connection, and stats reset clears it', async () => {
+    const [theirs, ours] = await Promise.all([startMemcached(['-R', '2']), startOurServer(['-R', '2'])])
+    try {
+      await same({theirs, ours}, [
+        {send: 'version\r\n'.repeat(7) + 'set a 0 0 1\r\nx\r\nget a\r\nget a\r\nget a\r\nmn\r\nget a\r\n', until: 'quiet'},
+        {send: 'stats\r\n', statValues: /^(conn_yields|curr_connections|rejected_connections)$/},
+        {send: 'version\r\n'.repeat(60), until: 'quiet'},
+        {send: 'stats\r\n', statValues: /^conn_yields$/},
+        'stats reset\r\n',
+        {send: 'stats\r\n', statValues: /^(conn_yields|total_connections|rejected_connections)$/},
+      ])
+    } finally {
+      await Promise.all([theirs.stop(), ours.stop()])
+    }
+  })
+
+  it('-c N: extra connections get memcached\'s error line and are closed, counted in rejected_connections, not in total_connections', async () => {
+    const N = 40
+    const [theirs, ours] = await Promise.all([startMemcached(['-c', String(N)]), startOurServer(['-c', String(N)])])
+    try {
+      const probe = async (port: number): Promise<{accepted: number; refused: number; stats: string; after: string; totalBefore: number; rejectedBefore: number}> => {
+        const statsConn = await RawClient.open(port)
+        const first = await statsConn.request('stats\r\n', 'END\r\n')
+        const totalBefore = Number(/STAT total_connections (\d+)\r\n/.exec(first)![1])
+        const rejectedBefore = Number(/STAT rejected_connections (\d+)\r\n/.exec(first)![1])
+        const open: RawClient[] = []
+        let accepted = 0
+        let refused = 0
+        for (let i = 0; i < N + 10; i++) {
+          const c = await RawClient.open(port)
+          open.push(c)
+          c.send('version\r\n')
+          const reply = (await c.readUntil(endsWith('\r\n'), 2000)).toString('latin1')
+          if (reply === 'VERSION 1.6.18\r\n') {
+            accepted++
+            assert.equal(refused, 0, 'no connection is served once one was refused while none closed')
+          } else {
+            assert.equal(reply, 'ERROR Too many open connections\r\n')
+            await c.readUntil(() => false, 500)
+            assert.ok(c.isClosed, 'a refused connection is closed')
+            refused++
+          }
+          // The stats connection keeps being served meanwhile.
+          assert.match(await statsConn.request('stats\r\n', 'END\r\n'), new RegExp(`STAT rejected_connections ${rejectedBefore + refused}\\r\\n`))
+        }
+        const stats = await statsConn.request('stats\r\n', 'END\r\n')
+        for (const c of open) c.close()
+        await sleep(200)
+        const after = await ask(port, 'version\r\n', '\r\n')
+        statsConn.close()
+        return {accepted, refused, stats, after, totalBefore, rejectedBefore}
+      }
+      for (const r of [await probe(theirs.port), await probe(ours.port)]) {
+        assert.equal(r.accepted + r.refused, N + 10)
+        assert.ok(r.refused >= 11)
+        const v = (n: string): number => Number(new RegExp(`STAT ${n} (\\d+)\\r\\n`).exec(r.stats)![1])
+        assert.equal(v('max_connections'), N)
+        assert.equal(v('rejected_connections'), r.rejectedBefore + r.refused)
+        // The stats connection and the accepted ones; refused ones are not in the total.
+        assert.equal(v('curr_connections'), r.accepted + 1)
+        assert.equal(v('total_connections'), r.totalBefore + r.accepted)
+        assert.equal(r.after, 'VERSION 1.6.18\r\n')
+      }
+      // memcached counts file descriptors (its own ~25 included) against -c; we count clients: N of them.
+      const ourRun = await probe(ours.port)
+      assert.equal(ourRun.accepted, N - 1)
+    } finally {
+      await Promise.all([theirs.stop(), ours.stop()])
+    }
+  })
+})

@@ -104,6 +104,9 @@ export class TextSession implements ProtocolSession {
     for (;;) {
       const req = this.parser.next()
       if (req === undefined) {
+        // Out of input with replies still queued, memcached writes them and looks for the next request once more: with
+        // its count spent, that look is a yield too.
+        if (this.nreqs === 0 && written < out.length && !this.parser.midValue) this.ctx.stats.connYields++
         this.nreqs = this.ctx.options.reqsPerEvent
         if (this.parser.midValue && written < out.length) {
           this.held = Buffer.from(out.view(written))
