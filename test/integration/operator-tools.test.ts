@@ -248,19 +248,20 @@ describe('memcached operator tools: lru_crawler, slabs, lru, extstore, memcached
 
 describe('a metadump of many items does not hold up other clients', {skip}, () => {
   let ours: RunningServer | undefined
-  before(async () => { ours = await startOurServer(['-m', '256']) })
+  before(async () => { ours = await startOurServer(['-m', '512']) })
   after(async () => { await ours?.stop() })
 
-  it('200k items: every line arrives, other clients answered within 50 ms meanwhile, a dump waits while its client does not read', async () => {
+  it('1M items: every line arrives, other clients answered meanwhile (none waits 100 ms), a dump waits while its client does not read', async (t) => {
     const port = ours!.port
-    const N = 200_000
+    const N = 1_000_000
     const load = await RawClient.open(port)
     for (let i = 0; i < N; i += 10_000) {
       let s = ''
       for (let j = i; j < i + 10_000; j++) s += `set key:${j} 0 0 10 noreply\r\n0123456789\r\n`
       load.send(s)
+      if (i % 100_000 === 0) await load.request('version\r\n', '\r\n', 30_000)
     }
-    await load.request('version\r\n', '\r\n', 20_000)
+    await load.request('version\r\n', '\r\n', 60_000)
     load.close()
 
     // A dump whose client reads nothing for a while: the server keeps serving others.
@@ -269,24 +270,28 @@ describe('a metadump of many items does not hold up other clients', {skip}, () =
     await once(dumper, 'connect')
     const other = await RawClient.open(port)
     dumper.write('lru_crawler metadump all\r\n')
-    let worst = 0
+    const took: number[] = []
     const t0 = Date.now()
     while (Date.now() - t0 < 1000) {
       const s = performance.now()
       assert.equal(await other.request('version\r\n', '\r\n'), 'VERSION 1.6.18\r\n')
-      worst = Math.max(worst, performance.now() - s)
+      took.push(performance.now() - s)
     }
+    took.sort((a, b) => a - b)
+    const worst = took.at(-1)!
+    const median = took[took.length >> 1]!
     // Still running: the dump waits for its client to read.
     assert.match(await other.request('stats\r\n', 'END\r\n'), /STAT lru_crawler_running 1\r\n/)
     const chunks: Buffer[] = []
     dumper.on('data', (b: Buffer) => chunks.push(b))
     dumper.resume()
-    for (let i = 0; i < 300 && !endsWith('END\r\n')(chunks.at(-1) ?? Buffer.alloc(0)); i++) await sleep(100)
+    for (let i = 0; i < 600 && !endsWith('END\r\n')(chunks.at(-1) ?? Buffer.alloc(0)); i++) await sleep(100)
     const dump = Buffer.concat(chunks).toString('latin1')
     const lines = dump.split('\n').filter((l) => l.startsWith('key='))
     assert.equal(lines.length, N)
     assert.equal(new Set(lines.map((l) => l.split(' ')[0])).size, N)
-    assert.ok(worst < 50, `a version request took ${worst.toFixed(1)} ms during the dump`)
+    t.diagnostic(`version during the dump: ${took.length} requests, median ${median.toFixed(2)} ms, worst ${worst.toFixed(1)} ms`)
+    assert.ok(worst < 100 && median < 10, `version requests during the dump: median ${median.toFixed(1)} ms, worst ${worst.toFixed(1)} ms`)
     assert.match(await other.request('stats\r\n', 'END\r\n'), /STAT lru_crawler_running 0\r\n/)
     dumper.destroy()
     other.close()
