@@ -29,6 +29,8 @@ export interface ServerOptions {
   /** -D: the character ending a key's prefix for `stats detail`; also turns detail on at start. */
   prefixDelimiter: string
   detailEnabled: boolean
+  /** -W turns the `watch` command off. */
+  watchEnabled: boolean
   useCas: boolean
   backlog: number
   protocol: BindingProtocol
@@ -95,7 +97,7 @@ export function defaultOptions(): ServerOptions {
   return {
     port: 11211, udpPort: 0, unixSocket: undefined, unixMask: 0o700, listen: [], daemonize: false, user: undefined,
     memoryLimitBytes: 64 * 1024 * 1024, evict: true, maxConnections: 1024, verbosity: 0, pidFile: undefined,
-    growthFactor: 1.25, minSpace: 48, threads: 4, reqsPerEvent: 20, prefixDelimiter: ':', detailEnabled: false, useCas: true, backlog: 1024, protocol: 'auto',
+    growthFactor: 1.25, minSpace: 48, threads: 4, reqsPerEvent: 20, prefixDelimiter: ':', detailEnabled: false, watchEnabled: true, useCas: true, backlog: 1024, protocol: 'auto',
     itemSizeMax: 1024 * 1024, enableShutdown: false, flushEnabled: true, idleTimeout: 0,
     peer: undefined, replicationListenPort: 11212, replicationConnectPort: 11212, queueMax: 8192, drainTimeoutMs: 5000, connectTimeoutMs: 2000,
     repTimeoutMs: 3000, repSecretFile: undefined, repReconnect: true, snapshotFile: undefined, snapshotIntervalMs: 0, checkFile: undefined,
@@ -260,7 +262,7 @@ const SPECS: OptionSpec[] = [
   }},
   {short: 'I', long: ['max-item-size'], takesValue: true, set: (o, v, f) => { o.itemSizeMax = size(f, v) }},
   {short: 'F', long: ['disable-flush-all'], takesValue: false, set: (o) => { o.flushEnabled = false }},
-  {short: 'W', long: ['disable-watch'], takesValue: false, set: (o, _v, f) => note(o, f, 'watch is not offered')},
+  {short: 'W', long: ['disable-watch'], takesValue: false, set: (o) => { o.watchEnabled = false }},
   {short: 'o', long: ['extended'], takesValue: true, set: (o, v) => extended(o, v)},
   {short: 'S', long: ['enable-sasl'], takesValue: false, set: (o) => { o.sasl = true }},
   {short: 'Y', long: ['auth-file'], takesValue: true, set: (o, v, f) => {

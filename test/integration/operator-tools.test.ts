@@ -349,8 +349,18 @@ describe('watch matches memcached 1.6.18', {skip}, () => {
       'watch foo\r\n',
       'watch fetchers foo\r\n',
       {send: 'version\r\nwatch\r\n', until: 'quiet'},
+      {send: 'watch fetchers noreply\r\nversion\r\n', until: 'quiet'},
       {send: 'watch sysevents rawcmds proxyreqs proxyevents proxyuser evictions\r\n', until: 'quiet'},
     ])
+  })
+
+  it('-W turns watch off', async () => {
+    const [theirs, ours] = await Promise.all([startMemcached(['-W']), startOurServer(['-W'])])
+    try {
+      await same({theirs, ours}, ['watch\r\n', 'watch fetchers\r\n', 'watch noreply\r\n', 'watch foo\r\n'])
+    } finally {
+      await Promise.all([theirs.stop(), ours.stop()])
+    }
   })
 
   it('a watcher that does not read misses lines and is told how many (skipped=), others are not held up', async () => {

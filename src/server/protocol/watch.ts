@@ -188,12 +188,15 @@ class Watcher implements OutputStream {
 
 /** `watch [stream …]` (fetchers when none is named). */
 export function watchCommand(tokens: string[], ntokens: number, ctx: ServerContext, ctl: AdminControl): AdminResult {
-  if (ctl.stacked) return {reply: 'ERROR cannot pipeline other commands before watch\r\n'}
+  // memcached's set_noreply_maybe: a last token "noreply" silences every error below (and is no stream name).
+  const say = (reply: string): AdminResult => ({reply: tokens[ntokens - 2] === 'noreply' ? '' : reply})
+  if (!ctx.options.watchEnabled) return say('CLIENT_ERROR watch commands not allowed\r\n')
+  if (ctl.stacked) return say('ERROR cannot pipeline other commands before watch\r\n')
   let streams = 0
   if (ntokens > 2) {
     for (let i = 1; i < ntokens - 1; i++) {
       const name = tokens[i]!
-      if (!Object.hasOwn(LogStream, name)) return {reply: 'ERROR\r\n'}
+      if (!Object.hasOwn(LogStream, name)) return say('ERROR\r\n')
       streams |= LogStream[name as keyof typeof LogStream]
     }
   } else {
@@ -201,6 +204,6 @@ export function watchCommand(tokens: string[], ntokens: number, ctx: ServerConte
   }
   const log = eventLog(ctx)
   const w = new Watcher(streams, log, ctl.wake)
-  if (!log.add(w)) return {reply: 'WATCHER_TOO_MANY log watcher limit reached\r\n'}
+  if (!log.add(w)) return say('WATCHER_TOO_MANY log watcher limit reached\r\n')
   return {reply: '', stream: w}
 }
