@@ -27,6 +27,8 @@ export interface ServerContext {
   detail?: PrefixStats
   /** Set once a client has used `watch` (watch.ts): the event streams that some watcher wants. */
   events?: EventLog
+  /** With -Z: `refresh_certs` (reload the certificate files), set by the listeners; its reply. */
+  refreshCerts?: () => string
   /** The listeners and clients (`stats conns`), set by the listeners. */
   connections?: () => ConnectionInfo[]
   /** The client connection whose requests are being handled now (`stats conns`, `watch` lines). */

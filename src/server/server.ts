@@ -4,9 +4,9 @@
 
 import {addressText, type ConnectionInfo} from './stats-conns.js'
 import {now} from './store/clock.js'
-import {existsSync, unlinkSync} from 'node:fs'
+import {existsSync, readFileSync, unlinkSync} from 'node:fs'
 import {createServer, type Server, type Socket} from 'node:net'
-import {createServer as createTlsServer, type TlsOptions} from 'node:tls'
+import {createSecureContext, createServer as createTlsServer, type TlsOptions} from 'node:tls'
 import {Connection} from './connection.js'
 import type {ServerContext} from './context.js'
 
@@ -40,9 +40,42 @@ export class ClientListeners {
   private readonly listening: {id: number; server: Server; unixPath?: string}[] = []
   private readonly clients = new Map<number, Connection>()
 
+  private readonly tlsServers: ReturnType<typeof createTlsServer>[] = []
+
   /** `tls`: -Z's certificate, key and client verification; every TCP listener speaks TLS (but notls: ones). */
   constructor(private readonly ctx: ServerContext, private readonly tls?: TlsOptions) {
     ctx.connections = () => this.describe()
+    if (tls !== undefined) ctx.refreshCerts = () => this.refreshCerts()
+  }
+
+  /**
+   * `refresh_certs`: read -Z's certificate, key and CA files again and use them for new clients
+   * (connected ones keep theirs). On an error the ones in use stay, and the reply says what failed.
+   */
+  private refreshCerts(): string {
+    const o = this.ctx.options
+    const read = (what: string, file: string): Buffer => {
+      try {
+        return readFileSync(file)
+      } catch (e) {
+        throw new Error(`Error loading the ${what}: ${file} : ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+      }
+    }
+    try {
+      const cert = read('certificate chain', o.tlsCert!)
+      const key = o.tlsKey === undefined ? cert : read('key', o.tlsKey)
+      const ca = o.tlsCa === undefined ? undefined : read('CA certificate', o.tlsCa)
+      // Checked before any listener takes it: a bad pair must leave every listener as it was.
+      try {
+        createSecureContext({cert, key, ca})
+      } catch (e) {
+        throw new Error(`Error validating the certificate: ${(e as Error).message}`)
+      }
+      for (const s of this.tlsServers) s.setSecureContext({...this.tls, cert, key, ca})
+      return 'OK\r\n'
+    } catch (e) {
+      return `${(e as Error).message}\r\n`
+    }
   }
 
   /** memcached gives each listener a connection structure, counted in total_connections and connection_structures. */
@@ -113,6 +146,7 @@ export class ClientListeners {
       } catch (e) {
         throw new Error(`-Z: the certificate or key is not usable (${(e as Error).message}); check -o ssl_chain_cert, ssl_key and ssl_ca_cert`)
       }
+      this.tlsServers.push(tlsServer)
       tlsServer.on('tlsClientError', (e, socket) => {
         this.ctx.stats.tlsHandshakeErrors++
         this.ctx.log.info(`TLS handshake with ${socket.remoteAddress ?? 'a client'} failed: ${e.message}`)

@@ -9,12 +9,16 @@
 import assert from 'node:assert/strict'
 import {execFile} from 'node:child_process'
 import {once} from 'node:events'
-import {existsSync} from 'node:fs'
+import {copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {connect as tlsConnect} from 'node:tls'
 import {connect} from 'node:net'
 import {after, before, describe, it} from 'node:test'
 import {promisify} from 'node:util'
 import {startMemcached, startOurServer, toolMissing, REQUIRE_TOOLS, type RunningServer} from '../helpers/processes.js'
 import {RawClient} from '../helpers/raw-client.js'
+import {makeCerts} from '../helpers/certs.js'
 import {differences, DiffClient, runBoth, type StepInput} from '../helpers/text-differential.js'
 
 const run = promisify(execFile)
@@ -208,6 +212,7 @@ describe('memcached operator tools: lru_crawler, slabs, lru, extstore, memcached
       'lru\r\nlru x\r\nlru tune 1 1 1 1 noreply\r\nlru mode x noreply\r\n',
       'extstore item_size 10\r\nextstore x 1\r\nextstore\r\nextstore item_size\r\nextstore max_frag 0.5\r\nextstore max_frag x\r\n',
       'extstore free_memchunks 1 2\r\nextstore free_memchunks 64 2\r\nextstore free_memchunks 1\r\nextstore item_age x noreply\r\nextstore drop_unread 1\r\n',
+      'refresh_certs\r\nrefresh_certs noreply\r\nrefresh_certs x y\r\n',
     ])
   })
 
@@ -562,6 +567,43 @@ describe('stats conns, conn_yields and the connection limit, against memcached 1
       assert.equal(ourRun.accepted, N - 1)
     } finally {
       await Promise.all([theirs.stop(), ours.stop()])
+    }
+  })
+})
+
+describe('refresh_certs with -Z reloads the certificate files for new clients', {skip: skip || toolMissing('openssl')}, () => {
+  it('new clients get the new certificate; a broken file is reported and the old one stays', async () => {
+    const certs = makeCerts()
+    const dir = mkdtempSync(join(tmpdir(), 'repctl-refresh-'))
+    const cert = join(dir, 'server.crt')
+    const key = join(dir, 'server.key')
+    copyFileSync(certs.serverCert, cert)
+    copyFileSync(certs.serverKey, key)
+    const ours = await startOurServer(['-Z', '-o', `ssl_chain_cert=${cert},ssl_key=${key}`])
+    try {
+      const talk = (ca: string, send: string): Promise<string> => new Promise((resolve) => {
+        let got = ''
+        const s = tlsConnect({host: '127.0.0.1', port: ours.port, ca: readFileSync(ca)}, () => s.write(send))
+        s.on('data', (d: Buffer) => { got += d.toString('latin1'); if (got.endsWith('\r\n')) { s.destroy(); resolve(got) } })
+        s.on('error', (e) => resolve(`error: ${e.message}`))
+      })
+      assert.equal(await talk(certs.caCert, 'version\r\n'), 'VERSION 1.6.18\r\n')
+      // Another CA's certificate in the same files: refreshed, new clients must trust that CA.
+      copyFileSync(certs.rogueServerCert, cert)
+      copyFileSync(certs.rogueServerKey, key)
+      assert.equal(await talk(certs.caCert, 'refresh_certs\r\n'), 'OK\r\n')
+      assert.match(await talk(certs.caCert, 'version\r\n'), /^error: /)
+      assert.equal(await talk(certs.rogueCa, 'version\r\n'), 'VERSION 1.6.18\r\n')
+      // A key that does not match the certificate: refused, the certificate in use stays.
+      copyFileSync(certs.serverKey, key)
+      assert.match(await talk(certs.rogueCa, 'refresh_certs\r\n'), /^Error validating the certificate: .*\r\n$/)
+      rmSync(cert)
+      assert.equal(await talk(certs.rogueCa, 'refresh_certs\r\n'), `Error loading the certificate chain: ${cert} : ENOENT\r\n`)
+      assert.equal(await talk(certs.rogueCa, 'version\r\n'), 'VERSION 1.6.18\r\n')
+    } finally {
+      await ours.stop()
+      rmSync(dir, {recursive: true, force: true})
+      rmSync(certs.dir, {recursive: true, force: true})
     }
   })
 })

@@ -1,5 +1,6 @@
 // Operators' commands memcached 1.6.18 parses: lru_crawler (lru-crawler.ts),
-// watch (watch.ts), and the tuning commands slabs, lru and extstore, which
+// watch (watch.ts), refresh_certs (-Z: server.ts reloads the certificate
+// files), and the tuning commands slabs, lru and extstore, which
 // change nothing here (our memory is not laid out in memcached's slab pages
 // and LRU segments, and there is no external storage) but are answered as
 // memcached answers them, valid arguments and invalid ones alike, so that
@@ -25,6 +26,8 @@ export function adminCommand(tokens: string[], ntokens: number, ctx: ServerConte
     // memcached wants at least a subcommand for these two.
     case 'lru': return {reply: ntokens < 3 ? 'ERROR\r\n' : quiet(tokens, ntokens, lru(tokens, ntokens, t))}
     case 'extstore': return {reply: ntokens < 3 ? 'ERROR\r\n' : quiet(tokens, ntokens, extstore(tokens, ntokens, t))}
+    // Debian's memcached is built with TLS: it knows the command, and answers it even with noreply.
+    case 'refresh_certs': return {reply: ctx.refreshCerts?.() ?? 'Error TLS not enabled\r\n'}
     default: return {reply: 'ERROR\r\n'}
   }
 }

@@ -50,7 +50,7 @@ export type TextRequest =
   | {type: 'close'; reason: string; lineTooLong?: true}
   /** The meta protocol (meta-parser.ts, meta-commands.ts). */
   | {type: 'meta'; command: MetaCommand}
-  /** Operators' commands (lru_crawler, watch, slabs, lru, extstore): admin-commands.ts; `ntokens` as memcached counts. */
+  /** Operators' commands (lru_crawler, watch, slabs, lru, extstore, refresh_certs): admin-commands.ts; `ntokens` as memcached counts. */
   | {type: 'admin'; tokens: string[]; ntokens: number}
 
 export interface TextParserLimits {
@@ -332,7 +332,7 @@ export class TextParser {
         const noreply = isNoreply(tokens, ntokens)
         return {type: 'cache_memlimit', megabytes: parseU32(tokens[1]!), noreply}
       }
-      case 'lru_crawler': case 'watch': case 'slabs': case 'lru': case 'extstore':
+      case 'lru_crawler': case 'watch': case 'slabs': case 'lru': case 'extstore': case 'refresh_certs':
         return {type: 'admin', tokens, ntokens}
       default: {
         // memcached dispatches on the first letter first: an unknown command
