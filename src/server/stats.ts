@@ -76,9 +76,10 @@ function classTotals(store: ItemStore): Record<ClassCounted, number> {
 }
 
 /** `stats reset`: the protocols' counters and the store's, together (memcached resets its slab stats with the rest). */
-export function resetStats(src: Pick<StatsSources, 'stats' | 'store' | 'detail'>): void {
+export function resetStats(src: Pick<StatsSources, 'stats' | 'store' | 'detail' | 'events'>): void {
   src.stats.reset()
   src.detail?.clear()
+  src.events?.resetCounters()
   src.store.resetCounters()
 }
 
@@ -95,7 +96,7 @@ export interface StatsSources {
   /** Per-prefix counts (stats-detail.ts), once made. */
   detail?: {readonly enabled: boolean; clear(): void}
   /** `watch` (protocol/watch.ts), once a client has used it. */
-  events?: {readonly watcherCount: number; readonly sent: number; readonly skipped: number; readonly written: number}
+  events?: {readonly watcherCount: number; readonly sent: number; readonly skipped: number; readonly written: number; resetCounters(): void}
 }
 
 function cpu(us: number): string {

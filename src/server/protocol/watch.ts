@@ -48,6 +48,11 @@ export class EventLog {
 
   get watcherCount(): number { return this.watchers.size }
 
+  /** `stats reset` (log_watchers is a gauge and stays). */
+  resetCounters(): void {
+    this.sent = this.skipped = this.written = 0
+  }
+
   /** An entry of `stream`; `text` is the line after `ts=… gid=… `, newline included. */
   log(stream: number, text: string): void {
     if ((this.wanted & stream) === 0) return
