@@ -512,6 +512,22 @@ describe('stats conns, conn_yields and the connection limit, against memcached 1
     }
   })
 
+  it('stats: memcached\'s lines in memcached\'s order, ours after them (replication\'s where repcached puts them)', async () => {
+    const [theirs, ours] = await Promise.all([startMemcached(), startOurServer()])
+    try {
+      const names = async (port: number): Promise<string[]> => [...(await ask(port, 'stats\r\n')).matchAll(/^STAT (\S+) /gm)].map((m) => m[1]!)
+      const [a, b] = [await names(theirs.port), await names(ours.port)]
+      const replication = /^(replication|repcached_version|repcached_qi_free|repl_.*)$/
+      const replicationAt = b.findIndex((n) => replication.test(n))
+      assert.equal(b[replicationAt - 1], 'evicted_unfetched')
+      const withoutReplication = b.filter((n) => !replication.test(n))
+      assert.deepEqual(withoutReplication.slice(0, a.length), a)
+      assert.deepEqual(withoutReplication.slice(a.length), ['limits_key_too_long', 'limits_line_too_long', 'limits_get_reply_too_large', 'limits_output_stalls'])
+    } finally {
+      await Promise.all([theirs.stop(), ours.stop()])
+    }
+  })
+
   it('-R: conn_yields counts the yields after every -R requests of one connection, and stats reset clears it', async () => {
     const [theirs, ours] = await Promise.all([startMemcached(['-R', '2']), startOurServer(['-R', '2'])])
     try {
