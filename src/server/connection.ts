@@ -38,6 +38,8 @@ export class Connection {
   private session: ProtocolSession | undefined
   private waitingForDrain = false
   private closed = false
+  /** Why the connection ended, as `watch connevents` reports it: the client left or quit (normal), or the server closed it. */
+  closeReason: 'normal' | 'error' | 'idle_timeout' | 'shutdown' = 'normal'
   /** Unix seconds when the client last sent bytes (`stats conns`). */
   lastActive = now()
   /** The client's socket (not always the one accepted: see socket-reads.ts). */
@@ -58,6 +60,7 @@ export class Connection {
     if (ctx.options.idleTimeout > 0) {
       socket.setTimeout(ctx.options.idleTimeout * 1000, () => {
         ctx.stats.idleKicks++
+        this.closeReason = 'idle_timeout'
         ctx.log.info(`<${id} idle timeout, closing`)
         socket.destroy()
       })
@@ -122,9 +125,11 @@ export class Connection {
         // Not all taken by the kernel: the socket holds on to those bytes until it is.
         if (socket.writableLength > 0) out.disown()
       }
-      if (status === 'quit') { this.closed = true; socket.end(); return }
+      // Closed at once, as memcached closes its end after `quit` (not waiting for the client's).
+      if (status === 'quit') { this.closed = true; socket.destroySoon(); return }
       if (status === 'close') {
         this.closed = true
+        this.closeReason = result.reason === 'shutdown' ? 'shutdown' : 'error'
         this.ctx.log.info(`<${this.id} closing: ${result.reason ?? 'protocol'}`)
         socket.destroySoon()
         return

@@ -31,6 +31,8 @@ export interface ServerOptions {
   detailEnabled: boolean
   /** -W turns the `watch` command off. */
   watchEnabled: boolean
+  /** -o no_lru_crawler (or no_modern) starts with the LRU crawler off (`lru_crawler enable` starts it). */
+  lruCrawlerAtStart: boolean
   useCas: boolean
   backlog: number
   protocol: BindingProtocol
@@ -97,7 +99,7 @@ export function defaultOptions(): ServerOptions {
   return {
     port: 11211, udpPort: 0, unixSocket: undefined, unixMask: 0o700, listen: [], daemonize: false, user: undefined,
     memoryLimitBytes: 64 * 1024 * 1024, evict: true, maxConnections: 1024, verbosity: 0, pidFile: undefined,
-    growthFactor: 1.25, minSpace: 48, threads: 4, reqsPerEvent: 20, prefixDelimiter: ':', detailEnabled: false, watchEnabled: true, useCas: true, backlog: 1024, protocol: 'auto',
+    growthFactor: 1.25, minSpace: 48, threads: 4, reqsPerEvent: 20, prefixDelimiter: ':', detailEnabled: false, watchEnabled: true, lruCrawlerAtStart: true, useCas: true, backlog: 1024, protocol: 'auto',
     itemSizeMax: 1024 * 1024, enableShutdown: false, flushEnabled: true, idleTimeout: 0,
     peer: undefined, replicationListenPort: 11212, replicationConnectPort: 11212, queueMax: 8192, drainTimeoutMs: 5000, connectTimeoutMs: 2000,
     repTimeoutMs: 3000, repSecretFile: undefined, repReconnect: true, snapshotFile: undefined, snapshotIntervalMs: 0, checkFile: undefined,
@@ -188,7 +190,11 @@ function extended(o: ServerOptions, value: string): void {
     const name = eq === -1 ? part : part.slice(0, eq)
     const arg = eq === -1 ? undefined : part.slice(eq + 1)
     if (!KNOWN_EXTENDED.has(name)) throw new UsageError(`-o: unknown suboption "${name}"; see -h for the list`)
-    if (name === 'idle_timeout') {
+    if (name === 'no_lru_crawler' || name === 'no_modern') {
+      o.lruCrawlerAtStart = false
+    } else if (name === 'lru_crawler') {
+      o.lruCrawlerAtStart = true
+    } else if (name === 'idle_timeout') {
       if (arg === undefined) throw new UsageError('-o idle_timeout: needs a value in seconds (idle_timeout=N)')
       o.idleTimeout = int('-o idle_timeout', arg, 0, 2 ** 31 - 1, 'seconds')
     } else if (name === 'ssl_chain_cert' || name === 'ssl_key' || name === 'ssl_ca_cert') {

@@ -182,7 +182,7 @@ export class ClientListeners {
     const {remoteAddress, remotePort} = socket
     this.ctx.events?.connectionEvent('new', id, remoteAddress, remotePort)
     socket.on('close', (hadError) => {
-      this.ctx.events?.connectionEvent('close', id, remoteAddress, remotePort, hadError ? 'error' : 'normal')
+      this.ctx.events?.connectionEvent('close', id, remoteAddress, remotePort, hadError ? 'error' : connection.closeReason)
       this.sockets.delete(socket)
       this.clients.delete(id)
       s.currConnections = this.sockets.size

@@ -218,8 +218,6 @@ export function generalStats(src: StatsSources): StatLine[] {
   return lines
 }
 
-const DEFAULT_TUNABLES = new Tunables()
-
 /** C's %.2f, which prints what a client may set through strtod: nan, inf. */
 function fixed2(n: number): string {
   if (Number.isNaN(n)) return 'nan'
@@ -228,7 +226,7 @@ function fixed2(n: number): string {
 }
 
 export function settingsStats(src: StatsSources): StatLine[] {
-  const t = src.tunables ?? DEFAULT_TUNABLES
+  const t = src.tunables ?? new Tunables(src.options.lruCrawlerAtStart)
   const o = src.options
   return [
     ['maxbytes', o.memoryLimitBytes],
@@ -339,8 +337,8 @@ export function itemsStats(src: StatsSources): StatLine[] {
       [p + 'expired_unfetched', pc.expiredUnfetched],
       [p + 'evicted_unfetched', pc.evictedUnfetched],
       [p + 'evicted_active', 0],
-      [p + 'crawler_reclaimed', 0],
-      [p + 'crawler_items_checked', 0],
+      [p + 'crawler_reclaimed', pc.crawlerReclaimed],
+      [p + 'crawler_items_checked', pc.crawlerChecked],
       [p + 'lrutail_reflocked', 0],
       [p + 'moves_to_cold', 0],
       [p + 'moves_to_warm', 0],

@@ -8,8 +8,8 @@
 export class Tunables {
   slabAutomove = 1
   slabAutomoveRatio = 0.8
-  /** The LRU crawler runs (`lru_crawler disable` stops `crawl` and `metadump`). */
-  lruCrawler = true
+  /** The LRU crawler runs (`lru_crawler disable` stops `crawl` and `metadump`; -o no_lru_crawler starts without it). */
+  lruCrawler: boolean
   lruCrawlerSleep = 100
   lruCrawlerTocrawl = 0
   lruSegmented = true
@@ -28,4 +28,8 @@ export class Tunables {
   extMaxSleep = 1000000
   extMaxFrag = 0.8
   extDropUnread = false
+
+  constructor(lruCrawlerAtStart: boolean) {
+    this.lruCrawler = lruCrawlerAtStart
+  }
 }

@@ -33,7 +33,7 @@ export function adminCommand(tokens: string[], ntokens: number, ctx: ServerConte
 }
 
 function tunablesOf(ctx: ServerContext): Tunables {
-  return (ctx.tunables ??= new Tunables())
+  return (ctx.tunables ??= new Tunables(ctx.options.lruCrawlerAtStart))
 }
 
 /** memcached's set_noreply_maybe: a last token "noreply" silences the reply. */

@@ -84,6 +84,12 @@ export class EventLog {
     this.log(LogStream.fetchers, `type=item_get key=${uriEncode(key)} status=${result} clsid=${cls} cfd=${this.cfd} size=${valueLength}\n`)
   }
 
+  private readonly eviction = (key: string, fetched: boolean, exptime: number, lastAccess: number, cls: number, valueLength: number): void => {
+    const t = now()
+    const ttl = exptime === 0 ? -1 : exptime - t
+    this.log(LogStream.evictions, `type=eviction key=${uriEncode(key)} fetch=${fetched ? 'yes' : 'no'} ttl=${ttl} la=${t - lastAccess} clsid=${cls} size=${valueLength}\n`)
+  }
+
   add(w: Watcher): boolean {
     if (this.watchers.size >= WATCHER_LIMIT) return false
     // memcached's watcher takes a gid of its own: the first line it gets is one past it.
@@ -102,6 +108,7 @@ export class EventLog {
     for (const x of this.watchers) this.wanted |= x.streams
     // The store reports lookups only while someone wants them.
     this.store.onLookup = (this.wanted & LogStream.fetchers) !== 0 ? this.lookup : undefined
+    this.store.onEvict = (this.wanted & LogStream.evictions) !== 0 ? this.eviction : undefined
   }
 }
 

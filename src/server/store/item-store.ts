@@ -86,6 +86,8 @@ export interface StoreCounters {
 
 export interface ClassCounters {
   items: number; bytes: number; evicted: number; evictedNonzero: number; evictedTime: number; outOfMemory: number; reclaimed: number; expiredUnfetched: number; evictedUnfetched: number
+  /** Items of the class the expiry crawl looked at, and removed (`stats items`). */
+  crawlerChecked: number; crawlerReclaimed: number
   /** Client hits per class, as `stats slabs` lists them. */
   getHits: number; cmdSet: number; deleteHits: number; incrHits: number; decrHits: number; casHits: number; casBadval: number; touchHits: number
 }
@@ -93,6 +95,7 @@ export interface ClassCounters {
 function newClassCounters(): ClassCounters {
   return {
     items: 0, bytes: 0, evicted: 0, evictedNonzero: 0, evictedTime: 0, outOfMemory: 0, reclaimed: 0, expiredUnfetched: 0, evictedUnfetched: 0,
+    crawlerChecked: 0, crawlerReclaimed: 0,
     getHits: 0, cmdSet: 0, deleteHits: 0, incrHits: 0, decrHits: 0, casHits: 0, casBadval: 0, touchHits: 0,
   }
 }
@@ -252,6 +255,9 @@ export class ItemStore {
     if (this.onLookup !== undefined) this.onLookup(key, 'found', tb.cls[s]!, tb.valueLen[s]!)
     return s
   }
+
+  /** Set while someone watches evictions (memcached's `watch evictions`): each live item evicted to make room. */
+  onEvict: ((key: string, fetched: boolean, exptime: number, lastAccess: number, cls: number, valueLength: number) => void) | undefined
 
   /** Set while someone watches lookups (memcached's `watch fetchers`): every lookup by key, what it found (class and value length of a live item, else 0). */
   onLookup: ((key: string, result: LookupResult, cls: number, valueLength: number) => void) | undefined
@@ -478,6 +484,9 @@ export class ItemStore {
       // Already expired (negative or past exptime): the store succeeds but nothing is visible.
       // It is a write all the same: removed at this version, so no older copy of the key outlives it.
       this.removeKey(key, old, 'local', cas)
+      // memcached links it all the same: counted (total_items, curr_items) until a lookup (get_expired) or a crawl
+      // (crawler_reclaimed) meets it. Never sent to a peer or saved: walks and copies skip dead items.
+      this.table.state[this.link(key, value, flags, exptime, cas, cls, size)] = state
       return 'stored'
     }
     if (old !== NIL) this.unlink(old)
@@ -826,10 +835,13 @@ export class ItemStore {
       for (const s of slots) {
         checked++
         this.counters.crawlerChecked++
+        const pc = this.perClass[this.table.cls[s]!]!
+        pc.crawlerChecked++
         if (!this.dead(s, t)) continue
-        if (this.table.fetched[s] === 0) { this.counters.expiredUnfetched++; this.perClass[this.table.cls[s]!]!.expiredUnfetched++ }
+        if (this.table.fetched[s] === 0) { this.counters.expiredUnfetched++; pc.expiredUnfetched++ }
         this.unlink(s)
         this.counters.crawlerReclaimed++
+        pc.crawlerReclaimed++
         reclaimed++
       }
     }
@@ -904,6 +916,7 @@ export class ItemStore {
       pc.evictedTime = t - tb.atime[s]!
       if (tb.exptime[s] !== 0) pc.evictedNonzero++
       if (tb.fetched[s] === 0) { this.counters.evictedUnfetched++; pc.evictedUnfetched++ }
+      if (this.onEvict !== undefined) this.onEvict(tb.key(s), tb.fetched[s] !== 0, tb.exptime[s]!, tb.atime[s]!, tb.cls[s]!, tb.valueLen[s]!)
     }
     this.unlink(s)
     return true
