@@ -169,6 +169,22 @@ describe('memcached operator tools: lru_crawler, slabs, lru, extstore, memcached
     ])
   })
 
+  it('-o no_lru_crawler starts with the crawler off: lru_crawler enable turns it on', async () => {
+    const [theirs, ours] = await Promise.all([startMemcached(['-o', 'no_lru_crawler']), startOurServer(['-o', 'no_lru_crawler'])])
+    try {
+      await same({theirs, ours}, [
+        {send: 'stats settings\r\n', statValues: /^lru_crawler$/},
+        'lru_crawler metadump all\r\n',
+        'lru_crawler crawl all\r\n',
+        'lru_crawler enable\r\n',
+        {send: 'stats settings\r\n', statValues: /^lru_crawler$/},
+        {send: 'lru_crawler metadump all\r\n', until: 'quiet'},
+      ])
+    } finally {
+      await Promise.all([theirs.stop(), ours.stop()])
+    }
+  })
+
   it('lru_crawler disable refuses crawls and dumps until enable', async () => {
     await same(p!, ['lru_crawler disable\r\n'])
     // memcached's crawler thread takes a moment to stop.
@@ -361,6 +377,26 @@ describe('watch matches memcached 1.6.18', {skip}, () => {
     }
   })
 
+  it('connevents: a client that quits, one closed for a protocol error, as memcached reports them', async () => {
+    const run = async (port: number): Promise<string> => {
+      const w = await RawClient.open(port)
+      await w.request('watch connevents\r\n', 'OK\r\n')
+      const quitter = await RawClient.open(port)
+      await quitter.request('version\r\n')
+      // The client keeps its end open: the server closes its own at once.
+      quitter.send('quit\r\n')
+      const lines1 = (await w.readUntil((b) => b.toString('latin1').includes('conn_close'), 3000)).toString('latin1')
+      const http = await RawClient.open(port)
+      http.send('GET / HTTP/1.1\r\n')
+      const lines2 = (await w.readUntil((b) => b.toString('latin1').includes('conn_close'), 3000)).toString('latin1')
+      for (const c of [w, quitter, http]) c.close()
+      return normaliseWatch(lines1 + lines2)
+    }
+    const [theirs, ours] = [await run(p!.theirs.port), await run(p!.ours.port)]
+    assert.equal(ours, theirs)
+    assert.match(ours, /reason=normal[^]*reason=error/)
+  })
+
   it('watch arguments: unknown streams, memcached-only streams, pipelining', async () => {
     await same(p!, [
       'watch foo\r\n',
@@ -369,6 +405,31 @@ describe('watch matches memcached 1.6.18', {skip}, () => {
       {send: 'watch fetchers noreply\r\nversion\r\n', until: 'quiet'},
       {send: 'watch sysevents rawcmds proxyreqs proxyevents proxyuser evictions\r\n', until: 'quiet'},
     ])
+  })
+
+  it('evictions: one line per item evicted to make room', async () => {
+    const ours = await startOurServer(['-m', '8'])
+    try {
+      const w = await RawClient.open(ours.port)
+      await w.request('watch evictions\r\n', 'OK\r\n')
+      const c = await RawClient.open(ours.port)
+      const value = 'v'.repeat(10_000)
+      let batch = ''
+      for (let i = 0; i < 2000; i++) batch += `set ev:${i} 5 0 ${value.length} noreply\r\n${value}\r\n`
+      c.send(batch + 'get ev:1999\r\n')
+      await c.readUntil(endsWith('END\r\n'), 10_000)
+      const evictions = Number(/STAT evictions (\d+)\r\n/.exec(await c.request('stats\r\n', 'END\r\n'))![1])
+      assert.ok(evictions > 0)
+      const lines = (await w.readQuiet(300, 5000)).toString('latin1').split('\n').filter((l) => l !== '')
+      assert.equal(lines.length, evictions)
+      for (const l of lines) assert.match(l, /^ts=\d+\.\d+ gid=\d+ type=eviction key=ev%3A\d+ fetch=no ttl=-1 la=\d+ clsid=\d+ size=10000$/)
+      // The oldest go first.
+      assert.match(lines[0]!, / key=ev%3A0 /)
+      c.close()
+      w.close()
+    } finally {
+      await ours.stop()
+    }
   })
 
   it('-W turns watch off', async () => {
