@@ -190,7 +190,7 @@ export class TextParser {
     return this.parseLine(line)
   }
 
-  /** Drop every byte received and not parsed yet (memcached drops its read buffer when a metadump takes the connection). */
+  /** Drop every byte received and not parsed yet (a watcher's input: memcached's logger thread never reads it). */
   discardBuffered(): void {
     this.pos = this.scanFrom = this.end
     this.pending = undefined
