@@ -1,6 +1,6 @@
 // Which server bundle a node runs, against the one this repctl installs: the
 // server reports the sha256 of the file it was started from (stat
-// bundle_sha256); a node that runs any other file is "outdated" and is what
+// repcached_bundle_sha256); a node that runs any other file is "outdated" and is what
 // `repctl upgrade` restarts.
 
 import {createHash} from 'node:crypto'
@@ -19,7 +19,7 @@ export function localBundleSha256(): string | null {
 
 /**
  * Whether a node answering `stats` runs another bundle than `wanted`. A server
- * from before the bundle_sha256 stat runs an older bundle by definition.
+ * from before the repcached_bundle_sha256 stat runs an older bundle by definition.
  * null: the node did not answer, or there is no bundle to compare with.
  */
 export function isOutdated(reported: string | null, answered: boolean, wanted: string | null): boolean | null {

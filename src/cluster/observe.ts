@@ -41,7 +41,7 @@ export interface NodeObservation {
   version: string | null
   /** The server's own release (stat repcached_release). */
   release: string | null
-  /** sha256 of the bundle file the running server was started from (stat bundle_sha256). */
+  /** sha256 of the bundle file the running server was started from (stat repcached_bundle_sha256). */
   bundleSha256: string | null
   /** Whether it runs another bundle than the one this repctl installs (`repctl upgrade` restarts it); null: not answering. */
   outdated: boolean | null
@@ -127,8 +127,8 @@ export async function observeNode(host: Host, node: NodeConfig, withSnapshot = f
     uptime: num(stats?.uptime),
     version: stats?.version ?? null,
     release: stats?.repcached_release ?? null,
-    bundleSha256: stats?.bundle_sha256 !== undefined && /^[0-9a-f]{64}$/.test(stats.bundle_sha256) ? stats.bundle_sha256 : null,
-    outdated: isOutdated(stats?.bundle_sha256 ?? null, stats !== undefined, localBundleSha256()),
+    bundleSha256: stats?.repcached_bundle_sha256 !== undefined && /^[0-9a-f]{64}$/.test(stats.repcached_bundle_sha256) ? stats.repcached_bundle_sha256 : null,
+    outdated: isOutdated(stats?.repcached_bundle_sha256 ?? null, stats !== undefined, localBundleSha256()),
     mode: stats?.repl_mode === 'legacy' || stats?.repl_mode === 'native' ? stats.repl_mode : null,
     autoReconnect: stats?.repl_reconnect === '1' ? true : stats?.repl_reconnect === '0' ? false : null,
     snapshot: await snapshotSeen(host, node, proc.process, stats, withSnapshot),

@@ -6,6 +6,7 @@
 import type {Socket} from 'node:net'
 import type {ServerContext} from './context.js'
 import {deliverReads} from './socket-reads.js'
+import {now} from './store/clock.js'
 import type {ProtocolSession} from './protocol/session.js'
 import {BinarySession} from './protocol/binary-session.js'
 import {ReplyBuffer} from './protocol/reply-buffer.js'
@@ -37,6 +38,10 @@ export class Connection {
   private session: ProtocolSession | undefined
   private waitingForDrain = false
   private closed = false
+  /** Why the connection ended, as `watch connevents` reports it: the client left or quit (normal), or the server closed it. */
+  closeReason: 'normal' | 'error' | 'idle_timeout' | 'shutdown' = 'normal'
+  /** Unix seconds when the client last sent bytes (`stats conns`). */
+  lastActive = now()
   /** The client's socket (not always the one accepted: see socket-reads.ts). */
   readonly socket: Socket
 
@@ -51,10 +56,11 @@ export class Connection {
     this.socket = socket
     socket.setNoDelay(true)
     socket.on('error', (e) => ctx.log.info(`<${id} connection error: ${e.message}`))
-    socket.on('close', () => { this.closed = true })
+    socket.on('close', () => { this.closed = true; this.session?.close?.() })
     if (ctx.options.idleTimeout > 0) {
       socket.setTimeout(ctx.options.idleTimeout * 1000, () => {
         ctx.stats.idleKicks++
+        this.closeReason = 'idle_timeout'
         ctx.log.info(`<${id} idle timeout, closing`)
         socket.destroy()
       })
@@ -64,11 +70,34 @@ export class Connection {
   /** `bytes` is lent until this returns (socket-reads.ts): the session copies what it keeps. */
   private onRead(bytes: Buffer, length: number): void {
     this.ctx.stats.bytesRead += length
+    this.lastActive = now()
     if (this.closed || length === 0) return
-    if (this.session === undefined) this.session = this.sessions(bytes[0]!, this.ctx, this.id)
+    if (this.session === undefined) {
+      this.session = this.sessions(bytes[0]!, this.ctx, this.id)
+      // Output made outside a request (watch, metadump slices) is sent by the same pump, under the same backpressure.
+      this.session.setWake?.(() => this.wakeSoon())
+    }
     this.session.push(bytes, length)
     if (!this.waitingForDrain) this.pump()
     this.session.settle()
+  }
+
+  /** memcached's state name for `stats conns`. */
+  get state(): string {
+    if (this.waitingForDrain) return 'conn_mwrite'
+    return this.session?.state?.() ?? 'conn_read'
+  }
+
+  private wakeScheduled = false
+
+  /** Later, never inside another connection's drain (replies are built in one shared buffer). */
+  private wakeSoon(): void {
+    if (this.wakeScheduled) return
+    this.wakeScheduled = true
+    setImmediate(() => {
+      this.wakeScheduled = false
+      if (!this.closed && !this.waitingForDrain) this.pump()
+    })
   }
 
   private pump(): void {
@@ -96,9 +125,11 @@ export class Connection {
         // Not all taken by the kernel: the socket holds on to those bytes until it is.
         if (socket.writableLength > 0) out.disown()
       }
-      if (status === 'quit') { this.closed = true; socket.end(); return }
+      // Closed at once, as memcached closes its end after `quit` (not waiting for the client's).
+      if (status === 'quit') { this.closed = true; socket.destroySoon(); return }
       if (status === 'close') {
         this.closed = true
+        this.closeReason = result.reason === 'shutdown' ? 'shutdown' : 'error'
         this.ctx.log.info(`<${this.id} closing: ${result.reason ?? 'protocol'}`)
         socket.destroySoon()
         return

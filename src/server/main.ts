@@ -1,5 +1,6 @@
 // repcached entry point: flags, daemon, store, listeners, signals.
 
+import {PrefixStats} from './stats-detail.js'
 import {readFileSync} from 'node:fs'
 import type {TlsOptions} from 'node:tls'
 import {Credentials} from './auth.js'
@@ -167,6 +168,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
   const ctx: ServerContext = {
     options, store, log, stats: new ServerStats(), startedAt: now() - 2, verbosity: options.verbosity, credentials,
+    detail: options.detailEnabled ? new PrefixStats(true, options.prefixDelimiter) : undefined,
     requestShutdown: () => { void stop('shutdown command') },
     extra: () => [
       ...(replicator === undefined ? replicationOffLines() : replicator.statLines()),

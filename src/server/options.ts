@@ -26,6 +26,13 @@ export interface ServerOptions {
   minSpace: number
   threads: number
   reqsPerEvent: number
+  /** -D: the character ending a key's prefix for `stats detail`; also turns detail on at start. */
+  prefixDelimiter: string
+  detailEnabled: boolean
+  /** -W turns the `watch` command off. */
+  watchEnabled: boolean
+  /** -o no_lru_crawler (or no_modern) starts with the LRU crawler off (`lru_crawler enable` starts it). */
+  lruCrawlerAtStart: boolean
   useCas: boolean
   backlog: number
   protocol: BindingProtocol
@@ -92,7 +99,7 @@ export function defaultOptions(): ServerOptions {
   return {
     port: 11211, udpPort: 0, unixSocket: undefined, unixMask: 0o700, listen: [], daemonize: false, user: undefined,
     memoryLimitBytes: 64 * 1024 * 1024, evict: true, maxConnections: 1024, verbosity: 0, pidFile: undefined,
-    growthFactor: 1.25, minSpace: 48, threads: 4, reqsPerEvent: 20, useCas: true, backlog: 1024, protocol: 'auto',
+    growthFactor: 1.25, minSpace: 48, threads: 4, reqsPerEvent: 20, prefixDelimiter: ':', detailEnabled: false, watchEnabled: true, lruCrawlerAtStart: true, useCas: true, backlog: 1024, protocol: 'auto',
     itemSizeMax: 1024 * 1024, enableShutdown: false, flushEnabled: true, idleTimeout: 0,
     peer: undefined, replicationListenPort: 11212, replicationConnectPort: 11212, queueMax: 8192, drainTimeoutMs: 5000, connectTimeoutMs: 2000,
     repTimeoutMs: 3000, repSecretFile: undefined, repReconnect: true, snapshotFile: undefined, snapshotIntervalMs: 0, checkFile: undefined,
@@ -183,7 +190,11 @@ function extended(o: ServerOptions, value: string): void {
     const name = eq === -1 ? part : part.slice(0, eq)
     const arg = eq === -1 ? undefined : part.slice(eq + 1)
     if (!KNOWN_EXTENDED.has(name)) throw new UsageError(`-o: unknown suboption "${name}"; see -h for the list`)
-    if (name === 'idle_timeout') {
+    if (name === 'no_lru_crawler' || name === 'no_modern') {
+      o.lruCrawlerAtStart = false
+    } else if (name === 'lru_crawler') {
+      o.lruCrawlerAtStart = true
+    } else if (name === 'idle_timeout') {
       if (arg === undefined) throw new UsageError('-o idle_timeout: needs a value in seconds (idle_timeout=N)')
       o.idleTimeout = int('-o idle_timeout', arg, 0, 2 ** 31 - 1, 'seconds')
     } else if (name === 'ssl_chain_cert' || name === 'ssl_key' || name === 'ssl_ca_cert') {
@@ -242,7 +253,11 @@ const SPECS: OptionSpec[] = [
     o.threads = int(f, v, 1, 1024, 'a positive number of threads')
     note(o, f, 'the server is single-threaded; the value is only reported in stats')
   }},
-  {short: 'D', takesValue: true, set: (o, _v, f) => note(o, f, 'per-prefix stats are not collected')},
+  {short: 'D', takesValue: true, set: (o, v, f) => {
+    if (v === '') throw new UsageError(`${f}: no delimiter given; give one character, like -D :`)
+    o.prefixDelimiter = v[0]!
+    o.detailEnabled = true
+  }},
   {short: 'L', long: ['enable-largepages'], takesValue: false, set: (o, _v, f) => note(o, f, 'large pages are not used')},
   {short: 'R', long: ['max-reqs-per-event'], takesValue: true, set: (o, v, f) => { o.reqsPerEvent = int(f, v, 1, 1_000_000, 'a positive number') }},
   {short: 'C', long: ['disable-cas'], takesValue: false, set: (o) => { o.useCas = false }},
@@ -253,7 +268,7 @@ const SPECS: OptionSpec[] = [
   }},
   {short: 'I', long: ['max-item-size'], takesValue: true, set: (o, v, f) => { o.itemSizeMax = size(f, v) }},
   {short: 'F', long: ['disable-flush-all'], takesValue: false, set: (o) => { o.flushEnabled = false }},
-  {short: 'W', long: ['disable-watch'], takesValue: false, set: (o, _v, f) => note(o, f, 'watch is not offered')},
+  {short: 'W', long: ['disable-watch'], takesValue: false, set: (o) => { o.watchEnabled = false }},
   {short: 'o', long: ['extended'], takesValue: true, set: (o, v) => extended(o, v)},
   {short: 'S', long: ['enable-sasl'], takesValue: false, set: (o) => { o.sasl = true }},
   {short: 'Y', long: ['auth-file'], takesValue: true, set: (o, v, f) => {

@@ -5,6 +5,7 @@
 
 import {createHash} from 'node:crypto'
 import {readFileSync} from 'node:fs'
+import {Tunables} from './tunables.js'
 import {now} from './store/clock.js'
 import type {ItemStore} from './store/item-store.js'
 import type {ServerOptions} from './options.js'
@@ -48,11 +49,18 @@ export class ServerStats {
   totalConnections = 0
   rejectedConnections = 0
   connectionStructures = 0
+  /** Times a connection stopped after -R requests to let others in (memcached's conn_yields). */
+  connYields = 0
+  /** `lru_crawler metadump`/`crawl` runs started (reset by `stats reset`, as memcached's). */
+  lruCrawlerStarts = 0
+  /** A dump or crawl is running (a gauge). */
+  lruCrawlerRunning = false
 
   /** `stats reset`: the counters memcached resets (not the gauges). */
   reset(): void {
-    const keep = {curr: this.currConnections, structs: this.connectionStructures}
+    const keep = {curr: this.currConnections, structs: this.connectionStructures, crawling: this.lruCrawlerRunning}
     Object.assign(this, new ServerStats())
+    this.lruCrawlerRunning = keep.crawling
     this.currConnections = keep.curr
     this.connectionStructures = keep.structs
   }
@@ -79,8 +87,10 @@ function classTotals(store: ItemStore): Record<ClassCounted, number> {
 }
 
 /** `stats reset`: the protocols' counters and the store's, together (memcached resets its slab stats with the rest). */
-export function resetStats(src: Pick<StatsSources, 'stats' | 'store'>): void {
+export function resetStats(src: Pick<StatsSources, 'stats' | 'store' | 'detail' | 'events'>): void {
   src.stats.reset()
+  src.detail?.clear()
+  src.events?.resetCounters()
   src.store.resetCounters()
 }
 
@@ -92,6 +102,12 @@ export interface StatsSources {
   verbosity: number
   /** Extra lines appended after memcached's own (replication). */
   extra?: () => StatLine[]
+  /** What operator commands have set (tunables.ts), once one has. */
+  tunables?: Tunables
+  /** Per-prefix counts (stats-detail.ts), once made. */
+  detail?: {readonly enabled: boolean; clear(): void}
+  /** `watch` (protocol/watch.ts), once a client has used it. */
+  events?: {readonly watcherCount: number; readonly sent: number; readonly skipped: number; readonly written: number; resetCounters(): void}
 }
 
 function cpu(us: number): string {
@@ -153,8 +169,6 @@ export function generalStats(src: StatsSources): StatLine[] {
   ]
   if (o.idleTimeout > 0) lines.push(['idle_kicks', s.idleKicks])
   if (o.tls) lines.push(['ssl_handshake_errors', s.tlsHandshakeErrors])
-  // Ours: what the limits on a client's requests and unread output have refused (see README "Security").
-  lines.push(['limits_key_too_long', s.limitsKeyTooLong], ['limits_line_too_long', s.limitsLineTooLong], ['limits_get_reply_too_large', s.limitsGetReplyTooLarge], ['limits_output_stalls', s.limitsOutputStalls])
   lines.push(
     ['bytes_read', s.bytesRead],
     ['bytes_written', s.bytesWritten],
@@ -163,7 +177,7 @@ export function generalStats(src: StatsSources): StatLine[] {
     ['listen_disabled_num', 0],
     ['time_in_listen_disabled_us', 0],
     ['threads', 1],
-    ['conn_yields', 0],
+    ['conn_yields', s.connYields],
     ['hash_power_level', 16],
     ['hash_bytes', 524288],
     ['hash_is_expanding', 0],
@@ -177,15 +191,15 @@ export function generalStats(src: StatsSources): StatLine[] {
     ['slab_reassign_busy_deletes', 0],
     ['slab_reassign_running', 0],
     ['slabs_moved', 0],
-    ['lru_crawler_running', 0],
-    ['lru_crawler_starts', 0],
+    ['lru_crawler_running', s.lruCrawlerRunning ? 1 : 0],
+    ['lru_crawler_starts', s.lruCrawlerStarts],
     ['lru_maintainer_juggles', 0],
     ['malloc_fails', 0],
     ['log_worker_dropped', 0],
-    ['log_worker_written', 0],
-    ['log_watcher_skipped', 0],
-    ['log_watcher_sent', 0],
-    ['log_watchers', 0],
+    ['log_worker_written', src.events?.written ?? 0],
+    ['log_watcher_skipped', src.events?.skipped ?? 0],
+    ['log_watcher_sent', src.events?.sent ?? 0],
+    ['log_watchers', src.events?.watcherCount ?? 0],
     ['unexpected_napi_ids', 0],
     ['round_robin_fallback', 0],
     ['bytes', store.bytes],
@@ -194,9 +208,8 @@ export function generalStats(src: StatsSources): StatLine[] {
     ['slab_global_page_pool', 0],
     ['expired_unfetched', c.expiredUnfetched],
     ['evicted_unfetched', c.evictedUnfetched],
-    ['repcached_release', SERVER_RELEASE],
-    ['bundle_sha256', BUNDLE_SHA256],
   )
+  // Replication's lines sit where repcached 2.x puts them.
   if (src.extra !== undefined) lines.push(...src.extra())
   lines.push(
     ['evicted_active', c.evictedActive],
@@ -211,10 +224,22 @@ export function generalStats(src: StatsSources): StatLine[] {
     ['direct_reclaims', 0],
     ['lru_bumps_dropped', 0],
   )
+  // Ours, after all of memcached's: what the limits on a client's requests and unread output have refused (see README "Security").
+  lines.push(['limits_key_too_long', s.limitsKeyTooLong], ['limits_line_too_long', s.limitsLineTooLong], ['limits_get_reply_too_large', s.limitsGetReplyTooLarge], ['limits_output_stalls', s.limitsOutputStalls])
+  // Which server this is: the release and the sha256 of the file it was started from (repctl status marks outdated nodes by it).
+  lines.push(['repcached_release', SERVER_RELEASE], ['repcached_bundle_sha256', BUNDLE_SHA256])
   return lines
 }
 
+/** C's %.2f, which prints what a client may set through strtod: nan, inf. */
+function fixed2(n: number): string {
+  if (Number.isNaN(n)) return 'nan'
+  if (!Number.isFinite(n)) return n > 0 ? 'inf' : '-inf'
+  return n.toFixed(2)
+}
+
 export function settingsStats(src: StatsSources): StatLine[] {
+  const t = src.tunables ?? new Tunables(src.options.lruCrawlerAtStart)
   const o = src.options
   return [
     ['maxbytes', o.memoryLimitBytes],
@@ -232,8 +257,8 @@ export function settingsStats(src: StatsSources): StatLine[] {
     ['chunk_size', o.minSpace],
     ['num_threads', o.threads],
     ['num_threads_per_udp', o.threads],
-    ['stat_key_prefix', ':'],
-    ['detail_enabled', 'no'],
+    ['stat_key_prefix', o.prefixDelimiter],
+    ['detail_enabled', src.detail?.enabled === true ? 'yes' : 'no'],
     ['reqs_per_event', o.reqsPerEvent],
     ['cas_enabled', o.useCas ? 'yes' : 'no'],
     ['tcp_backlog', o.backlog],
@@ -249,42 +274,42 @@ export function settingsStats(src: StatsSources): StatLine[] {
     // Debian builds it (extstore and TLS compiled in), so that tools reading
     // `stats settings` find every line they expect.
     ['slab_reassign', 'yes'],
-    ['slab_automove', 1],
-    ['slab_automove_ratio', '0.80'],
+    ['slab_automove', t.slabAutomove],
+    ['slab_automove_ratio', fixed2(t.slabAutomoveRatio)],
     ['slab_automove_window', 30],
     ['slab_chunk_max', Math.floor(o.itemSizeMax / 2)],
-    ['lru_crawler', 'yes'],
-    ['lru_crawler_sleep', 100],
-    ['lru_crawler_tocrawl', 0],
+    ['lru_crawler', t.lruCrawler ? 'yes' : 'no'],
+    ['lru_crawler_sleep', t.lruCrawlerSleep],
+    ['lru_crawler_tocrawl', t.lruCrawlerTocrawl],
     ['tail_repair_time', 0],
     ['flush_enabled', o.flushEnabled ? 'yes' : 'no'],
     ['dump_enabled', 'yes'],
     ['hash_algorithm', 'murmur3'],
     ['lru_maintainer_thread', 'yes'],
-    ['lru_segmented', 'yes'],
-    ['hot_lru_pct', 20],
-    ['warm_lru_pct', 40],
-    ['hot_max_factor', '0.20'],
-    ['warm_max_factor', '2.00'],
-    ['temp_lru', 'no'],
-    ['temporary_ttl', 61],
+    ['lru_segmented', t.lruSegmented ? 'yes' : 'no'],
+    ['hot_lru_pct', t.hotLruPct],
+    ['warm_lru_pct', t.warmLruPct],
+    ['hot_max_factor', fixed2(t.hotMaxFactor)],
+    ['warm_max_factor', fixed2(t.warmMaxFactor)],
+    ['temp_lru', t.tempLru ? 'yes' : 'no'],
+    ['temporary_ttl', t.temporaryTtl],
     ['idle_timeout', o.idleTimeout],
     ['watcher_logbuf_size', 262144],
     ['worker_logbuf_size', 65536],
     ['read_buf_mem_limit', 0],
     ['track_sizes', 'no'],
     ['inline_ascii_response', 'no'],
-    ['ext_item_size', 512],
-    ['ext_item_age', 4294967295],
-    ['ext_low_ttl', 0],
-    ['ext_recache_rate', 2000],
+    ['ext_item_size', t.extItemSize],
+    ['ext_item_age', t.extItemAge],
+    ['ext_low_ttl', t.extLowTtl],
+    ['ext_recache_rate', t.extRecacheRate],
     ['ext_wbuf_size', 4194304],
-    ['ext_compact_under', 0],
-    ['ext_drop_under', 0],
-    ['ext_max_sleep', 1000000],
-    ['ext_max_frag', '0.80'],
+    ['ext_compact_under', t.extCompactUnder],
+    ['ext_drop_under', t.extDropUnder],
+    ['ext_max_sleep', t.extMaxSleep],
+    ['ext_max_frag', fixed2(t.extMaxFrag)],
     ['slab_automove_freeratio', '0.010'],
-    ['ext_drop_unread', 'no'],
+    ['ext_drop_unread', t.extDropUnread ? 'yes' : 'no'],
     ['ssl_enabled', o.tls ? 'yes' : 'no'],
     ['ssl_chain_cert', o.tlsCert ?? '(null)'],
     ['ssl_key', o.tlsKey ?? '(null)'],
@@ -325,8 +350,8 @@ export function itemsStats(src: StatsSources): StatLine[] {
       [p + 'expired_unfetched', pc.expiredUnfetched],
       [p + 'evicted_unfetched', pc.evictedUnfetched],
       [p + 'evicted_active', 0],
-      [p + 'crawler_reclaimed', 0],
-      [p + 'crawler_items_checked', 0],
+      [p + 'crawler_reclaimed', pc.crawlerReclaimed],
+      [p + 'crawler_items_checked', pc.crawlerChecked],
       [p + 'lrutail_reflocked', 0],
       [p + 'moves_to_cold', 0],
       [p + 'moves_to_warm', 0],

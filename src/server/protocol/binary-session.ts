@@ -42,6 +42,8 @@ export class BinarySession implements ProtocolSession {
 
   drain(out: ReplyBuffer, budget: number): DrainResult {
     const log = this.ctx.log
+    // `watch` lines and `stats conns` name the connection whose requests are handled.
+    this.ctx.activeConnection = this.id
     for (;;) {
       const req = this.parser.next()
       if (req === undefined) {

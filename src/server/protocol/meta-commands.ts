@@ -4,6 +4,7 @@
 // methods, so every meta mutation reaches replication the way a classic one does.
 
 import type {ServerContext} from '../context.js'
+import {logStore} from './watch.js'
 import {absoluteExpiry, now} from '../store/clock.js'
 import {ItemState} from '../store/item.js'
 import type {StoreMode, StoreOutcome} from '../store/item-store.js'
@@ -141,6 +142,7 @@ function metaSet(key: string, f: MetaFlags, value: string, ctx: ServerContext): 
   const outcome = store.store(mode, key, f.clientFlags, f.ttl ?? 0, value, cas, {invalidate: f.invalidate && mode === 'cas', binaryKey: f.base64})
   if (mode === 'cas' && outcome === 'not_found') stats.casMisses++
   if (outcome === 'no_memory') stats.storeNoMemory++
+  if (ctx.events !== undefined && ctx.events.wanted !== 0) logStore(ctx, outcome, mode, key, f.clientFlags, f.ttl ?? 0, value.length)
   const code = SET_CODES[outcome]
   if (code.length > 2) return code + '\r\n'
   if (outcome === 'stored' && f.quiet) return ''

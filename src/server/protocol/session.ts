@@ -21,4 +21,15 @@ export interface ProtocolSession {
    * writing what `out` holds).
    */
   drain(out: ReplyBuffer, budget: number): {status: 'wait' | 'more' | 'quit' | 'close'; reason?: string}
+  /**
+   * Called once by the connection after creating the session: a session with
+   * output produced outside a request (watch lines, the next slice of a
+   * metadump) calls `wake` (from anywhere: the connection defers it), and the connection then calls drain() (unless the
+   * client is not reading its replies: it resumes when it does).
+   */
+  setWake?(wake: () => void): void
+  /** memcached's name for what the connection waits for, when not just the next command (`stats conns`). */
+  state?(): string | undefined
+  /** The connection is gone: stop producing output (release a dump, a watch). */
+  close?(): void
 }

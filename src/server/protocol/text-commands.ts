@@ -7,6 +7,9 @@ import type {RawItem} from '../store/item.js'
 import {formatStats, generalStats, itemsStats, resetStats, settingsStats, slabsStats} from '../stats.js'
 import type {StoreOutcome} from '../store/item-store.js'
 import {MEMCACHED_VERSION} from '../version.js'
+import {logStore, logTooLarge} from './watch.js'
+import {PrefixStats} from '../stats-detail.js'
+import {formatConns} from '../stats-conns.js'
 import {handleMeta} from './meta-commands.js'
 import {parseU32} from './numbers.js'
 import type {ReplyBuffer} from './reply-buffer.js'
@@ -21,7 +24,7 @@ const STORE_REPLY: Record<StoreOutcome, string> = {
   no_memory: 'SERVER_ERROR out of memory storing object\r\n',
 }
 
-type Handled = Exclude<TextRequest, {type: 'quit'} | {type: 'close'}>
+type Handled = Exclude<TextRequest, {type: 'quit'} | {type: 'close'} | {type: 'admin'}>
 
 /** Run one request; its reply (if any) is appended to `out`. */
 export function handleText(req: Handled, ctx: ServerContext, out: ReplyBuffer): void {
@@ -37,10 +40,14 @@ function answer(req: Exclude<Handled, {type: 'get'}>, ctx: ServerContext): strin
       const outcome = ctx.store.store(req.mode, req.key, req.flags, req.exptime, req.value, req.cas)
       if (req.mode === 'cas' && outcome === 'not_found') s.casMisses++
       if (outcome === 'no_memory') s.storeNoMemory++
+      if (ctx.events !== undefined && ctx.events.wanted !== 0) logStore(ctx, outcome, req.mode, req.key, req.flags, req.exptime, req.value.length)
+      if (ctx.detail !== undefined && ctx.detail.enabled) ctx.detail.recordSet(req.key)
       return req.noreply ? '' : STORE_REPLY[outcome]
     }
     case 'too_large': {
       ctx.stats.storeTooLarge++
+      if (ctx.events !== undefined && ctx.events.wanted !== 0) logTooLarge(ctx, req.mode, req.key)
+      if (ctx.detail !== undefined && ctx.detail.enabled) ctx.detail.recordSet(req.key)
       // Like memcached, a failed set must not leave the old value behind (and it is no delete hit).
       if (req.mode === 'set') ctx.store.dropAfterFailedSet(req.key)
       return req.noreply ? '' : STORE_REPLY.too_large
@@ -68,6 +75,7 @@ function answer(req: Exclude<Handled, {type: 'get'}>, ctx: ServerContext): strin
       return req.noreply ? '' : out
     }
     case 'delete': {
+      if (ctx.detail !== undefined && ctx.detail.enabled) ctx.detail.recordDelete(req.key)
       const hit = ctx.store.delete(req.key)
       if (!hit) ctx.stats.deleteMisses++
       return req.noreply ? '' : hit ? 'DELETED\r\n' : 'NOT_FOUND\r\n'
@@ -137,10 +145,12 @@ function get(req: Extract<TextRequest, {type: 'get'}>, ctx: ServerContext, out: 
   const {store, stats} = ctx
   const touching = req.touchExptime !== undefined
   const start = out.length
+  const detail = ctx.detail !== undefined && ctx.detail.enabled ? ctx.detail : undefined
   for (const key of req.keys) {
     if (touching) {
       const it = store.touch(key, req.touchExptime!)
       stats.cmdTouch++
+      if (detail !== undefined) detail.recordGet(key, it !== undefined)
       if (it === undefined) { stats.touchMisses++; continue }
       if (full(out, start, stats)) return
       out.valueLine(it.key, it.flags, it.value.length, req.withCas ? it.cas : undefined)
@@ -148,6 +158,7 @@ function get(req: Extract<TextRequest, {type: 'get'}>, ctx: ServerContext, out: 
     } else {
       const hit = store.getRaw(key, found)
       stats.cmdGet++
+      if (detail !== undefined) detail.recordGet(key, hit)
       if (!hit) { stats.getMisses++; continue }
       if (full(out, start, stats)) return
       const valueAt = found.at + found.keyLength
@@ -179,17 +190,23 @@ function stats(args: string[], ctx: ServerContext): string {
     case 'sizes': return 'STAT sizes_status disabled\r\nEND\r\n'
     // memcached answers these two without an END line.
     case 'sizes_disable': return 'STAT sizes_status disabled\r\n'
-    case 'detail': {
-      const mode = args.length >= 2 ? args[1] : ''
-      if (mode === 'on' || mode === 'off') return 'OK\r\n'
-      if (mode === 'dump') return 'END\r\n'
-      return 'CLIENT_ERROR usage: stats detail on|off|dump\r\n'
-    }
+    case 'detail': return detailCommand(args.length >= 2 ? args[1]! : '', ctx)
     case 'cachedump': return cachedump(args, ctx)
+    case 'conns': return formatConns(ctx.connections?.() ?? [])
     // Debian's memcached is built with extstore; without a store configured it lists nothing.
     case 'extstore': return 'END\r\n'
     default: return 'ERROR\r\n'
   }
+}
+
+function detailCommand(mode: string, ctx: ServerContext): string {
+  if (mode === 'on' || mode === 'off') {
+    ctx.detail ??= new PrefixStats(false, ctx.options.prefixDelimiter)
+    ctx.detail.enabled = mode === 'on'
+    return 'OK\r\n'
+  }
+  if (mode === 'dump') return ctx.detail?.dump() ?? 'END\r\n'
+  return 'CLIENT_ERROR usage: stats detail on|off|dump\r\n'
 }
 
 function cachedump(args: string[], ctx: ServerContext): string {

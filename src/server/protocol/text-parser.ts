@@ -50,6 +50,8 @@ export type TextRequest =
   | {type: 'close'; reason: string; lineTooLong?: true}
   /** The meta protocol (meta-parser.ts, meta-commands.ts). */
   | {type: 'meta'; command: MetaCommand}
+  /** Operators' commands (lru_crawler, watch, slabs, lru, extstore, refresh_certs): admin-commands.ts; `ntokens` as memcached counts. */
+  | {type: 'admin'; tokens: string[]; ntokens: number}
 
 export interface TextParserLimits {
   /** -I: values whose memcached size exceeds it are skipped, not buffered. */
@@ -238,6 +240,12 @@ export class TextParser {
     return {type: 'get', keys: [buf.latin1Slice(keyStart, keyEnd)], withCas, touchExptime: undefined, keyTooLong: false}
   }
 
+  /** Drop every byte received and not parsed yet (a watcher's input: memcached's logger thread never reads it). */
+  discardBuffered(): void {
+    this.pos = this.scanFrom = this.end
+    this.pending = undefined
+  }
+
   private isLongGet(): boolean {
     let p = this.pos
     const buf = this.buf
@@ -376,6 +384,8 @@ export class TextParser {
         const noreply = isNoreply(tokens, ntokens)
         return {type: 'cache_memlimit', megabytes: parseU32(tokens[1]!), noreply}
       }
+      case 'lru_crawler': case 'watch': case 'slabs': case 'lru': case 'extstore': case 'refresh_certs':
+        return {type: 'admin', tokens, ntokens}
       default: {
         // memcached dispatches on the first letter first: an unknown command
         // starting with one of its command letters (or a two-letter m-command,

@@ -58,6 +58,19 @@ const MAX_TIMER_MS = 2 ** 31 - 1
  */
 const SLOT_OVERHEAD = 80
 
+/** What a lookup by key met (memcached's was_found). */
+export type LookupResult = 'not_found' | 'found' | 'flushed' | 'expired'
+
+/** An item as `lru_crawler metadump` lists it (see walkMeta). */
+export interface DumpItem extends RawItem {
+  /** Unix seconds of the last access that refreshed the item. */
+  lastAccess: number
+  fetched: boolean
+  cls: number
+  /** memcached's item size (ITEM_ntotal). */
+  size: number
+}
+
 export interface StoreCounters {
   evictions: number
   evictedUnfetched: number
@@ -73,6 +86,8 @@ export interface StoreCounters {
 
 export interface ClassCounters {
   items: number; bytes: number; evicted: number; evictedNonzero: number; evictedTime: number; outOfMemory: number; reclaimed: number; expiredUnfetched: number; evictedUnfetched: number
+  /** Items of the class the expiry crawl looked at, and removed (`stats items`). */
+  crawlerChecked: number; crawlerReclaimed: number
   /** Client hits per class, as `stats slabs` lists them. */
   getHits: number; cmdSet: number; deleteHits: number; incrHits: number; decrHits: number; casHits: number; casBadval: number; touchHits: number
 }
@@ -80,6 +95,7 @@ export interface ClassCounters {
 function newClassCounters(): ClassCounters {
   return {
     items: 0, bytes: 0, evicted: 0, evictedNonzero: 0, evictedTime: 0, outOfMemory: 0, reclaimed: 0, expiredUnfetched: 0, evictedUnfetched: 0,
+    crawlerChecked: 0, crawlerReclaimed: 0,
     getHits: 0, cmdSet: 0, deleteHits: 0, incrHits: 0, decrHits: 0, casHits: 0, casBadval: 0, touchHits: 0,
   }
 }
@@ -217,10 +233,14 @@ export class ItemStore {
   private live(key: string): number {
     const tb = this.table
     const s = tb.find(key)
-    if (s === NIL) return NIL
+    if (s === NIL) {
+      if (this.onLookup !== undefined) this.onLookup(key, 'not_found', 0, 0)
+      return NIL
+    }
     const t = now()
     if ((this.oldestLive !== 0 || this.versioned) && this.flushed(s, t)) {
       this.counters.getFlushed++
+      if (this.onLookup !== undefined) this.onLookup(key, 'flushed', 0, 0)
       this.unlink(s)
       return NIL
     }
@@ -228,11 +248,19 @@ export class ItemStore {
     if (e !== 0 && e <= t) {
       this.counters.getExpired++
       if (tb.fetched[s] === 0) { this.counters.expiredUnfetched++; this.perClass[tb.cls[s]!]!.expiredUnfetched++ }
+      if (this.onLookup !== undefined) this.onLookup(key, 'expired', 0, 0)
       this.unlink(s)
       return NIL
     }
+    if (this.onLookup !== undefined) this.onLookup(key, 'found', tb.cls[s]!, tb.valueLen[s]!)
     return s
   }
+
+  /** Set while someone watches evictions (memcached's `watch evictions`): each live item evicted to make room. */
+  onEvict: ((key: string, fetched: boolean, exptime: number, lastAccess: number, cls: number, valueLength: number) => void) | undefined
+
+  /** Set while someone watches lookups (memcached's `watch fetchers`): every lookup by key, what it found (class and value length of a live item, else 0). */
+  onLookup: ((key: string, result: LookupResult, cls: number, valueLength: number) => void) | undefined
 
   /** A reader's copy of a slot's fields. */
   private view(s: number, key: string = this.table.key(s)): Item {
@@ -456,6 +484,9 @@ export class ItemStore {
       // Already expired (negative or past exptime): the store succeeds but nothing is visible.
       // It is a write all the same: removed at this version, so no older copy of the key outlives it.
       this.removeKey(key, old, 'local', cas)
+      // memcached links it all the same: counted (total_items, curr_items) until a lookup (get_expired) or a crawl
+      // (crawler_reclaimed) meets it. Never sent to a peer or saved: walks and copies skip dead items.
+      this.table.state[this.link(key, value, flags, exptime, cas, cls, size)] = state
       return 'stored'
     }
     if (old !== NIL) this.unlink(old)
@@ -676,6 +707,32 @@ export class ItemStore {
     })
   }
 
+  /**
+   * The same walk for `lru_crawler metadump`: each live item with its LRU
+   * marks, handed over in place like walkRaw's (the key is
+   * `buf[at .. at + keyLength)`).
+   */
+  walkMeta(c: WalkCursor, atLeast: number, visit: (r: DumpItem) => void): void {
+    const d = this.dumped
+    const tb = this.table
+    this.walkLive(c, atLeast, (s) => {
+      tb.fillRaw(s, d)
+      d.cas = this.clientCas(s)
+      d.lastAccess = tb.atime[s]!
+      d.fetched = tb.fetched[s] !== 0
+      d.cls = tb.cls[s]!
+      d.size = this.sizeOf(s)
+      visit(d)
+    })
+  }
+
+  private readonly dumped: DumpItem = {buf: Buffer.alloc(0), at: 0, keyLength: 0, valueLength: 0, flags: 0, exptime: 0, cas: 0, version: 0, lastAccess: 0, fetched: false, cls: 0, size: 0}
+
+  /** True when the periodic crawl (crawl()) has just finished a pass over every item, or has not begun one. */
+  get crawlPassEnded(): boolean {
+    return this.crawler === undefined
+  }
+
   /** The slots of the walk's next live items, whole index positions at a time, at least `atLeast` unless it ends. */
   private walkLive(c: WalkCursor, atLeast: number, visit: (s: number) => void): void {
     const slots = this.walkSlots
@@ -778,10 +835,13 @@ export class ItemStore {
       for (const s of slots) {
         checked++
         this.counters.crawlerChecked++
+        const pc = this.perClass[this.table.cls[s]!]!
+        pc.crawlerChecked++
         if (!this.dead(s, t)) continue
-        if (this.table.fetched[s] === 0) { this.counters.expiredUnfetched++; this.perClass[this.table.cls[s]!]!.expiredUnfetched++ }
+        if (this.table.fetched[s] === 0) { this.counters.expiredUnfetched++; pc.expiredUnfetched++ }
         this.unlink(s)
         this.counters.crawlerReclaimed++
+        pc.crawlerReclaimed++
         reclaimed++
       }
     }
@@ -856,6 +916,7 @@ export class ItemStore {
       pc.evictedTime = t - tb.atime[s]!
       if (tb.exptime[s] !== 0) pc.evictedNonzero++
       if (tb.fetched[s] === 0) { this.counters.evictedUnfetched++; pc.evictedUnfetched++ }
+      if (this.onEvict !== undefined) this.onEvict(tb.key(s), tb.fetched[s] !== 0, tb.exptime[s]!, tb.atime[s]!, tb.cls[s]!, tb.valueLen[s]!)
     }
     this.unlink(s)
     return true
