@@ -122,6 +122,7 @@ export class TextParser {
   /** `bytes[0 .. length)` arrived; they may be lent: call settle() before the lender reuses them. */
   push(bytes: Buffer, length: number = bytes.length): void {
     if (length === 0) return
+    if (this.lastLineAt !== -1) this.lastLine = ''
     let from = 0
     const p = this.pending
     if (p !== undefined && p.kind !== 'swallow') {
@@ -149,6 +150,8 @@ export class TextParser {
   settle(): void {
     if (!this.lent) return
     this.lent = false
+    // A line not made a string yet pointed into the lent bytes: it is gone with them.
+    if (this.lastLineAt !== -1) this.lastLine = ''
     if (this.pos >= this.end) {
       this.buf = EMPTY
       this.pos = this.end = this.scanFrom = 0
