@@ -4,6 +4,8 @@
 // servers (cas numbers, stats values) are normalised, and each step says
 // explicitly when it wants that.
 
+import assert from 'node:assert/strict'
+import {startMemcached, startOurServer, type RunningServer} from './processes.js'
 import {RawClient} from './raw-client.js'
 
 export const SENTINEL = Buffer.from('version\r\n', 'latin1')
@@ -246,4 +248,35 @@ export function differences(theirs: Transcript, ours: Transcript): string {
       `memcached:\n${t?.reply.slice(0, 1500) ?? '(none)'}\nours:\n${o?.reply.slice(0, 1500) ?? '(none)'}\n`
   }
   return out
+}
+
+/** Debian's memcached and our server, started with the same flags. */
+export interface ServerPair { theirs: RunningServer; ours: RunningServer }
+
+export async function startServerPair(args: string[] = []): Promise<ServerPair> {
+  const [theirs, ours] = await Promise.all([startMemcached(args), startOurServer(args)])
+  return {theirs, ours}
+}
+
+export async function stopServerPair(p: ServerPair | undefined): Promise<void> {
+  if (p === undefined) return
+  await Promise.all([p.theirs.stop(), p.ours.stop()])
+}
+
+/**
+ * Run steps on fresh connections to both servers and require identical
+ * transcripts. `extraStats`: STAT names our server adds on purpose, left out
+ * of name comparisons.
+ */
+export async function sameReplies(p: ServerPair, steps: StepInput[], extraStats?: RegExp): Promise<void> {
+  const theirs = new DiffClient(p.theirs.port)
+  const ours = new DiffClient(p.ours.port, extraStats)
+  try {
+    const r = await runBoth(theirs, ours, steps)
+    const diff = differences(r.theirs, r.ours)
+    if (diff !== '') assert.fail(`replies differ from memcached's:\n${diff}`)
+  } finally {
+    theirs.close()
+    ours.close()
+  }
 }

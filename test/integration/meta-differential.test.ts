@@ -13,35 +13,15 @@
 
 import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
-import {startMemcached, startOurServer, toolMissing, type RunningServer} from '../helpers/processes.js'
-import {differences, DiffClient, runBoth, type StepInput} from '../helpers/text-differential.js'
+import {toolMissing} from '../helpers/processes.js'
+import {sameReplies, startServerPair, stopServerPair, type ServerPair, type StepInput} from '../helpers/text-differential.js'
 
 const skip = toolMissing('memcached')
 
-interface Pair { theirs: RunningServer; ours: RunningServer }
-
-async function startPair(args: string[]): Promise<Pair> {
-  const [theirs, ours] = await Promise.all([startMemcached(args), startOurServer(args)])
-  return {theirs, ours}
-}
-
-async function stopPair(p: Pair | undefined): Promise<void> {
-  if (p === undefined) return
-  await Promise.all([p.theirs.stop(), p.ours.stop()])
-}
-
-async function same(p: Pair, steps: StepInput[]): Promise<void> {
-  const theirs = new DiffClient(p.theirs.port)
-  const ours = new DiffClient(p.ours.port)
-  try {
-    const r = await runBoth(theirs, ours, steps)
-    const diff = differences(r.theirs, r.ours)
-    if (diff !== '') assert.fail(`replies differ from memcached's:\n${diff}`)
-  } finally {
-    theirs.close()
-    ours.close()
-  }
-}
+type Pair = ServerPair
+const startPair = startServerPair
+const stopPair = stopServerPair
+const same = (p: Pair, steps: StepInput[]): Promise<void> => sameReplies(p, steps)
 
 /** Counters both servers must agree on after the same meta requests. */
 const COUNTERS = /^(cmd_get|cmd_touch|cmd_meta|get_hits|get_misses|delete_hits|delete_misses|incr_hits|incr_misses|decr_hits|decr_misses|cas_hits|cas_misses|cas_badval|touch_hits|touch_misses|store_too_large)$/

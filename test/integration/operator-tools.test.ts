@@ -19,7 +19,7 @@ import {promisify} from 'node:util'
 import {startMemcached, startOurServer, toolMissing, REQUIRE_TOOLS, type RunningServer} from '../helpers/processes.js'
 import {RawClient} from '../helpers/raw-client.js'
 import {makeCerts} from '../helpers/certs.js'
-import {differences, DiffClient, runBoth, type StepInput} from '../helpers/text-differential.js'
+import {differences, DiffClient, runBoth, sameReplies, type ServerPair, type StepInput} from '../helpers/text-differential.js'
 
 const run = promisify(execFile)
 const MEMCACHED_TOOL = '/usr/share/memcached/scripts/memcached-tool'
@@ -27,20 +27,8 @@ const skip = toolMissing('memcached')
 const toolSkip = skip !== false ? skip : existsSync(MEMCACHED_TOOL) ? false : `${MEMCACHED_TOOL} is missing (Debian package memcached)`
 if (REQUIRE_TOOLS && toolSkip !== false) throw new Error(toolSkip)
 
-interface Pair { theirs: RunningServer; ours: RunningServer }
-
-async function same(p: Pair, steps: StepInput[]): Promise<void> {
-  const theirs = new DiffClient(p.theirs.port)
-  const ours = new DiffClient(p.ours.port)
-  try {
-    const r = await runBoth(theirs, ours, steps)
-    const diff = differences(r.theirs, r.ours)
-    if (diff !== '') assert.fail(`replies differ from memcached's:\n${diff}`)
-  } finally {
-    theirs.close()
-    ours.close()
-  }
-}
+type Pair = ServerPair
+const same = (p: Pair, steps: StepInput[]): Promise<void> => sameReplies(p, steps)
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 const endsWith = (s: string) => (b: Buffer): boolean => b.length >= s.length && b.subarray(b.length - s.length).toString('latin1') === s

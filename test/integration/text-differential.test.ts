@@ -33,9 +33,9 @@
 import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
 import {encodeRequest, Opcode} from '../../src/server/protocol/binary-frame.js'
-import {startMemcached, startOurServer, toolMissing, type RunningServer} from '../helpers/processes.js'
+import {toolMissing} from '../helpers/processes.js'
 import {RawClient} from '../helpers/raw-client.js'
-import {differences, DiffClient, runBoth, type StepInput} from '../helpers/text-differential.js'
+import {differences, DiffClient, runBoth, sameReplies, startServerPair, stopServerPair, type ServerPair, type StepInput} from '../helpers/text-differential.js'
 
 const skip = toolMissing('memcached')
 
@@ -44,17 +44,9 @@ const rep = (ch: string, n: number): string => ch.repeat(n)
 const K250 = rep('k', 250)
 const K251 = rep('k', 251)
 
-interface Pair { theirs: RunningServer; ours: RunningServer }
-
-async function startPair(args: string[]): Promise<Pair> {
-  const [theirs, ours] = await Promise.all([startMemcached(args), startOurServer(args)])
-  return {theirs, ours}
-}
-
-async function stopPair(p: Pair | undefined): Promise<void> {
-  if (p === undefined) return
-  await Promise.all([p.theirs.stop(), p.ours.stop()])
-}
+type Pair = ServerPair
+const startPair = startServerPair
+const stopPair = stopServerPair
 
 /** The replication lines our `stats` adds to memcached's (shared/protocol/replication.md, section 4). */
 const REPLICATION_STATS = /^(replication|repcached_version|repcached_qi_free|repcached_release|repcached_bundle_sha256|repl_.*|limits_.*)$/
@@ -65,17 +57,7 @@ function clients(p: Pair): {theirs: DiffClient; ours: DiffClient} {
 }
 
 /** Run steps on fresh connections to both servers and require identical transcripts. */
-async function same(p: Pair, steps: StepInput[]): Promise<void> {
-  const {theirs, ours} = clients(p)
-  try {
-    const r = await runBoth(theirs, ours, steps)
-    const diff = differences(r.theirs, r.ours)
-    if (diff !== '') assert.fail(`replies differ from memcached's:\n${diff}`)
-  } finally {
-    theirs.close()
-    ours.close()
-  }
-}
+const same = (p: Pair, steps: StepInput[]): Promise<void> => sameReplies(p, steps, REPLICATION_STATS)
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 

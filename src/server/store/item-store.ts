@@ -353,14 +353,7 @@ export class ItemStore {
    */
   setExpiry(key: string, exptime: number): Item | undefined {
     const s = this.live(key)
-    if (s === NIL) return undefined
-    const tb = this.table
-    const e = absoluteExpiry(exptime)
-    tb.setExptime(s, e)
-    if (this.versioned) tb.cas[s] = this.newCas()
-    if (e === 1 && this.versioned) this.recordTombstone(key, tb.cas[s]!)
-    this.changed({kind: 'store', key, origin: 'local'})
-    return this.view(s, key)
+    return s === NIL ? undefined : this.retime(s, key, exptime)
   }
 
   /** mg handed out a win token for this item: later readers get Z (replicated, so a failover does not hand it out again). */
@@ -398,14 +391,19 @@ export class ItemStore {
   touch(key: string, exptime: number): Item | undefined {
     const s = this.live(key)
     if (s === NIL) return undefined
-    const tb = this.table
     this.bump(s)
-    this.perClass[tb.cls[s]!]!.touchHits++
+    this.perClass[this.table.cls[s]!]!.touchHits++
+    return this.retime(s, key, exptime)
+  }
+
+  /** A live item's new expiry (the client's value), reported as a change. */
+  private retime(s: number, key: string, exptime: number): Item {
+    const tb = this.table
     const e = absoluteExpiry(exptime)
     tb.setExptime(s, e)
-    // Between native peers a touch is a new version, so that "the newer version wins" carries it over.
+    // Between native peers a new expiry is a new version, so that "the newer version wins" carries it over.
     if (this.versioned) tb.cas[s] = this.newCas()
-    // A touch to a past time removes the item (memcached keeps it linked until it is next looked up,
+    // A time in the past removes the item (memcached keeps it linked until it is next looked up,
     // and so do we, for its counters): remembered as a removal at that version, like a delete.
     if (e === 1 && this.versioned) this.recordTombstone(key, tb.cas[s]!)
     this.changed({kind: 'store', key, origin: 'local'})
