@@ -16,7 +16,7 @@ import {repctlWorkspace} from '../helpers/repctl-workspace.js'
 import {waitFor} from '../helpers/wait.js'
 
 const missing = toolMissing('prometheus') || toolMissing('promtool')
-const {dir, work, home, state, run: repctl, status} = repctlWorkspace('repctl-prometheus-', {timeoutMs: 60_000})
+const {dir, work, home, state, run: repctl, status, loopbackPair} = repctlWorkspace('repctl-prometheus-', {timeoutMs: 60_000})
 const RULES = join(ROOT, 'templates', 'repctl-alerts.yml')
 const children: ChildProcess[] = []
 after(async () => {
@@ -70,14 +70,8 @@ describe('Prometheus scrapes repctl supervise --metrics', {skip: missing}, () =>
   })
 
   it('verdict and lag through the query API; repairs counted after kill -9 of the master; valid exposition', {timeout: 120_000}, async () => {
-    const [p1, r1, p2, r2, metricsPort, promPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()]
-    writeFileSync(join(work, 'repctl.config.yaml'), `cluster: prom
-defaults: { stateDir: ${JSON.stringify(state)} }
-nodes:
-  node1: { host: 127.0.0.1, port: ${p1}, replicationPort: ${r1} }
-  node2: { host: 127.0.0.1, port: ${p2}, replicationPort: ${r2} }
-pairs: [[node1, node2]]
-`)
+    const [metricsPort, promPort] = [await freePort(), await freePort()]
+    await loopbackPair('prom')
     assert.equal((await repctl(['start'])).code, 0)
     const s = await status(0)
 

@@ -22,7 +22,7 @@ import {REPCTL_BIN} from '../helpers/repctl.js'
 import {repctlWorkspace} from '../helpers/repctl-workspace.js'
 import {waitFor} from '../helpers/wait.js'
 
-const {work, home, state, run: repctl, json, status, pids} = repctlWorkspace('repctl-restart-', {timeoutMs: 120_000})
+const {work, home, state, run: repctl, json, status, pids, loopbackPair} = repctlWorkspace('repctl-restart-', {timeoutMs: 120_000})
 const LOCAL_BUNDLE = createHash('sha256').update(readFileSync(join(ROOT, 'dist', 'repcached.mjs'))).digest('hex')
 
 let endpoints: Endpoint[] = []
@@ -81,14 +81,7 @@ async function runOnOlderBundle(name: string): Promise<void> {
 
 describe('repctl restart and upgrade', () => {
   it('restart --rolling: both nodes restarted one at a time, no acknowledged write lost', {timeout: 180_000}, async (t) => {
-    const [p1, r1, p2, r2] = [await freePort(), await freePort(), await freePort(), await freePort()]
-    writeFileSync(join(work, 'repctl.config.yaml'), `cluster: rt
-defaults: { stateDir: ${JSON.stringify(state)} }
-nodes:
-  node1: { host: 127.0.0.1, port: ${p1}, replicationPort: ${r1} }
-  node2: { host: 127.0.0.1, port: ${p2}, replicationPort: ${r2} }
-pairs: [[node1, node2]]
-`)
+    const {p1, p2} = await loopbackPair('rt')
     endpoints = [{host: '127.0.0.1', port: p1}, {host: '127.0.0.1', port: p2}]
     assert.equal((await repctl(['start'])).code, 0)
     const s = await status(0)

@@ -15,18 +15,11 @@ import {REPCTL_BIN} from '../helpers/repctl.js'
 import {repctlWorkspace} from '../helpers/repctl-workspace.js'
 import {assertValid} from '../helpers/schemas.js'
 
-const {dir, work, home, state, run: repctl, json, status} = repctlWorkspace('repctl-supervise-', {timeoutMs: 60_000})
+const {dir, work, home, state, run: repctl, json, status, loopbackPair} = repctlWorkspace('repctl-supervise-', {timeoutMs: 60_000})
 
 describe('repctl supervise --once', () => {
   it('rejoins a dead node, restarts a dead pair, and reports a repair that fails', {timeout: 120_000}, async () => {
-    const [p1, r1, p2, r2] = [await freePort(), await freePort(), await freePort(), await freePort()]
-    writeFileSync(join(work, 'repctl.config.yaml'), `cluster: sup
-defaults: { stateDir: ${JSON.stringify(state)} }
-nodes:
-  node1: { host: 127.0.0.1, port: ${p1}, replicationPort: ${r1} }
-  node2: { host: 127.0.0.1, port: ${p2}, replicationPort: ${r2} }
-pairs: [[node1, node2]]
-`)
+    const {p1, p2} = await loopbackPair('sup')
     assert.equal((await repctl(['start'])).code, 0)
     let s = await status(0)
     // Every event each run printed, in order: the events file must hold exactly these.

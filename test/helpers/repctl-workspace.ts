@@ -4,10 +4,11 @@
 // pid file (started by something the test never saw, e.g. a repair before a
 // failure), is killed after the file's tests, and the dir removed.
 
-import {mkdirSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after} from 'node:test'
+import {freePort} from './ports.js'
 import type {StatusReport} from '../../src/cluster/status.js'
 import {repctlIn, type Repctl} from './repctl.js'
 
@@ -21,6 +22,8 @@ export interface RepctlWorkspace extends Repctl {
   pids: Set<number>
   /** `repctl status --json` expecting exit `code`, checked against its schema; remembers the node pids. */
   status(code: number): Promise<StatusReport>
+  /** Write work/repctl.config.yaml: one pair, node1 and node2 on loopback, on free ports (returned). */
+  loopbackPair(cluster: string): Promise<{p1: number; r1: number; p2: number; r2: number}>
 }
 
 /** Call at the top level of a test file: registers the clean-up with node:test's after(). */
@@ -46,6 +49,17 @@ export function repctlWorkspace(prefix: string, o: {timeoutMs?: number; nodes?: 
       const s = await repctl.json<StatusReport>(['status'], code, 'status')
       for (const n of s.nodes) if (n.pid !== null) pids.add(n.pid)
       return s
+    },
+    async loopbackPair(cluster) {
+      const [p1, r1, p2, r2] = [await freePort(), await freePort(), await freePort(), await freePort()]
+      writeFileSync(join(work, 'repctl.config.yaml'), `cluster: ${cluster}
+defaults: { stateDir: ${JSON.stringify(state)} }
+nodes:
+  node1: { host: 127.0.0.1, port: ${p1}, replicationPort: ${r1} }
+  node2: { host: 127.0.0.1, port: ${p2}, replicationPort: ${r2} }
+pairs: [[node1, node2]]
+`)
+      return {p1, r1, p2, r2}
     },
   }
 }
